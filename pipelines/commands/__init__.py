@@ -1,0 +1,1 @@
+"""One module per CLI command; see pipelines/cli.py for the protocol."""
