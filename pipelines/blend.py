@@ -36,6 +36,23 @@ CONTRACT_SAFE = frozenset({"seamless", "inward", "hard"})
 DEFAULT_FEATHER = {"seamless": 4, "inward": 8, "feather": 8, "hard": 0}
 """Feather width in px per method when the caller passes feather=None."""
 
+GROWTH_HEADROOM = 3
+"""px of the growth band kept free of the cross-fade, for the object's anti-aliased fringe."""
+
+
+def default_feather(method: str, grow: int = 0) -> float:
+    """The feather width used when the caller gives none.
+
+    With a growth band (grow > 0) the inward transition of "seamless" and "inward" widens to fill it, less
+    GROWTH_HEADROOM px for the anti-aliased fringe of whatever the mask was drawn around: the band between the
+    object and the grown edge holds original background, which is what the cross-fade should hand over from.
+    """
+    base = DEFAULT_FEATHER[method]
+    if method in ("seamless", "inward") and grow > 0:
+        return float(max(base, grow - GROWTH_HEADROOM))
+    return float(base)
+
+
 COLOUR_RING = 8
 """Width in px of the ring outside the mask whose statistics drive the seamless colour correction."""
 
@@ -175,7 +192,7 @@ def composite(
     generated = _as_image(generated, "generated")
     if method not in METHODS:
         raise ValueError(f"unknown blend method {method!r}; choose one of {', '.join(METHODS)}")
-    feather = DEFAULT_FEATHER[method] if feather is None else feather
+    feather = default_feather(method, grow) if feather is None else feather
     if not np.isfinite(feather) or feather < 0:
         raise ValueError(f"feather must be >= 0 px, got {feather}")
     if int(grow) != grow or grow < 0:

@@ -20,7 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spl
 
-DIRECT_MAX = 40_000
+DIRECT_MAX = 4_000
 """Domains up to this many unknowns use the sparse direct solver."""
 
 _COARSEST = 3_000
