@@ -43,14 +43,14 @@ GROWTH_HEADROOM = 3
 def default_feather(method: str, grow: int = 0) -> float:
     """The feather width used when the caller gives none.
 
-    With a growth band (grow > 0) the inward transition of "seamless" and "inward" widens to fill it, less
+    With a growth band (grow > 0) the inward transition of "seamless" and "inward" fills that band, less
     GROWTH_HEADROOM px for the anti-aliased fringe of whatever the mask was drawn around: the band between the
-    object and the grown edge holds original background, which is what the cross-fade should hand over from.
+    object and the grown edge holds original background, which is what the cross-fade hands over from, and
+    a wider transition would bring the object's fringe back.
     """
-    base = DEFAULT_FEATHER[method]
     if method in ("seamless", "inward") and grow > 0:
-        return float(max(base, grow - GROWTH_HEADROOM))
-    return float(base)
+        return float(max(1, grow - GROWTH_HEADROOM))
+    return float(DEFAULT_FEATHER[method])
 
 
 COLOUR_RING = 8
@@ -86,6 +86,8 @@ def _colour_channels(array: np.ndarray, channels: int) -> np.ndarray:
         # ITU-R 601 luma, the same weights as PIL's convert("L")
         colour = colour.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
         return colour[..., None]
+    if channels == 1 and colour.shape[2] == 2:  # luma + alpha
+        colour = colour[..., :1]
     if channels == 3 and colour.shape[2] == 1:
         colour = np.repeat(colour, 3, axis=2)
     return colour.astype(np.float32)
@@ -219,24 +221,65 @@ def composite(
             f"its bounding box is {(int(mx0), int(my0), int(mx1) + 1, int(my1) + 1)}"
         )
 
-    # the working region: the mask's box plus what the method reads around it, inside the image
-    margin = 2 + int(np.ceil(max(feather if method == "feather" else 0, COLOUR_RING if method == "seamless" else 0)))
-    x0, y0 = max(int(mx0) - margin, 0), max(int(my0) - margin, 0)
-    x1, y1 = min(int(mx1) + 1 + margin, width), min(int(my1) + 1 + margin, height)
+    reach = {"feather": 1.5 * feather, "seamless": COLOUR_RING}.get(method, 0)
+    margin = 2 + int(np.ceil(reach))
     channels = 1 if original.ndim == 2 else 3
-
-    orig_r = _colour_channels(original[y0:y1, x0:x1], channels)
-    gen_box = _resize(_colour_channels(generated, channels), bx1 - bx0, by1 - by0)
+    if generated.shape[:2] != (by1 - by0, bx1 - bx0):
+        # a crop at another resolution: resized once (crops are model-sized); full-size input is sliced lazily
+        generated = _resize(generated.astype(np.float32).reshape(generated.shape[:2] + (-1,)), bx1 - bx0, by1 - by0)
+    gen_box = generated
     gen_alpha = None
     if generated.ndim == 3 and generated.shape[2] == 4 and original.ndim == 3 and original.shape[2] == 4:
-        gen_alpha = _resize(generated[..., 3:4].astype(np.float32), bx1 - bx0, by1 - by0)
+        gen_alpha = generated[..., 3:4]
+
+    result = original.copy()
+    # each group of nearby mask regions is blended in its own box, so far-apart regions never make
+    # one huge solve; every group reads the original and writes only its own mask pixels
+    for rows, cols, part in _groups(mask, margin):
+        _blend_region(
+            original, result, part, rows, cols, method, feather, colour, channels,
+            gen_box, gen_alpha, (bx0, by0, bx1, by1),
+        )
+    return result
+
+
+def _groups(mask: np.ndarray, margin: int):
+    """Yield (rows, cols, part): the region around each group of mask components closer than 2 * margin
+    px, and the group's mask inside that region."""
+    height, width = mask.shape
+    my0, my1 = np.flatnonzero(mask.any(axis=1))[[0, -1]]
+    mx0, mx1 = np.flatnonzero(mask.any(axis=0))[[0, -1]]
+    sub = mask[my0 : my1 + 1, mx0 : mx1 + 1]
+    pad = margin + 1
+    near = cv2.copyMakeBorder(sub.astype(np.uint8), pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+    near = cv2.dilate(near, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1,) * 2))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(near, connectivity=8)
+    for k in range(1, n):
+        x, y, w, h = (int(v) for v in stats[k, :4])
+        # stats are in the padded sub-image; the dilated box is the group's box plus the margin
+        y0, x0 = max(my0 + y - pad, 0), max(mx0 + x - pad, 0)
+        y1, x1 = min(my0 + y + h - pad, height), min(mx0 + x + w - pad, width)
+        rows, cols = slice(y0, y1), slice(x0, x1)
+        lab = labels[y0 - my0 + pad : y1 - my0 + pad, x0 - mx0 + pad : x1 - mx0 + pad]
+        part = mask[rows, cols] & (lab == k)
+        if part.any():
+            yield rows, cols, part
+
+
+def _blend_region(original, result, mask_r, rows, cols, method, feather, colour, channels, gen_box, gen_alpha, box):
+    """Blend one region (rows, cols) of the image, writing into ``result`` only where the method may."""
+    height, width = original.shape[:2]
+    bx0, by0, bx1, by1 = box
+    y0, y1, x0, x1 = rows.start, rows.stop, cols.start, cols.stop
+    orig_r = _colour_channels(original[y0:y1, x0:x1], channels)
     # generated content over the region; where the box does not cover the region, the original stands in
     gen_r = orig_r.copy()
     known_gen = np.zeros((y1 - y0, x1 - x0), dtype=bool)
     ix0, iy0, ix1, iy1 = max(x0, bx0), max(y0, by0), min(x1, bx1), min(y1, by1)
-    gen_r[iy0 - y0 : iy1 - y0, ix0 - x0 : ix1 - x0] = gen_box[iy0 - by0 : iy1 - by0, ix0 - bx0 : ix1 - bx0]
-    known_gen[iy0 - y0 : iy1 - y0, ix0 - x0 : ix1 - x0] = True
-    mask_r = mask[y0:y1, x0:x1]
+    if ix0 < ix1 and iy0 < iy1:
+        piece = gen_box[iy0 - by0 : iy1 - by0, ix0 - bx0 : ix1 - bx0]
+        gen_r[iy0 - y0 : iy1 - y0, ix0 - x0 : ix1 - x0] = _colour_channels(piece, channels)
+        known_gen[iy0 - y0 : iy1 - y0, ix0 - x0 : ix1 - x0] = True
 
     if method == "hard":
         blended = gen_r
@@ -258,7 +301,6 @@ def composite(
         blended = orig_r + soft[..., None] * (gen_r - orig_r)
         write = soft > 0
 
-    result = original.copy()
     region = result[y0:y1, x0:x1]
     values = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
     if original.ndim == 2:
@@ -267,11 +309,11 @@ def composite(
         region[..., :3][write] = values[write]
         if original.shape[2] == 4:
             if gen_alpha is not None:
-                alpha_r = original[y0:y1, x0:x1, 3:4].astype(np.float32).copy()
-                alpha_r[iy0 - y0 : iy1 - y0, ix0 - x0 : ix1 - x0] = gen_alpha[
-                    iy0 - by0 : iy1 - by0, ix0 - bx0 : ix1 - bx0
-                ]
+                alpha_r = original[y0:y1, x0:x1, 3:4].astype(np.float32)
+                if ix0 < ix1 and iy0 < iy1:
+                    alpha_r[iy0 - y0 : iy1 - y0, ix0 - x0 : ix1 - x0] = gen_alpha[
+                        iy0 - by0 : iy1 - by0, ix0 - bx0 : ix1 - bx0
+                    ]
                 region[..., 3][mask_r] = np.clip(np.rint(alpha_r[..., 0]), 0, 255).astype(np.uint8)[mask_r]
             else:
                 region[..., 3][mask_r] = 255
-    return result

@@ -273,6 +273,9 @@ def solve_laplace(
     n = int(omega.sum())
     if n == 0:
         return out[..., 0] if squeeze else out
+    for edge, is_open in zip((omega[0], omega[-1], omega[:, 0], omega[:, -1]), open_edges):
+        if not is_open and edge.any():
+            raise ValueError("the domain touches an array edge that is not an image border: add a ring of known pixels")
     deg = _degree(omega.shape, open_edges)
     known = boundary * (~omega)[..., None]
     rhs = _neighbour_sum(known) * omega[..., None]
