@@ -11,9 +11,10 @@ Methods
 - ``hard``: generated pixels inside the mask, original outside.
 - ``inward``: alpha feather that lies entirely inside the mask: alpha ramps from 0 at the mask edge to 1
   at ``feather`` px inside. Contract-safe, but a colour mismatch stays visible as a soft band.
-- ``seamless`` (default): colour correction from the ring of pixels just outside the mask (per-channel gain
-  and offset, generated -> original, fitted on that ring), then a gradient-domain (Poisson) blend with the
-  original as the Dirichlet boundary condition, solved only over the mask's bounding box (see
+- ``seamless`` (default): colour correction from the ring of pixels just outside the mask (a per-channel
+  gain, generated -> original: exposure and white balance, fitted on that ring), a detail match (the
+  amplitude of grain and sharpness, also fitted on that ring), then a gradient-domain (Poisson) blend with
+  the original as the Dirichlet boundary condition, solved only over the mask's bounding box (see
   pipelines.poisson), then an inward cross-fade of ``feather`` px that hands the texture (grain) over from
   the original to the generated content. The colour is matched exactly at the seam by the solve, so the
   cross-fade mixes textures, not colours.
@@ -36,7 +37,7 @@ CONTRACT_SAFE = frozenset({"seamless", "inward", "hard"})
 DEFAULT_FEATHER = {"seamless": 4, "inward": 8, "feather": 8, "hard": 0}
 """Feather width in px per method when the caller passes feather=None."""
 
-GROWTH_HEADROOM = 3
+GROWTH_HEADROOM = 2
 """px of the growth band kept free of the cross-fade, for the object's anti-aliased fringe."""
 
 
@@ -124,36 +125,52 @@ def _inward_alpha(depth: np.ndarray, feather: float) -> np.ndarray:
     return _smoothstep(np.clip(depth / (feather + 1.0), 0.0, 1.0)).astype(np.float32)
 
 
-def _ring_gain(orig: np.ndarray, gen: np.ndarray, ring: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """Per-channel gain and offset mapping generated -> original, fitted on the ring pixels (mean and std)."""
+def _ring_gain(orig: np.ndarray, gen: np.ndarray, ring: np.ndarray) -> np.ndarray | None:
+    """Per-channel multiplicative gain mapping generated -> original (exposure and white balance, von Kries
+    style), the ratio of the ring's channel means. Means are insensitive to the blur and grain that make a
+    std ratio over-correct contrast; the additive remainder is left to the gradient-domain solve."""
     if ring.sum() < _MIN_RING_PIXELS:
         return None
-    o = orig[ring]
-    g = gen[ring]
-    mo, mg = o.mean(axis=0), g.mean(axis=0)
-    so, sg = o.std(axis=0), g.std(axis=0)
-    gain = np.where(sg > 1.0, so / np.maximum(sg, 1e-6), 1.0)
-    gain = np.clip(gain, *_GAIN_LIMITS).astype(np.float32)
-    offset = (mo - gain * mg).astype(np.float32)
-    return gain, offset
+    mo = orig[ring].mean(axis=0)
+    mg = gen[ring].mean(axis=0)
+    gain = np.where(mg > 4.0, mo / np.maximum(mg, 1e-6), 1.0)
+    return np.clip(gain, *_GAIN_LIMITS).astype(np.float32)
 
 
-def _seamless(orig, gen, mask, known_gen, open_edges, feather, colour=True):
+DETAIL_SIGMA = 1.5
+"""Gaussian sigma (px) splitting detail (grain, sharpness) from tone for the detail match."""
+_DETAIL_LIMITS = (0.5, 2.0)
+
+
+def _rms(x: np.ndarray) -> np.ndarray:
+    return np.sqrt((x * x).mean(axis=0))
+
+
+def _seamless(orig, gen, mask, known_gen, open_edges, feather, colour=True, detail=True):
     """The seamless blend on a region: float32 HWC result (meaningful inside the mask only)."""
     depth = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
     corrected = gen
-    if colour:
+    if colour or detail:
         outside = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
         ring_all = (~mask) & (outside <= COLOUR_RING) & known_gen
+        # detail is read away from the edge, where the blur does not mix in the masked content
+        detail_ring = ring_all & (outside >= 3)
+        low_g = cv2.GaussianBlur(gen, (0, 0), DETAIL_SIGMA).reshape(gen.shape)
+        high_g = gen - low_g
+        high_o = orig - cv2.GaussianBlur(orig, (0, 0), DETAIL_SIGMA).reshape(orig.shape)
         n_labels, labels = cv2.connectedComponents(masks.grow(mask, COLOUR_RING).astype(np.uint8), connectivity=8)
         corrected = gen.copy()
         for label in range(1, n_labels):
+            # corrected over the ring too: the solve reads the generated gradient across the edge
             part = labels == label
-            fit = _ring_gain(orig, gen, ring_all & part)
-            if fit is not None:
-                gain, offset = fit
-                # corrected over the ring too: the solve reads the generated gradient across the edge
-                corrected[part] = gen[part] * gain + offset
+            gain = _ring_gain(orig, gen, ring_all & part) if colour else None
+            gain = np.ones(gen.shape[2], np.float32) if gain is None else gain
+            k = np.ones_like(gain)
+            ring = detail_ring & part
+            if detail and ring.sum() >= _MIN_RING_PIXELS:
+                eo, eg = _rms(high_o[ring]), _rms(gain * high_g[ring])
+                k = np.clip(np.where(eg > 0.25, eo / np.maximum(eg, 1e-6), 1.0), *_DETAIL_LIMITS).astype(np.float32)
+            corrected[part] = gain * (low_g[part] + k * high_g[part])
     # harmonic correction h: h = original - corrected on the pixels next to the mask, laplacian(h) = 0 inside
     h = solve_laplace(mask, orig - corrected, open_edges)
     fused = corrected + h.astype(np.float32)
@@ -171,6 +188,7 @@ def composite(
     grow: int = 0,
     box: tuple[int, int, int, int] | None = None,
     colour: bool = True,
+    detail: bool = True,
 ) -> np.ndarray:
     """Composite ``generated`` into ``original`` inside ``mask`` and return the full-resolution result.
 
@@ -184,7 +202,12 @@ def composite(
         "inward" it lies inside the mask, for "feather" it straddles the edge (sigma = feather / 2).
     grow: grow the mask by this many px (round element) before compositing.
     box: XYXY position of ``generated`` in the original; the (grown) mask must lie inside it.
-    colour: seamless only: apply the ring colour correction before the gradient-domain solve.
+    colour: seamless only: match exposure and white balance (a per-channel gain from the ring) before the
+        gradient-domain solve.
+    detail: seamless only: match the amplitude of fine detail (grain, sharpness: the image minus its
+        Gaussian blur, sigma DETAIL_SIGMA) to the ring's, so a soft or noisy generator does not show a
+        texture step at the seam. The gain is measured on the ring, where the generated image and the
+        original show the same content, so it calibrates the generator, not the new content.
 
     RGBA originals: colour channels are blended; inside the mask alpha becomes the generated alpha when
     ``generated`` has one, else 255 (repainted pixels are opaque). Greyscale originals take the luma of an
@@ -237,7 +260,7 @@ def composite(
     # one huge solve; every group reads the original and writes only its own mask pixels
     for rows, cols, part in _groups(mask, margin):
         _blend_region(
-            original, result, part, rows, cols, method, feather, colour, channels,
+            original, result, part, rows, cols, method, feather, (colour, detail), channels,
             gen_box, gen_alpha, (bx0, by0, bx1, by1),
         )
     return result
@@ -291,7 +314,7 @@ def _blend_region(original, result, mask_r, rows, cols, method, feather, colour,
         write = mask_r
     elif method == "seamless":
         open_edges = (y0 == 0, y1 == height, x0 == 0, x1 == width)
-        blended = _seamless(orig_r, gen_r, mask_r, known_gen, open_edges, feather, colour)
+        blended = _seamless(orig_r, gen_r, mask_r, known_gen, open_edges, feather, *colour)
         write = mask_r
     else:  # feather: the textbook symmetric blur, changes pixels outside the mask
         soft = mask_r.astype(np.float32)
