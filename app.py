@@ -1,0 +1,48 @@
+"""The inpainting app: `python app.py` opens it. Thin: flags, build the Blocks (editor.layout), launch.
+
+Nothing is loaded at import or at start: diffusion models load on the first Inpaint (a failure is a one-line
+message suggesting the classical engine), the segmenter on the first uploaded photo.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from editor.state import ENGINES, AppConfig
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="Inpainting app with excellent boundaries (Gradio).")
+    p.add_argument("--model", default=None,
+                   help="diffusion model: hub id, local diffusers folder or .safetensors (default: SD 1.5 inpainting)")
+    p.add_argument("--engine", default="auto", choices=("auto",) + ENGINES,
+                   help="default engine in the UI; auto = diffusers when the model is available locally, else telea")
+    p.add_argument("--sam-model", default="vit_b", help="SAM model type (vit_b, vit_l, vit_h)")
+    p.add_argument("--sam-checkpoint", default=None, help="local SAM checkpoint file (without one: GrabCut fallback "
+                                                          "unless a checkpoint is already in the cache)")
+    p.add_argument("--segmenter", default="auto", choices=("auto", "sam", "grabcut"),
+                   help="auto = SAM when a checkpoint is on disk, else the GrabCut fallback; sam may download once")
+    p.add_argument("--device", default="auto", help="auto, cuda, cuda:N, mps or cpu")
+    p.add_argument("--concurrency", type=int, default=1, help="generation jobs at once (concurrency_id 'gpu')")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for the network)")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--share", action="store_true", help="create a public gradio.live link (off by default)")
+    return p.parse_args(argv)
+
+
+def config_from_args(args: argparse.Namespace) -> AppConfig:
+    return AppConfig(model=args.model, engine=args.engine, sam_model=args.sam_model,
+                     sam_checkpoint=args.sam_checkpoint, segmenter=args.segmenter, device=args.device,
+                     concurrency=args.concurrency)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    from editor.layout import build_demo
+
+    demo = build_demo(config_from_args(args))
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,282 @@
+"""Callback unit tests for the Gradio app (editor/): plain values in and out, no server."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+gr = pytest.importorskip("gradio")
+
+import app  # noqa: E402
+from editor import callbacks as cb  # noqa: E402
+from editor.state import AppConfig, Resources, Session  # noqa: E402
+
+HAS_SEGMENT = importlib.util.find_spec("pipelines.segment") is not None
+
+
+def photo(h=96, w=128, seed=0) -> np.ndarray:
+    """A smooth gradient with mild noise: HWC uint8 RGB."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:h, :w].astype(np.float32)
+    base = np.dstack([60 + xx, 80 + yy, 120 + 0.3 * (xx + yy)])
+    return np.clip(base + rng.normal(0, 3, base.shape), 0, 255).astype(np.uint8)
+
+
+def layer(h, w, y0, y1, x0, x1, alpha=200) -> np.ndarray:
+    out = np.zeros((h, w, 4), np.uint8)
+    out[y0:y1, x0:x1] = (255, 0, 0, alpha)
+    return out
+
+
+def editor(image, *layers):
+    rgba = np.dstack([image, np.full(image.shape[:2], 255, np.uint8)])
+    return {"background": rgba, "layers": list(layers), "composite": rgba}
+
+
+def rect(h, w, y0, y1, x0, x1):
+    m = np.zeros((h, w), bool)
+    m[y0:y1, x0:x1] = True
+    return m
+
+
+# ------------------------------------------------------------------------------------------ masks from the editor
+
+
+def test_mask_from_editor_dict_is_union_of_layer_alpha():
+    img = photo()
+    value = editor(img, layer(96, 128, 10, 20, 10, 30), layer(96, 128, 50, 60, 70, 90), layer(96, 128, 0, 96, 0, 128, 40))
+    mask = cb.editor_mask(value)
+    assert mask.dtype == bool and mask.shape == (96, 128)
+    assert np.array_equal(mask, rect(96, 128, 10, 20, 10, 30) | rect(96, 128, 50, 60, 70, 90))
+    assert np.array_equal(cb.editor_image(value), img)  # opaque RGBA background -> the same RGB
+
+
+def test_editor_value_round_trips_through_mask_layer():
+    img = photo()
+    m = rect(96, 128, 30, 50, 40, 70)
+    value = cb.editor_value(img, m)
+    assert np.array_equal(cb.editor_mask(value), m)
+    assert cb.editor_value(img, None)["layers"] == []
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [(None, "no image"), ({"background": None, "layers": [], "composite": None}, "no image"),
+     ("editor", "the mask is empty")],
+)
+def test_user_errors_are_one_line_gr_error(value, message):
+    if value == "editor":
+        value = editor(photo())
+    with pytest.raises(gr.Error) as info:
+        cb.preview(value, 8, -1, "seamless")
+    text = str(info.value.message)
+    assert message in text and "\n" not in text
+
+
+def test_bad_parameters_become_gr_error():
+    value = editor(photo(), layer(96, 128, 30, 50, 40, 70))
+    run = cb.user_errors(cb.run_inpaint)
+    with pytest.raises(gr.Error, match="engine"):
+        run(value, "", "", "Replace", "nope", "", 1.0, -1, 4, 10, 7.5, 1, 1, "seamless")
+    with pytest.raises(gr.Error, match="contract-safe"):
+        run(value, "", "", "Replace", "telea", "", 1.0, -1, 4, 10, 7.5, 1, 1, "feather")
+    with pytest.raises(gr.Error, match="seed"):
+        cb.user_errors(cb.parse_seed)(1.5)
+
+
+def test_model_load_failure_is_one_line_suggesting_the_classical_engine(tmp_path):
+    pytest.importorskip("diffusers")
+    value = editor(photo(), layer(96, 128, 30, 50, 40, 70))
+    run = cb.user_errors(cb.run_inpaint)
+    with pytest.raises(gr.Error) as info:
+        run(value, "a cat", "", "Replace", "diffusers", str(tmp_path / "no-such-model"), 1.0, -1, 4, 2, 2.0, 1, 1,
+            "seamless", device="cpu")
+    text = str(info.value.message)
+    assert "\n" not in text and "no-such-model" in text
+
+
+# ------------------------------------------------------------------------------------------ preview and heatmap
+
+
+def test_preview_band_shows_mask_growth_and_feather():
+    img = np.full((80, 80, 3), 128, np.uint8)
+    m = rect(80, 80, 30, 50, 30, 50)
+    out = cb.preview(editor(img, cb.mask_layer(m)), 6, 3, "seamless")
+    assert out.shape == img.shape and out.dtype == np.uint8
+    centre, growth, far = out[40, 40], out[27, 40], out[2, 2]
+    assert centre[0] > centre[2] + 40  # red: the mask
+    assert growth[0] > 150 and growth[1] > 130 and growth[2] < 100  # yellow: the growth band
+    feather_px = out[25, 40]  # 1 px inside the grown edge (grown by 6 -> edge at row 24): the feather band
+    assert feather_px[2] > feather_px[0]  # blue
+    assert np.array_equal(far, np.array([96, 96, 96], np.uint8))  # dimmed original, untouched by the bands
+
+
+def test_preview_feather_method_band_straddles_the_edge():
+    img = np.full((80, 80, 3), 128, np.uint8)
+    m = rect(80, 80, 30, 50, 30, 50)
+    safe = cb.blend_band_preview(img, m, 0, 4, "seamless")
+    textbook = cb.blend_band_preview(img, m, 0, 4, "feather")
+    outside = (27, 40)  # 3 px outside the mask
+    assert np.array_equal(safe[outside], np.array([96, 96, 96], np.uint8))
+    assert textbook[outside][2] > textbook[outside][0]
+
+
+def test_heatmap_is_zero_outside_the_mask_after_inpainting():
+    img = photo()
+    m = rect(96, 128, 30, 60, 40, 80)
+    out = cb.run_inpaint(editor(img, cb.mask_layer(m)), "", "", "Replace", "telea", "", 1.0, -1, 4, 10, 7.5, -1, 1,
+                         "seamless", Session())
+    before, after = out["before_after"]
+    assert np.array_equal(before, img)
+    repainted = out["session"].result_mask
+    assert repainted[m].all()
+    assert np.array_equal(after[~repainted], img[~repainted])  # the contract
+    heat = out["heatmap"]
+    assert heat.shape == img.shape
+    assert not heat[~repainted].any()  # black (zero) outside
+    assert heat[repainted].any()  # something changed inside
+    assert len(out["gallery"]) == 1 and "seam excess" in out["gallery"][0][1]
+    from PIL import Image
+
+    assert np.array_equal(np.asarray(Image.open(out["result_png"])), after)
+    assert np.array_equal(np.asarray(Image.open(out["mask_png"])) > 0, repainted)
+
+
+def test_difference_heatmap_marks_changes_only():
+    a = photo()
+    b = a.copy()
+    b[5, 7] += 1
+    heat = cb.difference_heatmap(a, b)
+    assert heat[5, 7].any() and heat.sum() == heat[5, 7].sum()
+
+
+# ------------------------------------------------------------------------------------------ feather lab
+
+
+def test_feather_lab_panel_count_and_labels():
+    img = photo()
+    m = rect(96, 128, 30, 60, 40, 80)
+    panels = cb.feather_lab(img, cb.solid_patch(img, "#00ff00"), m, "0, 4, 12, 40", ["feather", "seamless", "hard"])
+    assert len(panels) == 4 + 4 + 1
+    for res, caption in panels:
+        assert res.shape == img.shape and "seam excess" in caption
+    feather_caps = [c for _, c in panels[1:4]]  # textbook feather, widths 4, 12, 40
+    assert all("CHANGES" in c and "not contract-safe" in c for c in feather_caps)
+    for res, caption in panels[4:]:
+        assert "outside unchanged" in caption
+        assert np.array_equal(res[~m], img[~m])
+
+
+def test_feather_lab_from_editor_uses_default_mask_and_checks_input():
+    value = editor(photo())
+    panels = cb.run_feather_lab("patch", None, value, None, "0 8", ["inward"], "#ff00ff", 0)
+    assert len(panels) == 2
+    with pytest.raises(gr.Error, match="no result yet"):
+        cb.user_errors(cb.run_feather_lab)("result", None, value, Session(), "4", ["inward"], "#ff00ff", 0)
+    with pytest.raises(gr.Error, match="numbers"):
+        cb.user_errors(cb.run_feather_lab)("patch", None, value, None, "4, x", ["inward"], "#ff00ff", 0)
+
+
+# ------------------------------------------------------------------------------------------ mask tools, modes
+
+
+def test_mask_tools_grow_shrink_invert_clear_upload():
+    img = photo()
+    m = rect(96, 128, 30, 60, 40, 80)
+    value = cb.editor_value(img, m)
+    grown = cb.editor_mask(cb.mask_tool(value, "grow", 4))
+    shrunk = cb.editor_mask(cb.mask_tool(value, "shrink", 4))
+    assert grown.sum() > m.sum() > shrunk.sum() > 0 and grown[m].all() and m[shrunk].all()
+    assert np.array_equal(cb.editor_mask(cb.mask_tool(value, "invert")), ~m)
+    assert cb.mask_tool(value, "clear")["layers"] == []
+    bw = (rect(48, 64, 15, 30, 20, 40) * 255).astype(np.uint8)  # half size: resized to the photo
+    up = cb.editor_mask(cb.mask_tool(value, "upload", upload=bw))
+    assert up.shape == (96, 128) and up[45, 60] and not up[5, 5]
+    with pytest.raises(gr.Error, match="empty"):
+        cb.mask_tool(cb.editor_value(img, None), "grow", 4)
+
+
+def test_quick_mode_remove_sets_background_prompt_and_strength():
+    p, n, s = cb.quick_mode("Remove", "a cat", "", 1.0)
+    assert p == cb.REMOVE_PROMPT and s <= 0.9 and n
+    assert cb.quick_mode("Replace", p, n, s)[0] == ""
+    assert cb.quick_mode("Replace", "a dog", "", 0.7) == ("a dog", "", 0.7)
+
+
+def test_outpaint_tab_without_pipeline_says_so():
+    if cb.outpaint_available():
+        pytest.skip("pipelines/outpaint.py exists")
+    with pytest.raises(gr.Error, match="not available yet"):
+        cb.user_errors(cb.run_outpaint)(photo(), 0, 64, 0, 0, "none (amounts per side)", "tiled", "", "", "telea",
+                                        "", 10, 7.5, 1)
+
+
+@pytest.mark.skipif(not cb.outpaint_available(), reason="pipelines/outpaint.py is not there yet")
+def test_outpaint_classical_keeps_the_original_and_takes_presets():
+    img = photo(48, 64)
+    before, after, path, info = cb.run_outpaint(img, 0, 16, 0, 8, "none (amounts per side)", "single", "", "",
+                                                "telea", "", 10, 7.5, 1)
+    assert np.array_equal(before, img) and after.shape == (56, 80, 3)
+    assert np.array_equal(after[:48, :64], img) and "telea" in info
+    _, after, _, _ = cb.run_outpaint(img, 0, 0, 0, 0, "1:1", "tiled", "", "", "telea", "", 10, 7.5, 1)
+    assert after.shape[:2] == (64, 64)
+    with pytest.raises(gr.Error):
+        cb.user_errors(cb.run_outpaint)(img, 0, 0, 0, 0, "none (amounts per side)", "tiled", "", "", "telea", "",
+                                        10, 7.5, 1)
+
+
+# ------------------------------------------------------------------------------------------ click-to-segment
+
+
+@pytest.mark.skipif(not HAS_SEGMENT, reason="pipelines/segment.py is not there yet")
+def test_click_to_segment_with_grabcut_fallback_feeds_the_editor():
+    h, w = 96, 128
+    img = np.full((h, w, 3), (40, 120, 40), np.uint8)
+    yy, xx = np.mgrid[:h, :w]
+    disc = (xx - 64) ** 2 + (yy - 48) ** 2 <= 20**2
+    img[disc] = (230, 40, 200)
+    res = Resources(AppConfig(segmenter="grabcut"))
+    overlay, session, status = cb.new_image(editor(img), Session(), res)
+    assert overlay.shape == img.shape and "grabcut" in status
+    overlay, session, choices, best, status = cb.segment_click(session, "positive", 64, 48, res)
+    assert choices and best == 0 and "fallback" in status
+    mask = session.segmentation.mask
+    assert (mask & disc).sum() / disc.sum() > 0.9 and (mask & ~disc).sum() < 0.1 * disc.sum()
+    assert overlay[48, 64].tolist() != img[48, 64].tolist()  # the click is drawn
+    value = cb.use_segmentation(session, editor(img), "none")
+    assert np.array_equal(cb.editor_mask(value), mask)
+    # box mode: two corners
+    _, session, _ = cb.clear_clicks(session)
+    _, session, choices, _, status = cb.segment_click(session, "box", 40, 24, res)
+    assert choices is None and "corner" in status
+    _, session, choices, _, _ = cb.segment_click(session, "box", 88, 72, res)
+    assert session.box == (40, 24, 89, 73) and session.segmentation.mask[48, 64]
+
+
+def test_segment_click_without_image_is_an_error():
+    with pytest.raises(ValueError, match="no image"):
+        cb.segment_click(Session(), "positive", 1, 1, Resources(AppConfig(segmenter="grabcut")))
+
+
+# ------------------------------------------------------------------------------------------ app and layout
+
+
+def test_app_flags_defaults():
+    args = app.parse_args([])
+    assert args.host == "127.0.0.1" and args.share is False and args.engine == "auto"
+    cfg = app.config_from_args(app.parse_args(["--engine", "ns", "--model", "/m", "--port", "9"]))
+    assert cfg.engine == "ns" and cfg.model == "/m" and cfg.default_engine() == "ns"
+    assert AppConfig(model="/some/folder").default_engine() == "diffusers"
+
+
+def test_demo_has_api_names_and_gpu_concurrency():
+    from editor.layout import build_demo
+
+    demo = build_demo(AppConfig(engine="telea"))
+    fns = {fn.api_name: fn for fn in demo.fns.values() if fn.api_name}
+    for name in ("inpaint", "preview", "segment", "segment_click", "feather_lab", "outpaint", "grow_mask",
+                 "invert_mask", "upload_mask", "use_mask", "random_seed", "new_image"):
+        assert name in fns, name
+    assert fns["inpaint"].concurrency_id == fns["outpaint"].concurrency_id == fns["segment"].concurrency_id == "gpu"
