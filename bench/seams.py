@@ -12,6 +12,9 @@ cv2.seamlessClone with the outside re-pasted.
 
     python bench/seams.py [--quick] [--size 512] [--out bench/out]
 
+Columns: medians of each metric; seam% = the seam rules of seams.THRESHOLDS (outside unchanged included);
+all% = seam rules and the ghost/rim rules; look% = all% forgiving changed outside pixels (how the seam looks,
+fair to recipes that do not keep the contract); ms = median time per composite.
 Prints medians and pass rates per method and scenario, writes seams.json and a contact sheet
 seams_contact.png of zoomed seams per method.
 """
@@ -279,6 +282,10 @@ def run(size: int, quick: bool, out_dir: Path, seed: int = 0) -> dict:
                                                        "seam_excess", "noref_ratio")},
                                 seam_pass=rep["passed"], ghost=ghost["ghost"], rim=ghost["rim"],
                                 ghost_pass=ghost["passed"], all_pass=rep["passed"] and ghost["passed"],
+                                # the seam rules alone, forgiving a changed outside (fair to non-contract recipes)
+                                look_pass=ghost["passed"] and all(
+                                    rep[k] <= seams.THRESHOLDS[k] for k in ("ring_delta_e", "seam_excess", "noref_ratio")
+                                ),
                             )
                         )
                         if keep:
@@ -308,6 +315,7 @@ def summarise(rows):
                     outside_changed_max=float(max(r["outside_changed"] for r in sel)),
                     seam_pass=float(np.mean([r["seam_pass"] for r in sel])),
                     all_pass=float(np.mean([r["all_pass"] for r in sel])),
+                    look_pass=float(np.mean([r["look_pass"] for r in sel])),
                     seconds=float(np.median([r["seconds"] for r in sel])),
                     **{f"median_{k}": v for k, v in med.items()},
                 )
@@ -316,7 +324,7 @@ def summarise(rows):
 
 def print_table(summary):
     head = (f"{'scenario':<12} {'method':<27} {'n':>3} {'outside':>8} {'ringdE':>7} {'excess':>7} {'noref':>6} "
-            f"{'ghost':>6} {'rim':>6} {'seam%':>6} {'all%':>6} {'ms':>6}")
+            f"{'ghost':>6} {'rim':>6} {'seam%':>6} {'all%':>6} {'look%':>6} {'ms':>6}")
     print(head)
     print("-" * len(head))
     last = None
@@ -327,7 +335,7 @@ def print_table(summary):
         last = scen
         print(f"{scen:<12} {s['method']:<27} {s['n']:>3} {s['outside_changed_max']:>8.4f} {s['median_ring_delta_e']:>7.2f} "
               f"{s['median_seam_excess']:>7.3f} {s['median_noref_ratio']:>6.3f} {s['median_ghost']:>6.3f} "
-              f"{s['median_rim']:>6.3f} {100 * s['seam_pass']:>5.0f}% {100 * s['all_pass']:>5.0f}% "
+              f"{s['median_rim']:>6.3f} {100 * s['seam_pass']:>5.0f}% {100 * s['all_pass']:>5.0f}% {100 * s['look_pass']:>5.0f}% "
               f"{1000 * s['seconds']:>6.1f}")
 
 
@@ -345,7 +353,9 @@ def contact_sheet(cases, path: Path, zoom: int = 4, half: int = 20):
         # centre on the seam point where a naive paste differs most from the input (the most visible seam)
         diff = np.abs(results[cols[0]].astype(np.float32) - with_obj.astype(np.float32)).mean(axis=2)
         diff = cv2.boxFilter(diff, -1, (15, 15))
-        seam = (sd >= 1) & (sd <= 1.5)
+        seam = (sd >= 1) & (sd <= 1.5) & (with_obj.mean(axis=2) > 40)  # skip near-black areas
+        if not seam.any():
+            seam = (sd >= 1) & (sd <= 1.5)
         ys, xs = np.nonzero(seam)
         k = int(np.argmax(diff[seam]))
         cy, cx = int(ys[k]), int(xs[k])
