@@ -158,15 +158,17 @@ def _seamless(orig, gen, mask, known_gen, open_edges, feather, colour=True, deta
         low_g = cv2.GaussianBlur(gen, (0, 0), DETAIL_SIGMA).reshape(gen.shape)
         high_g = gen - low_g
         high_o = orig - cv2.GaussianBlur(orig, (0, 0), DETAIL_SIGMA).reshape(orig.shape)
-        n_labels, labels = cv2.connectedComponents(masks.grow(mask, COLOUR_RING).astype(np.uint8), connectivity=8)
+        near = (outside <= COLOUR_RING).astype(np.uint8)  # the mask grown by the ring (outside is 0 inside)
+        n_labels, labels = cv2.connectedComponents(near, connectivity=8)
         corrected = gen.copy()
         for label in range(1, n_labels):
             # corrected over the ring too: the solve reads the generated gradient across the edge
-            part = labels == label
-            gain = _ring_gain(orig, gen, ring_all & part) if colour else None
+            part = labels == label if n_labels > 2 else slice(None)
+            ring_part = ring_all if n_labels <= 2 else ring_all & part
+            gain = _ring_gain(orig, gen, ring_part) if colour else None
             gain = np.ones(gen.shape[2], np.float32) if gain is None else gain
             k = np.ones_like(gain)
-            ring = detail_ring & part
+            ring = detail_ring if n_labels <= 2 else detail_ring & part
             if detail and ring.sum() >= _MIN_RING_PIXELS:
                 eo, eg = _rms(high_o[ring]), _rms(gain * high_g[ring])
                 k = np.clip(np.where(eg > 0.25, eo / np.maximum(eg, 1e-6), 1.0), *_DETAIL_LIMITS).astype(np.float32)

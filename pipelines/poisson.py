@@ -25,7 +25,6 @@ DIRECT_MAX = 4_000
 
 _COARSEST = 3_000
 COARSE_SCALE = 1.0
-COARSE_GUESS = True
 
 
 _CROSS = np.array([[0, 1, 0], [1, 0, 1], [0, 1, 0]], dtype=np.float32)
@@ -186,33 +185,6 @@ def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.array(cv2.sumElems(cv2.multiply(a, b))[:c], dtype=np.float64)
 
 
-def _coarse_guess(level: _Level, boundary: np.ndarray) -> np.ndarray:
-    """A first guess for the Laplace solve: the same problem solved directly on the coarsest grid
-    (boundary values averaged over each coarse cell's known pixels), upsampled bilinearly."""
-    known = (~level.omega).astype(np.float32)
-    values = boundary * known[..., None]
-    weights = known
-    chain = [level]
-    while chain[-1].coarse is not None:
-        chain.append(chain[-1].coarse)
-    coarse = chain[-1]
-    if coarse is level or coarse.lu is None:
-        return np.zeros(level.shape, np.float32)
-    hc, wc = coarse.omega.shape
-    v = cv2.resize(values, (wc, hc), interpolation=cv2.INTER_AREA).reshape(hc, wc, -1)
-    wgt = cv2.resize(weights, (wc, hc), interpolation=cv2.INTER_AREA).reshape(hc, wc, 1)
-    dc = np.where(wgt > 0, v / np.maximum(wgt, 1e-6), 0.0).astype(np.float32)
-    dc[coarse.omega] = 0.0
-    rhs = _neighbour_sum(dc) * coarse.omega[..., None] * np.float32(coarse.scale)
-    ys, xs = np.nonzero(coarse.omega)
-    dc[ys, xs] = coarse.lu.solve(np.ascontiguousarray(rhs[ys, xs], dtype=np.float64))
-    h, w = level.omega.shape
-    # cell-centred bilinear upsampling back to the fine grid
-    guess = cv2.resize(dc, (w, h), interpolation=cv2.INTER_LINEAR).reshape(level.shape)
-    guess *= level.mask
-    return guess
-
-
 def _pcg(level: _Level, b: np.ndarray, tol: float, max_iter: int, x0: np.ndarray | None = None) -> tuple[np.ndarray, int]:
     """Multigrid-preconditioned conjugate gradients, all channels at once. Returns (x, iterations)."""
     b = np.ascontiguousarray(b, dtype=np.float32)
@@ -252,7 +224,7 @@ def solve_laplace(
     omega: np.ndarray,
     boundary: np.ndarray,
     open_edges: tuple[bool, bool, bool, bool] = (True, True, True, True),
-    tol: float = 1e-4,
+    tol: float = 5e-4,
     max_iter: int = 200,
 ) -> np.ndarray:
     """Harmonic interpolation of ``boundary`` into ``omega``.
@@ -289,7 +261,6 @@ def solve_laplace(
         out[ys, xs] = spl.splu(matrix).solve(np.ascontiguousarray(rhs[ys, xs]))
     else:
         level = _build_hierarchy(omega, deg, open_edges, rhs.shape[2])
-        guess = _coarse_guess(level, boundary.astype(np.float32)) if COARSE_GUESS else None
-        x, _ = _pcg(level, rhs, tol, max_iter, guess)
+        x, _ = _pcg(level, rhs, tol, max_iter)
         out[omega] = x[omega]
     return out[..., 0] if squeeze else out
