@@ -296,6 +296,14 @@ def preview(editor, grow, feather, method):
     return blend_band_preview(image, mask, int(grow), feather, method)
 
 
+def preview_quiet(editor, grow, feather, method):
+    """The preview for slider moves: None instead of an error while there is no photo or mask yet."""
+    try:
+        return preview.__wrapped__(editor, grow, feather, method)
+    except ValueError:
+        return None
+
+
 def run_inpaint(editor, prompt, negative, mode, engine, model, strength, feather, grow, steps, guidance, seed,
                 variants, method, session: Session | None = None, *, progress=None, device: str = "auto",
                 default_model: str | None = None):

@@ -13,6 +13,7 @@ from pathlib import Path
 import gradio as gr
 
 from pipelines import blend
+from pipelines.models import DEFAULT_MODEL
 
 from . import callbacks as cb
 from .state import ENGINES, AppConfig, Resources, Session
@@ -94,7 +95,9 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
                             mode = gr.Radio(["Replace", "Remove"], value="Replace", label="Quick mode", scale=1)
                             engine = gr.Dropdown(list(ENGINES), value=default_engine, label="Engine", scale=1,
                                                  info="telea/ns: classical, no weights")
-                            model = gr.Textbox(value=model_name, label="Model (hub id or local path)", scale=2)
+                            model = gr.Dropdown(list(dict.fromkeys([model_name, DEFAULT_MODEL])), value=model_name,
+                                                allow_custom_value=True, label="Model (hub id or local path)",
+                                                scale=2, info="loaded on first use; a failure suggests telea")
                         prompt = gr.Textbox(label="Prompt", lines=2, placeholder="what to paint in the mask")
                         negative = gr.Textbox(label="Negative prompt", lines=1)
                         with gr.Row():
@@ -117,23 +120,23 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
                     with gr.Column(scale=2):
                         band = gr.Image(label="Blend band: red mask · yellow growth · blue feather", type="numpy",
                                         format="png", interactive=False, height=300)
+                rows = examples() if config.examples else []
+                if rows:
+                    gr.Examples(rows, inputs=[editor, prompt, mode], outputs=[seg_view, session, seg_status],
+                                fn=lambda ed, p, m: _on_new_image(ed, None), run_on_click=True,
+                                cache_examples=False, label="Examples (click one to load photo, mask and prompt)")
                 gr.Markdown("### Results")
                 info = gr.Markdown(elem_id="info")
                 with gr.Row():
                     slider = gr.ImageSlider(label="Before / after", type="numpy", format="png", elem_id="slider")
                     heat = gr.Image(label=f"Difference x{cb.HEATMAP_GAIN:g} (black = unchanged)", type="numpy",
                                     format="png", interactive=False, elem_id="heatmap")
-                gallery = gr.Gallery(label="Variants, ranked by seam score", format="png", columns=4, height=260,
-                                     elem_id="variants")
+                gallery = gr.Gallery(label="Variants, ranked by seam score (best first)", format="png", columns=4,
+                                     height=300, object_fit="contain", elem_id="variants")
                 with gr.Row():
                     result_file = gr.File(label="Result (lossless PNG)", elem_id="result-file")
                     mask_file = gr.File(label="Mask (PNG)", elem_id="mask-file")
 
-                rows = examples() if config.examples else []
-                if rows:
-                    gr.Examples(rows, inputs=[editor, prompt, mode], outputs=[seg_view, session, seg_status],
-                                fn=lambda ed, p, m, s=None: _on_new_image(ed, s), run_on_click=True,
-                                cache_examples=False, label="Examples (click to load)")
 
             # ------------------------------------------------------------------ Outpaint
             with gr.Tab("Outpaint", id="outpaint"):
@@ -181,8 +184,8 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
                     lab_grow = gr.Slider(0, 32, value=0, step=1, label="Growth px")
                 lab_photo = gr.Image(label="Photo (empty: the editor's photo and mask)", type="numpy", height=200)
                 lab_btn = gr.Button("Composite", variant="primary")
-                lab_gallery = gr.Gallery(label="Feather widths x methods", format="png", columns=4, height=520,
-                                         elem_id="lab-gallery")
+                lab_gallery = gr.Gallery(label="Feather widths x methods", format="png", columns=4, height=560,
+                                         object_fit="contain", elem_id="lab-gallery")
 
         # ---------------------------------------------------------------------- wiring
         def _on_new_image(ed, s, progress=gr.Progress()):
@@ -229,6 +232,10 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
         seed_btn.click(cb.random_seed, None, seed, api_name="random_seed")
         mode.input(cb.quick_mode, [mode, prompt, negative, strength], [prompt, negative, strength], api_name=False)
         preview_btn.click(cb.preview, [editor, grow, feather, method], band, api_name="preview")
+        for control in (grow, feather):  # live preview while tuning; silent when there is no mask yet
+            control.release(cb.preview_quiet, [editor, grow, feather, method], band, api_name=False,
+                            show_progress="hidden")
+        method.input(cb.preview_quiet, [editor, grow, feather, method], band, api_name=False, show_progress="hidden")
 
         @cb.user_errors
         def _on_inpaint(ed, p, n, md, eng, mdl, st, fe, gr_, sp, gu, sd, va, me, s, progress=gr.Progress()):
