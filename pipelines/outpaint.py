@@ -71,10 +71,12 @@ RING = 16
 """Depth in px of the original's border ring that anchors the colour statistics (and the drift measure)."""
 PREFILL_MAX_SIGMA = 48.0
 DEFAULT_FEATHER = 1.0
-"""Cross-fade width (px) of every join when feather=None. blend's wider default hands texture over from the
-pixels under the mask, which in outpainting are only the pre-fill (stretch plus noise): measured on chelsea
-(telea, tiled), a 4 px hand-over left a grain line at every later join (noref_ratio 1.4-2.4), 0 px a step at
-the join with the original, 1 px neither (noref_ratio 0.97-1.04)."""
+"""Cross-fade width (px) of joins between generated strips when feather=None (method "seamless"). The
+cross-fade hands texture over from the pixels under the mask, the pre-fill (stretch plus grain matched to
+the ring): at a join with the original that grain bridges the original's texture and a smoother
+generation, so those joins keep blend's default (4 px); between generated strips the ring is the smooth
+generation itself and a 4 px hand-over left a line (chelsea, telea, tiled: noref_ratio 1.4-2.4 at later
+joins, 0.97-1.04 with 1 px; 0 px left a step at the join with the original)."""
 
 ProgressFn = Callable[[int, int], Any]
 
@@ -293,7 +295,8 @@ def _grain(image: np.ndarray, ring: np.ndarray) -> np.ndarray:
 def refill(image: np.ndarray, known: np.ndarray, seed: int | None = 0) -> np.ndarray:
     """Pre-fill the pixels of ``image`` (HWC uint8 RGB) where ``known`` (HW bool) is False, for any shape of
     known area: each unknown pixel takes its nearest known pixel (a stretch of the border outward), blurred
-    with sigma = distance / 3 (up to PREFILL_MAX_SIGMA), plus grain matched to the known ring. Known pixels
+    with sigma = distance / 3 (up to PREFILL_MAX_SIGMA), plus Gaussian grain with the local high-pass
+    amplitude of the nearest known pixels (so each side gets its own grain). Known pixels
     are returned unchanged. Used before every tiled window, so the model and the join's seam report start
     from a continuation of the pixels known at that moment (freshly generated strips included)."""
     if known.all() or not known.any():
@@ -304,8 +307,14 @@ def refill(image: np.ndarray, known: np.ndarray, seed: int | None = 0) -> np.nda
     src = coords[np.clip(labels - 1, 0, len(coords) - 1)]
     base = image[src[..., 0], src[..., 1]].astype(np.float32)
     out = _variable_blur(base, np.minimum(dist / 3.0, PREFILL_MAX_SIGMA))
-    ring = known & (cv2.dilate(unknown, np.ones((2 * RING + 1, 2 * RING + 1), np.uint8)) > 0)
-    std = _grain(image, ring)
+    # grain: the local high-pass amplitude of the known pixels (normalised Gaussian over the known area),
+    # carried outward with the same nearest-known map as the colours, so each side gets its own grain
+    img = image.astype(np.float32)
+    k = known.astype(np.float32)
+    low = cv2.GaussianBlur(img * k[..., None], (0, 0), 1.5) / np.maximum(cv2.GaussianBlur(k, (0, 0), 1.5), 1e-3)[..., None]
+    hp2 = ((img - low) ** 2) * k[..., None]
+    local = cv2.GaussianBlur(hp2, (0, 0), 4.0) / np.maximum(cv2.GaussianBlur(k, (0, 0), 4.0), 1e-3)[..., None]
+    std = np.sqrt(np.maximum(local, 0))[src[..., 0], src[..., 1]]
     noise = np.random.default_rng(seed).standard_normal(image.shape[:2] + (1,)).astype(np.float32) * std
     result = np.clip(np.rint(out + noise), 0, 255).astype(np.uint8)
     result[known] = image[known]
@@ -458,14 +467,10 @@ def _side_span(side: str, box, offset, size) -> tuple[int, int]:
     return x0 - ox, x1 - ox
 
 
-def _facing(unknown: np.ndarray, new: np.ndarray) -> np.ndarray:
-    """The connected parts of ``unknown`` that hold ``new`` pixels: the join's mask for its seam report (the
-    unknown area on another side of the original would only dilute the report with untouched pixels)."""
-    count, labels = cv2.connectedComponents(unknown.astype(np.uint8), connectivity=4)
-    if count <= 2:
-        return unknown
-    keep = np.unique(labels[new])
-    return np.isin(labels, keep[keep > 0])
+def _touches(mask: np.ndarray, other: np.ndarray) -> bool:
+    """Whether ``mask`` (HW bool) has a 4-neighbour in ``other``."""
+    grown = cv2.dilate(mask.astype(np.uint8), np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], np.uint8)) > 0
+    return bool((grown & other).any())
 
 
 def _side_parts(pads, offset, size, canvas_size) -> list:
@@ -569,7 +574,8 @@ def outpaint(
     drift_control     True (strength DRIFT_STRENGTH), False, or a strength in [0, 1]: anchor the Lab
                       statistics of each new strip to the original's border ring on that side
     method, feather   blend.composite settings for every join (contract-safe methods only; feather None:
-                      DEFAULT_FEATHER for "seamless", blend's default otherwise)
+                      blend's default at joins with the original, DEFAULT_FEATHER between generated
+                      strips for "seamless")
     progress          progress(done, total) after each generation (window)
     cancel            a threading.Event; inpaint.Cancelled is raised before the next window when set
 
@@ -589,8 +595,7 @@ def outpaint(
         raise ValueError("prompt and negative_prompt must be strings")
     method = check_method(method)
     feather = check_feather(feather)
-    if feather is None and method == "seamless":
-        feather = DEFAULT_FEATHER
+    auto_feather = feather is None and method == "seamless"
     max_new_fraction = _float(max_new_fraction, "max_new_fraction")
     if not 0.0 < max_new_fraction <= 0.9:
         raise ValueError(f"max_new_fraction must be in (0, 0.9], got {max_new_fraction}")
@@ -649,7 +654,8 @@ def outpaint(
     t_generate = t_report = t_drift = 0.0
 
     def join(side, box, new_box, mask_c, k, total, parts, unknown, refresh):
-        """Generate one window, composite it, correct its drift, report its seam."""
+        """Generate one window, composite it, correct its drift, report its seam. ``unknown``: the pixels not
+        known before this join (pre-filled again inside the window when ``refresh``)."""
         nonlocal canvas, t_generate, t_report, t_drift
         x0, y0, x1, y1 = box
         check_cancel(cancel, k, total)
@@ -658,7 +664,10 @@ def outpaint(
         if refresh:  # pre-fill the window's unknown pixels again, from what is known now
             canvas = canvas.copy()
             canvas[y0:y1, x0:x1] = refill(canvas[y0:y1, x0:x1], ~unknown[y0:y1, x0:x1], seed + k)
-        out = generate_window(canvas[y0:y1, x0:x1], sub_mask, seed=seed + k, **gen_kwargs)
+        kwargs = gen_kwargs
+        if auto_feather and not _touches(mask_c, known):
+            kwargs = dict(gen_kwargs, feather=DEFAULT_FEATHER)
+        out = generate_window(canvas[y0:y1, x0:x1], sub_mask, seed=seed + k, **kwargs)
         before = canvas
         canvas = canvas.copy()
         region = canvas[y0:y1, x0:x1]
@@ -673,9 +682,9 @@ def outpaint(
         t0 = time.perf_counter()
         from . import seams
 
-        # the join's mask for the report: every pixel not known before this join, so the mask's edge is the
-        # join with known pixels (the window's other edges face pre-fill that later windows replace)
-        report = seams.seam_report(before, canvas, unknown)
+        # the join's report on the window: inside it the mask's edge is the join with known pixels; the
+        # band beyond the window's along-edge ends is left to the next window (its own join)
+        report = seams.seam_report(before[y0:y1, x0:x1], canvas[y0:y1, x0:x1], sub_mask)
         t_report += time.perf_counter() - t0
         joins.append({
             "side": side, "box": tuple(int(v) for v in box), "new_box": tuple(int(v) for v in new_box),
@@ -706,7 +715,7 @@ def outpaint(
                 continue
             span = _side_span(win.side, win.box, offset, (w, h))
             join(win.side, win.box, win.new_box, mask_c, k, len(plan), [(win.side, win.box, mask_c, span)],
-                 _facing(~done, mask_c), k > 0)
+                 ~done, k > 0)
             done |= mask_c
         boxes = [win.box for win in plan]
 
