@@ -300,3 +300,15 @@ def test_tiny_model_single_shot_is_one_generation(sd9):
     assert len(pipe.calls) == 1 and len(r.joins) == 1
     assert r.images[0].shape == (48, 124, 3) and original_at_offset(r, image)
     assert r.joins[0]["report"]["outside_changed"] == 0
+
+
+def test_tiny_base_model_blended_latent_diffusion(tmp_path_factory):
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
+    from pipelines.models import ModelCache, load_model
+
+    sd4 = load_model(tiny_models.tiny_pipeline_folder(tmp_path_factory, 4), device="cpu", cache=ModelCache())
+    image = photo(48, 48)
+    r = op.outpaint(image, top=20, model=sd4, seed=1, **FAST)
+    assert r.images[0].shape == (68, 48, 3) and original_at_offset(r, image)
+    assert len(r.joins) == len(op.plan_windows((48, 48), dict(top=20), window=tiny_models.TINY_NATIVE))
