@@ -28,16 +28,28 @@ CSS = """
 
 
 def examples() -> list[list]:
-    """Example rows (editor value, prompt, quick mode) from assets/examples; rows whose files are missing are skipped."""
+    """Example rows (editor value, prompt, quick mode, mask file name) from assets/examples; rows whose files are
+    missing are skipped. The mask is put into the editor by the example's callback (as a layer made on the server,
+    which the editor places correctly), not as a file layer in the example itself."""
     rows = []
-    dog, layer = ASSETS / "bench_dog.jpg", ASSETS / "bench_dog_mask_layer.png"
-    if dog.is_file() and layer.is_file():
-        rows.append([{"background": str(dog), "layers": [str(layer)], "composite": None},
-                     "a white cat sitting on a park bench, photo", "Replace"])
+    dog, mask = ASSETS / "bench_dog.jpg", ASSETS / "bench_dog_mask.png"
+    if dog.is_file() and mask.is_file():
+        rows.append([{"background": str(dog), "layers": [], "composite": None},
+                     "a white cat sitting on a park bench, photo", "Replace", mask.name])
     ball = ASSETS / "remove_baseball.jpg"
     if ball.is_file():
-        rows.append([{"background": str(ball), "layers": [], "composite": None}, "", "Remove"])
+        rows.append([{"background": str(ball), "layers": [], "composite": None}, "", "Remove", ""])
     return rows
+
+
+def load_example(editor, mask_name: str):
+    """The example's editor value with its mask (assets/examples/<mask_name>, black/white) as the layer."""
+    image = cb.editor_image(editor)
+    mask = None
+    if mask_name:
+        h, w = image.shape[:2]
+        mask = cb.mask_from_upload(str(ASSETS / Path(mask_name).name), (w, h))
+    return cb.editor_value(image, mask)
 
 
 def build_demo(config: AppConfig | None = None, resources: Resources | None = None) -> gr.Blocks:
@@ -122,9 +134,16 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
                                         format="png", interactive=False, height=300)
                 rows = examples() if config.examples else []
                 if rows:
-                    gr.Examples(rows, inputs=[editor, prompt, mode], outputs=[seg_view, session, seg_status],
-                                fn=lambda ed, p, m: _on_new_image(ed, None), run_on_click=True,
-                                cache_examples=False, label="Examples (click one to load photo, mask and prompt)")
+                    example_mask = gr.Textbox(visible=False, label="example mask")
+
+                    def _on_example(ed, p, m, mask_name):
+                        value = load_example(ed, mask_name)
+                        return (value,) + tuple(_on_new_image(value, None))
+
+                    gr.Examples(rows, inputs=[editor, prompt, mode, example_mask],
+                                outputs=[editor, seg_view, session, seg_status], fn=_on_example, run_on_click=True,
+                                cache_examples=False, visible_columns=[0, 1, 2],
+                                label="Examples (click one to load photo, mask and prompt)")
                 gr.Markdown("### Results")
                 info = gr.Markdown(elem_id="info")
                 with gr.Row():

@@ -280,3 +280,16 @@ def test_demo_has_api_names_and_gpu_concurrency():
                  "invert_mask", "upload_mask", "use_mask", "random_seed", "new_image"):
         assert name in fns, name
     assert fns["inpaint"].concurrency_id == fns["outpaint"].concurrency_id == fns["segment"].concurrency_id == "gpu"
+
+
+def test_examples_load_photo_and_mask_from_assets():
+    from editor.layout import examples, load_example
+
+    rows = examples()
+    assert rows and all(len(r) == 4 for r in rows)
+    from PIL import Image
+
+    photo = np.asarray(Image.open(rows[0][0]["background"]).convert("RGB"))
+    value = load_example({"background": photo, "layers": [], "composite": None}, rows[0][3])
+    mask = cb.editor_mask(value)
+    assert mask.shape == photo.shape[:2] and 0.05 < mask.mean() < 0.3
