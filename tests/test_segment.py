@@ -1,0 +1,798 @@
+"""Click-to-segment (pipelines/segment.py and the segment command). Nothing here touches the network.
+
+SAM: a tiny random SAM is built from segment_anything.modeling classes (64 px input, 8x8 embedding), seeded through a
+local torch.Generator, saved with torch.save(state_dict) and loaded back through the same checkpoint code a user's
+vit_b file takes (Segmenter.load -> resolve_checkpoint -> shared_sam -> load_sam). Its masks mean nothing; the
+tests check the plumbing: caching, prompts reaching the model, candidates, refinement, threads, errors.
+
+GrabCut: objects with a known matte pasted into real photos (scikit-image's and tests/data/segment's): a silhouette
+(skimage's horse, an ellipse, a random blob) filled with another photo's texture in a colour distinct from its
+surroundings. The 9 scenes below (one per photo) were fixed before they were first run. Set SEGMENT_SWEEP=1 to run
+the full 9 photos x 3 shapes sweep on other draws and print the table (click 89%, box 74% when written: GrabCut is
+a colour model; SAM is the real engine).
+"""
+
+from __future__ import annotations
+
+import io as _io
+import json
+import os
+import threading
+import urllib.error
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import skimage.data
+import torch
+from scipy import ndimage
+
+from pipelines import cli
+from pipelines import segment as S
+from pipelines.io import load_image
+
+DATA = Path(__file__).parent / "data" / "segment"
+TINY = "tiny-test"
+TINY_INPUT = 64
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# A tiny SAM
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def build_tiny_sam():
+    """SAM's architecture at toy size: 64 px input, patch 8 (an 8x8 embedding, 32x32 low-res masks), width 16."""
+    from segment_anything.modeling import ImageEncoderViT, MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
+
+    dim, patch = 16, 8
+    grid = TINY_INPUT // patch
+    return Sam(
+        image_encoder=ImageEncoderViT(
+            img_size=TINY_INPUT, patch_size=patch, embed_dim=16, depth=2, num_heads=2, mlp_ratio=2.0,
+            out_chans=dim, qkv_bias=True, norm_layer=partial(torch.nn.LayerNorm, eps=1e-6), use_rel_pos=True,
+            window_size=4, global_attn_indexes=(1,),
+        ),
+        prompt_encoder=PromptEncoder(
+            embed_dim=dim, image_embedding_size=(grid, grid), input_image_size=(TINY_INPUT, TINY_INPUT),
+            mask_in_chans=4,
+        ),
+        mask_decoder=MaskDecoder(
+            num_multimask_outputs=3,
+            transformer=TwoWayTransformer(depth=2, embedding_dim=dim, mlp_dim=32, num_heads=2),
+            transformer_dim=dim, iou_head_depth=2, iou_head_hidden_dim=16,
+        ),
+        pixel_mean=[123.675, 116.28, 103.53],
+        pixel_std=[58.395, 57.12, 57.375],
+    ).eval()
+
+
+def seeded_tiny_sam(seed: int = 0):
+    """A tiny SAM with weights drawn from a local generator (scaled so that masks are neither empty nor full)."""
+    sam = build_tiny_sam()
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, t in sam.state_dict().items():
+            if not t.dtype.is_floating_point:
+                continue
+            if name.endswith("weight") and t.ndim >= 2:
+                t.copy_(torch.randn(t.shape, generator=g) / t[0].numel() ** 0.5)
+            elif "norm" in name and name.endswith("weight"):
+                t.copy_(1 + 0.1 * torch.randn(t.shape, generator=g))
+            elif name.endswith("bias"):
+                t.zero_()
+            else:
+                t.copy_(0.5 * torch.randn(t.shape, generator=g))
+    return sam
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    """Any attempt to download in this module fails the test (download tests install their own fake)."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a test tried to reach the network")
+
+    monkeypatch.setattr(S.urllib.request, "urlopen", refuse)
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory):
+    builds = []
+
+    def builder():
+        builds.append(1)
+        return build_tiny_sam()
+
+    spec = S.SamModelSpec(TINY, builder, "sam_tiny_test.pth", url=None)
+    S.register_sam_model(spec, replace=True)
+    path = tmp_path_factory.mktemp("sam") / "tiny.pth"
+    torch.save(seeded_tiny_sam().state_dict(), path)
+    yield path, builds
+    S.SAM_MODELS.pop(TINY, None)
+    S.release_shared_models()
+
+
+@pytest.fixture
+def segmenter(tiny_checkpoint):
+    seg = S.Segmenter(TINY, tiny_checkpoint[0], device="cpu").load()
+    yield seg
+    seg.close()
+
+
+class Spy:
+    """Counts image-encoder passes and records what the prompt encoder receives."""
+
+    def __init__(self, model):
+        self.encodes = 0
+        self.prompts = []
+        self._handles = [
+            model.image_encoder.register_forward_hook(self._encoded),
+            model.prompt_encoder.register_forward_pre_hook(self._prompted, with_kwargs=True),
+        ]
+
+    def _encoded(self, module, args, output):
+        self.encodes += 1
+
+    def _prompted(self, module, args, kwargs):
+        self.prompts.append(kwargs)
+
+    def remove(self):
+        for h in self._handles:
+            h.remove()
+
+
+@pytest.fixture
+def spy(segmenter):
+    s = Spy(segmenter._model)
+    yield s
+    s.remove()
+
+
+def photo(name: str, size=(96, 128)) -> np.ndarray:
+    """A real photo from scikit-image, resized to (H, W) = ``size``, HWC uint8 RGB."""
+    img = getattr(skimage.data, name)()
+    return np.ascontiguousarray(cv2.resize(img, (size[1], size[0]), interpolation=cv2.INTER_AREA))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# SAM: lifecycle, loading, caching, prompts, refinement, threads
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def test_lifecycle_and_weights_loaded_from_the_checkpoint(tiny_checkpoint):
+    path, _ = tiny_checkpoint
+    seg = S.Segmenter(TINY, path, device="cpu")  # builds and reads nothing
+    assert not seg.loaded
+    img = photo("astronaut")
+    with pytest.raises(RuntimeError, match="load"):
+        seg.segment(img, positive=[(10, 10)])
+    with pytest.raises(RuntimeError, match="load"):
+        seg.prepare(img)
+    seg.load()
+    saved = torch.load(path, weights_only=True)
+    for name, value in seg._model.state_dict().items():
+        assert torch.equal(value, saved[name]), name
+    result = seg.segment(img, positive=[(10, 10)])
+    assert result.engine == f"sam {TINY}" and not result.is_fallback
+    seg.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        seg.segment(img, positive=[(10, 10)])
+    with pytest.raises(RuntimeError, match="closed"):
+        seg.load()
+
+
+def test_model_is_loaded_once_and_shared(tiny_checkpoint):
+    path, builds = tiny_checkpoint
+    S.release_shared_models()
+    before = len(builds)
+    segs = [S.Segmenter(TINY, path, device="cpu") for _ in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda s: s.load(), segs))
+    assert len(builds) - before == 1
+    assert all(s._model is segs[0]._model for s in segs)
+    for s in segs:
+        s.close()
+
+
+def test_bad_checkpoints_are_one_clear_error(tiny_checkpoint, tmp_path):
+    garbage = tmp_path / "garbage.pth"
+    garbage.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="garbage.pth is not a readable SAM checkpoint"):
+        S.Segmenter(TINY, garbage).load()
+    partial_state = dict(seeded_tiny_sam().state_dict())
+    partial_state.pop(next(iter(partial_state)))
+    wrong = tmp_path / "wrong.pth"
+    torch.save(partial_state, wrong)
+    with pytest.raises(ValueError, match=f"does not match SAM model type '{TINY}'"):
+        S.Segmenter(TINY, wrong).load()
+    with pytest.raises(ValueError, match="does not exist"):
+        S.Segmenter(TINY, tmp_path / "missing.pth").load()
+    with pytest.raises(ValueError, match="unknown SAM model type 'vit_x'"):
+        S.Segmenter("vit_x")
+
+
+def test_one_embedding_for_many_clicks_and_prepare_ahead(segmenter, spy):
+    img = photo("coffee")
+    key = segmenter.prepare(img)
+    assert key == S.image_key(img) and spy.encodes == 1
+    for x in range(5, 120, 12):
+        segmenter.segment(img, positive=[(x, 40)])
+    segmenter.segment(img.copy(), box=(10, 10, 90, 80))  # same pixels, another array: still cached
+    assert spy.encodes == 1
+    info = segmenter.cache_info()
+    assert info.misses == 1 and info.hits == 11 and info.size == 1
+
+
+def test_embedding_cache_is_a_small_lru(tiny_checkpoint):
+    seg = S.Segmenter(TINY, tiny_checkpoint[0], device="cpu", cache_size=2).load()
+    spy = Spy(seg._model)
+    try:
+        a, b, c = photo("astronaut"), photo("coffee"), photo("chelsea")
+        for img in (a, b, a, c):  # a is used again before c arrives, so b is the one evicted
+            seg.segment(img, positive=[(20, 20)])
+        assert spy.encodes == 3
+        seg.segment(a, positive=[(20, 20)])
+        assert spy.encodes == 3
+        seg.segment(b, positive=[(20, 20)])
+        assert spy.encodes == 4
+    finally:
+        spy.remove()
+        seg.close()
+
+
+def test_multimask_candidates_scores_and_selection(segmenter):
+    img = photo("astronaut")
+    r = segmenter.segment(img, positive=[(60, 40)])
+    assert r.masks.shape == (3, 96, 128) and r.masks.dtype == bool
+    assert r.scores.shape == (3,) and r.logits.shape == (3, 32, 32)
+    assert r.best == int(np.argmax(r.scores))
+    assert np.array_equal(r.mask, r.masks[r.best])
+    order = r.ranked()
+    assert order[0] == r.best and list(r.scores[order]) == sorted(r.scores, reverse=True)
+    other = r.select(order[-1])
+    assert other.best == order[-1] and np.array_equal(other.mask, r.masks[order[-1]])
+    with pytest.raises(ValueError, match="candidate 3 does not exist"):
+        r.select(3)
+    single = segmenter.segment(img, positive=[(60, 40)], multimask=False)
+    assert single.masks.shape == (1, 96, 128) and single.best == 0
+    assert not r.masks.flags.writeable  # results are shared with the UI: read-only
+
+
+def test_prompts_reach_the_model_and_negative_clicks_change_the_mask(segmenter, spy):
+    img = photo("chelsea")
+    pos = segmenter.segment(img, positive=[(64, 48)])
+    both = segmenter.segment(img, positive=[(64, 48)], negative=[(100, 20)])
+    points, labels = spy.prompts[-1]["points"]
+    assert labels.tolist() == [[1, 0]]
+    # coordinates are scaled from the 128x96 image to the model's 64 px input
+    assert np.allclose(points[0].numpy(), [[32.0, 24.0], [50.0, 10.0]])
+    assert not np.array_equal(pos.mask, both.mask)
+    assert not np.allclose(pos.logits, both.logits)
+    assert both.prompts.labels.tolist() == [1, 0]
+    # points + labels is the same request as positive/negative
+    same = segmenter.segment(img, points=[(64, 48), (100, 20)], labels=[1, 0])
+    assert np.array_equal(same.logits, both.logits)
+    boxed = segmenter.segment(img, box=(20, 10, 110, 90))
+    assert spy.prompts[-1]["points"] is None
+    assert np.allclose(spy.prompts[-1]["boxes"].numpy(), [[10.0, 5.0, 55.0, 45.0]])
+    assert boxed.masks.shape == (3, 96, 128)
+
+
+def test_refinement_feeds_the_previous_best_logits_as_mask_input(segmenter, spy):
+    img = photo("rocket")
+    first = segmenter.segment(img, positive=[(64, 48)])
+    assert spy.prompts[-1]["masks"] is None
+    second = segmenter.segment(img, positive=[(64, 48)], negative=[(10, 10)], previous=first)
+    given = spy.prompts[-1]["masks"]
+    assert tuple(given.shape) == (1, 1, 32, 32)
+    assert np.array_equal(given[0].numpy(), first.logits[first.best][None])
+    assert not np.allclose(second.logits, segmenter.segment(img, positive=[(64, 48)], negative=[(10, 10)]).logits)
+    # the candidate the user picked is the one that goes on
+    picked = first.select(first.ranked()[-1])
+    segmenter.segment(img, positive=[(64, 48)], negative=[(10, 10)], previous=picked)
+    assert np.array_equal(spy.prompts[-1]["masks"][0].numpy(), first.logits[picked.best][None])
+    with pytest.raises(ValueError, match="different image"):
+        segmenter.segment(photo("coffee"), positive=[(5, 5)], previous=first)
+    grabcut = S.GrabCutSegmenter().segment(img, positive=[(64, 48)])
+    with pytest.raises(ValueError, match="cannot refine a SAM mask"):
+        segmenter.segment(img, positive=[(64, 48)], previous=grabcut)
+
+
+def test_concurrent_users_never_get_each_others_masks(tiny_checkpoint):
+    names = ["astronaut", "coffee", "chelsea", "rocket"]
+    images = [photo(n) for n in names]
+    clicks = [[(30, 30)], [(90, 60)], [(64, 20)], [(100, 80)]]
+
+    def session(seg, i):
+        """One user: a click, then a refinement with a negative click."""
+        first = seg.segment(images[i], positive=clicks[i])
+        second = seg.segment(images[i], positive=clicks[i], negative=[(5, 90)], previous=first)
+        return first, second
+
+    ref = S.Segmenter(TINY, tiny_checkpoint[0], device="cpu").load()
+    expected = [session(ref, i) for i in range(4)]
+    ref.close()
+    for i in range(4):  # the images' answers differ, so a mix-up would show
+        for j in range(i + 1, 4):
+            assert np.abs(expected[i][1].logits - expected[j][1].logits).max() > 1e-3
+
+    seg = S.Segmenter(TINY, tiny_checkpoint[0], device="cpu", cache_size=2).load()  # evictions under load
+    spy = Spy(seg._model)
+    barrier = threading.Barrier(8)
+
+    def user(k):
+        barrier.wait()
+        return [session(seg, k % 4) for _ in range(3)]
+
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(user, range(8)))
+    finally:
+        spy.remove()
+        seg.close()
+    for k, runs in enumerate(results):
+        want = expected[k % 4]
+        for got in runs:
+            for g, w in zip(got, want):
+                assert g.image_key == w.image_key
+                np.testing.assert_allclose(g.logits, w.logits, rtol=1e-4, atol=1e-6)
+                assert np.mean(g.masks != w.masks) < 1e-3
+    assert spy.encodes >= 4
+
+
+def test_an_embedding_in_progress_is_waited_for_not_recomputed(segmenter):
+    img = photo("chelsea")
+    model = segmenter._model
+    calls = []
+
+    def slow(module, args):
+        calls.append(1)
+        threading.Event().wait(0.2)
+
+    handle = model.image_encoder.register_forward_pre_hook(slow)
+    barrier = threading.Barrier(4)
+
+    def user(_):
+        barrier.wait()
+        return segmenter.segment(img, positive=[(40, 40)])
+
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            out = list(pool.map(user, range(4)))
+    finally:
+        handle.remove()
+    assert len(calls) == 1
+    assert all(np.array_equal(o.logits, out[0].logits) for o in out)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Bad input
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "prompts, message",
+    [
+        (dict(positive=[(128, 10)]), r"positive click \(128, 10\) is outside the 128x96 image"),
+        (dict(positive=[(-1, 10)]), "outside"),
+        (dict(positive=[(10, 10)], negative=[(10, 96)]), r"negative click \(10, 96\) is outside"),
+        (dict(negative=[(10, 10)]), "at least one positive click or a box"),
+        (dict(), "at least one positive click or a box"),
+        (dict(box=(50, 10, 50, 40)), "empty"),
+        (dict(box=(60, 10, 50, 40)), "empty"),
+        (dict(box=(10, 40, 50, 10)), "empty"),
+        (dict(box=(10, 10, 129, 40)), "not inside the 128x96 image"),
+        (dict(box=(-5, 10, 50, 40)), "not inside"),
+        (dict(box=(1, 2, 3)), "four"),
+        (dict(positive=[(float("nan"), 3)]), "non-finite"),
+        (dict(positive=(10, 10)), "list of"),
+        (dict(points=[(10, 10)], labels=[1, 0]), "1 points but 2 labels"),
+        (dict(points=[(10, 10)], labels=[2]), "labels must be 1"),
+        (dict(points=[(10, 10)], labels=[1], positive=[(3, 3)]), "not both"),
+    ],
+)
+def test_bad_prompts_are_clear_value_errors(prompts, message, segmenter):
+    img = photo("astronaut")
+    with pytest.raises(ValueError, match=message):
+        S.check_prompts(img.shape[:2], **prompts)
+    with pytest.raises(ValueError, match=message):
+        segmenter.segment(img, **prompts)
+    with pytest.raises(ValueError, match=message):
+        S.GrabCutSegmenter().segment(img, **prompts)
+
+
+def test_bad_images_are_clear_value_errors(segmenter):
+    for bad in (np.zeros((20, 20), np.uint8), np.zeros((20, 20, 4), np.uint8), np.zeros((20, 20, 3), np.float32),
+                [[1, 2], [3, 4]]):
+        with pytest.raises(ValueError, match="HWC uint8 RGB"):
+            segmenter.segment(bad, positive=[(1, 1)])
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Checkpoints: cache folder, one download with progress, offline error
+# ----------------------------------------------------------------------------------------------------------------
+
+
+class FakeResponse(_io.BytesIO):
+    def __init__(self, data: bytes, length: int | None = None):
+        super().__init__(data)
+        self.headers = {} if length is None else {"Content-Length": str(length)}
+
+
+@pytest.fixture
+def downloadable(tiny_checkpoint):
+    """A model type whose 'official address' is served by a fake urlopen from the tiny checkpoint's bytes."""
+    spec = S.SamModelSpec("tiny-dl", build_tiny_sam, "sam_tiny_dl_0000.pth", "https://example.invalid/sam.pth")
+    S.register_sam_model(spec, replace=True)
+    yield spec, tiny_checkpoint[0].read_bytes()
+    S.SAM_MODELS.pop("tiny-dl", None)
+
+
+def test_checkpoint_is_downloaded_once_atomically_with_progress(downloadable, tmp_path, monkeypatch):
+    spec, data = downloadable
+    calls, progress = [], []
+
+    def fake_urlopen(url, timeout=None):
+        calls.append(url)
+        return FakeResponse(data, len(data))
+
+    monkeypatch.setattr(S.urllib.request, "urlopen", fake_urlopen)
+    monkeypatch.setattr(S, "_DOWNLOAD_CHUNK", 4096)
+    seg = S.Segmenter("tiny-dl", cache_dir=tmp_path, device="cpu")  # the constructor downloads nothing
+    assert calls == []
+    seg.load(progress=lambda done, total: progress.append((done, total)))
+    target = tmp_path / spec.filename
+    assert calls == [spec.url] and target.read_bytes() == data
+    assert progress[0] == (0, len(data)) and progress[-1] == (len(data), len(data)) and len(progress) > 3
+    assert [p.name for p in tmp_path.iterdir()] == [spec.filename]  # no temporary file left behind
+    seg.segment(photo("coffee"), positive=[(3, 3)])
+    seg.close()
+    S.Segmenter("tiny-dl", cache_dir=tmp_path, device="cpu").load().close()
+    assert len(calls) == 1  # cached
+
+
+def test_offline_is_one_clear_error_naming_the_file_and_the_remedies(downloadable, tmp_path, monkeypatch):
+    spec, _ = downloadable
+
+    def offline(url, timeout=None):
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(S.urllib.request, "urlopen", offline)
+    with pytest.raises(S.CheckpointUnavailable) as info:
+        S.Segmenter("tiny-dl", cache_dir=tmp_path).load()
+    message = str(info.value)
+    assert isinstance(info.value, ValueError) and "\n" not in message
+    for part in (spec.filename, str(tmp_path / spec.filename), spec.url, "--sam-checkpoint", "--engine grabcut"):
+        assert part in message
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(S.CheckpointUnavailable, match="downloading is off"):
+        S.Segmenter("tiny-dl", cache_dir=tmp_path, download=False).load()
+
+
+def test_truncated_download_leaves_nothing(downloadable, tmp_path, monkeypatch):
+    spec, data = downloadable
+    monkeypatch.setattr(S.urllib.request, "urlopen", lambda url, timeout=None: FakeResponse(data[:1000], len(data)))
+    with pytest.raises(S.CheckpointUnavailable, match="incomplete"):
+        S.download_checkpoint("tiny-dl", tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cache_folder_and_official_models(monkeypatch, tmp_path):
+    monkeypatch.setenv("INPAINT_APP_CACHE", str(tmp_path))
+    assert S.default_cache_dir() == tmp_path / "sam"
+    assert S.checkpoint_path("vit_b") == tmp_path / "sam" / "sam_vit_b_01ec64.pth"
+    assert S.DEFAULT_MODEL == "vit_b"
+    for name in ("vit_b", "vit_l", "vit_h"):
+        spec = S.SAM_MODELS[name]
+        assert spec.url == "https://dl.fbaipublicfiles.com/segment_anything/" + spec.filename
+    # auto never downloads: without a checkpoint on disk it is the labelled fallback
+    auto = S.make_segmenter("auto", cache_dir=tmp_path)
+    assert isinstance(auto, S.GrabCutSegmenter) and auto.engine == "grabcut (fallback: no SAM checkpoint)"
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Clean-up and growth
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def test_clean_mask_drops_islands_and_fills_holes():
+    m = np.zeros((100, 100), bool)
+    m[20:80, 20:80] = True
+    m[40:45, 40:45] = False  # a small hole
+    m[5:7, 90:92] = True  # a speck
+    out = S.clean_mask(m, min_area=10)
+    assert out[42, 42] and not out[6, 91] and out[20:80, 20:80].all()
+    ring = np.zeros((100, 100), bool)
+    ring[10:90, 10:90] = True
+    ring[30:70, 30:70] = False  # a real hole (1600 px)
+    ring[15:17, 15:17] = False  # a small one
+    kept = S.clean_mask(ring, max_hole_area=100)
+    assert not kept[50, 50] and kept[15, 15]
+    assert not S.clean_mask(ring, fill_holes=False)[15, 15]
+
+
+def test_growth_presets():
+    dot = np.zeros((61, 61), bool)
+    dot[30, 30] = True
+    for purpose, px in (("replacement", 15), ("removal", 10), (7, 7), ("4", 4)):
+        grown = S.grow_mask(dot, purpose)
+        cols = np.nonzero(grown[30])[0]
+        assert (cols.min(), cols.max()) == (30 - px, 30 + px), purpose
+    assert S.REPLACEMENT_GROW_PX == 15 and S.REMOVAL_GROW_PX == S.REMOVAL_MATTE_PX + S.REMOVAL_FEATHER_PX
+    assert np.array_equal(S.grow_mask(dot, 0), dot)
+    for bad in ("sideways", -1, 2.5):
+        with pytest.raises(ValueError):
+            S.growth_px(bad)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# GrabCut fallback on real photos with a pasted object of known matte
+# ----------------------------------------------------------------------------------------------------------------
+
+PHOTOS = ["astronaut", "coffee", "chelsea", "rocket", "motorcycle", "dog", "remove_bridge", "remove_boat",
+          "remove_baseball"]
+PALETTE = np.array([[220, 40, 40], [40, 200, 60], [40, 80, 230], [230, 210, 40], [210, 50, 210], [40, 210, 210],
+                    [240, 130, 20], [120, 40, 200], [250, 250, 250], [25, 25, 25]], np.uint8)
+
+
+def load_photo(name: str) -> np.ndarray:
+    if name == "motorcycle":
+        return skimage.data.stereo_motorcycle()[0]
+    if hasattr(skimage.data, name):
+        return getattr(skimage.data, name)()
+    return load_image(DATA / f"{name}.jpg", keep_alpha=False)
+
+
+def silhouettes(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    horse = ~skimage.data.horse()
+    yy, xx = np.mgrid[-100:101, -150:151]
+    ellipse = (xx / 150) ** 2 + (yy / 100) ** 2 <= 1
+    noise = cv2.resize(ndimage.gaussian_filter(rng.normal(size=(40, 40)), 5), (240, 240),
+                       interpolation=cv2.INTER_CUBIC)
+    yy, xx = np.mgrid[-120:120, -120:120]
+    blob = noise / noise.std() + 2.2 * (1 - np.hypot(xx, yy) / 120) > 1.0
+    labels, _ = ndimage.label(blob)
+    blob = ndimage.binary_fill_holes(labels == np.argmax(np.bincount(labels.ravel())[1:]) + 1)
+    return {"horse": horse, "ellipse": ellipse, "blob": blob}
+
+
+def paste(host: np.ndarray, shape: np.ndarray, texture: np.ndarray, frac: float, rng: np.random.Generator):
+    """Paste ``shape`` (scaled to ``frac`` of the host's short side, at a random place) with a soft matte
+    (Gaussian 0.8). Its pixels: a crop of ``texture`` at native scale, its luminance detail kept, its colour the
+    palette colour farthest from the object's surroundings. Returns (image, ground truth = matte > 0.5)."""
+    h, w = host.shape[:2]
+    s = frac * min(h, w) / max(shape.shape)
+    m = cv2.resize(shape.astype(np.uint8), (max(8, int(shape.shape[1] * s)), max(8, int(shape.shape[0] * s))),
+                   interpolation=cv2.INTER_NEAREST).astype(bool)
+    mh, mw = m.shape
+    y0, x0 = rng.integers(0, h - mh + 1), rng.integers(0, w - mw + 1)
+    full = np.zeros((h, w), bool)
+    full[y0:y0 + mh, x0:x0 + mw] = m
+    th, tw = texture.shape[:2]
+    k = max(1.0, mh / th * 1.05, mw / tw * 1.05)
+    if k > 1:
+        texture = cv2.resize(texture, (int(tw * k) + 1, int(th * k) + 1))
+        th, tw = texture.shape[:2]
+    ty, tx = rng.integers(0, th - mh + 1), rng.integers(0, tw - mw + 1)
+    lum = np.zeros((h, w), np.float32)
+    lum[y0:y0 + mh, x0:x0 + mw] = texture[ty:ty + mh, tx:tx + mw].mean(axis=2)
+    ring = ndimage.binary_dilation(full, iterations=12) & ~full
+    lab_ring = cv2.cvtColor(host, cv2.COLOR_RGB2LAB).astype(np.float32)[ring]
+    lab_pal = cv2.cvtColor(PALETTE[None], cv2.COLOR_RGB2LAB)[0].astype(np.float32)
+    far = [np.percentile(np.linalg.norm(lab_ring - c, axis=1), 10) for c in lab_pal]
+    colour = PALETTE[int(np.argmax(far))].astype(np.float32)
+    obj = np.clip(colour * (0.65 + 0.35 * lum[..., None] / max(lum[full].mean(), 1.0)), 0, 255)
+    matte = ndimage.gaussian_filter(full.astype(np.float32), 0.8)[..., None]
+    image = np.clip(np.round(matte * obj + (1 - matte) * host.astype(np.float32)), 0, 255).astype(np.uint8)
+    return image, matte[..., 0] > 0.5
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / max(1, (a | b).sum()))
+
+
+def centre_click(gt: np.ndarray) -> tuple[float, float]:
+    """Where a user clicks: the object's most interior point."""
+    dist = ndimage.distance_transform_edt(gt)
+    y, x = np.unravel_index(np.argmax(dist), dist.shape)
+    return float(x), float(y)
+
+
+def loose_box(gt: np.ndarray, pad: int = 4) -> tuple[int, int, int, int]:
+    """A box a user drags: the object's bounding box plus a few pixels."""
+    ys, xs = np.nonzero(gt)
+    h, w = gt.shape
+    return max(0, xs.min() - pad), max(0, ys.min() - pad), min(w, xs.max() + 1 + pad), min(h, ys.max() + 1 + pad)
+
+
+def scene(i: int, j: int, seed: int):
+    """Photo i with silhouette j (horse, ellipse, blob) textured from the next photos; a fixed recipe per (i, j)."""
+    rng = np.random.default_rng(seed)
+    shape = list(silhouettes(rng).values())[j]
+    host = load_photo(PHOTOS[i])
+    texture = load_photo(PHOTOS[(i + 1 + j) % len(PHOTOS)])
+    return paste(host, shape, texture, (0.3, 0.45, 0.6)[(i + j) % 3], rng)
+
+
+# One scene per photo, the silhouettes in turn: 9 photos, 3 shapes x 3 sizes.
+SCENES = [(i, i % 3) for i in range(len(PHOTOS))]
+
+
+@pytest.mark.parametrize("i, j", SCENES, ids=[f"{PHOTOS[i]}-{('horse', 'ellipse', 'blob')[j]}" for i, j in SCENES])
+def test_grabcut_click_and_box_on_real_photos(i, j):
+    image, gt = scene(i, j, seed=100 + i)
+    gc = S.GrabCutSegmenter()
+    clicked = gc.segment(image, positive=[centre_click(gt)])
+    boxed = gc.segment(image, box=loose_box(gt))
+    assert clicked.engine == boxed.engine == "grabcut (fallback: no SAM checkpoint)" and clicked.is_fallback
+    assert clicked.masks.shape == (1,) + gt.shape and np.isnan(clicked.scores[0]) and clicked.logits is None
+    assert iou(clicked.mask, gt) >= 0.8, f"click IoU {iou(clicked.mask, gt):.3f}"
+    assert iou(boxed.mask, gt) >= 0.85, f"box IoU {iou(boxed.mask, gt):.3f}"
+
+
+@pytest.mark.parametrize("host", ["coffee", "chelsea", "dog"])
+def test_grabcut_box_keeps_a_distractor_inside_it_until_a_negative_click(host):
+    """GrabCut learns the background from around the box, so a different thing wholly inside the box is kept;
+    one negative click on it takes it out (the same remedy a user has in the UI)."""
+    rng = np.random.default_rng(7)
+    yy, xx = np.mgrid[-100:101, -150:151]
+    ellipse = (xx / 150) ** 2 + (yy / 100) ** 2 <= 1
+    image, gt = paste(load_photo(host), ellipse, load_photo("rocket"), 0.5, rng)
+    box = x0, y0, x1, y1 = loose_box(gt)
+    # a disc in the box's corner, clear of the ellipse, in a colour found neither around the box nor on the object
+    r = 8
+    cx, cy = x0 + 4 + r, y0 + 4 + r
+    assert ndimage.distance_transform_edt(~gt)[cy, cx] > r + 2
+    yy, xx = np.ogrid[: gt.shape[0], : gt.shape[1]]
+    disc = (xx - cx) ** 2 + (yy - cy) ** 2 <= r * r
+    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
+    outside = np.ones_like(gt)
+    outside[y0:y1, x0:x1] = False
+    lab_pal = cv2.cvtColor(PALETTE[None], cv2.COLOR_RGB2LAB)[0].astype(np.float32)
+    obj = lab[gt].mean(axis=0)
+    far = [min(np.percentile(np.linalg.norm(lab[outside][::7] - c, axis=1), 5), np.linalg.norm(obj - c))
+           for c in lab_pal]
+    image = image.copy()
+    image[disc] = PALETTE[int(np.argmax(far))]
+    gc = S.GrabCutSegmenter()
+    first = gc.segment(image, box=box)
+    assert first.mask[disc].mean() > 0.9  # the known limit
+    fixed = gc.segment(image, box=box, negative=[(cx, cy)], previous=first)
+    assert fixed.mask[disc].mean() < 0.05 and iou(fixed.mask, gt) >= 0.85
+
+
+def test_grabcut_is_repeatable_and_handles_a_whole_image_box():
+    image, gt = scene(2, 1, seed=5)
+    gc = S.GrabCutSegmenter()
+    a = gc.segment(image, positive=[centre_click(gt)])
+    b = gc.segment(image, positive=[centre_click(gt)])
+    assert np.array_equal(a.mask, b.mask)
+    h, w = gt.shape
+    whole = gc.segment(image, box=(0, 0, w, h), positive=[centre_click(gt)])  # no background to learn from
+    assert np.array_equal(whole.mask, a.mask)
+
+
+@pytest.mark.skipif(os.environ.get("SEGMENT_SWEEP") != "1", reason="set SEGMENT_SWEEP=1 for the full sweep")
+def test_grabcut_sweep_all_photos_and_shapes():
+    rows = []
+    gc = S.GrabCutSegmenter()
+    for i in range(len(PHOTOS)):
+        for j in range(3):
+            image, gt = scene(i, j, seed=1000 + 3 * i + j)
+            c = iou(gc.segment(image, positive=[centre_click(gt)]).mask, gt)
+            b = iou(gc.segment(image, box=loose_box(gt)).mask, gt)
+            rows.append((PHOTOS[i], ("horse", "ellipse", "blob")[j], c, b))
+            print(f"{PHOTOS[i]:16s} {rows[-1][1]:8s} click {c:.3f} box {b:.3f}")
+    clicks = np.array([r[2] for r in rows])
+    boxes = np.array([r[3] for r in rows])
+    print(f"click >= 0.8: {np.mean(clicks >= 0.8):.0%}, box >= 0.85: {np.mean(boxes >= 0.85):.0%}")
+    # Measured when this was written: click 24/27 (89%), box 20/27 (74%); the misses are mostly the horse (thin
+    # legs: the box is mostly background) and objects whose texture has two far-apart tones (one click gets a part).
+    assert np.mean(clicks >= 0.8) >= 0.85 and np.mean(boxes >= 0.85) >= 0.7
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# CLI
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def scene_file(tmp_path_factory):
+    image, gt = scene(1, 1, seed=11)
+    folder = tmp_path_factory.mktemp("cli")
+    path = folder / "scene.png"
+    cv2.imwrite(str(path), image[..., ::-1])
+    return path, gt
+
+
+def test_cli_grabcut_writes_a_black_and_white_mask(scene_file, tmp_path, capsys):
+    path, gt = scene_file
+    out = tmp_path / "mask.png"
+    x, y = centre_click(gt)
+    code = cli.main(["segment", "--image", str(path), "--out", str(out), "--point", f"{x:g},{y:g}",
+                     "--engine", "grabcut"])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    mask = load_image(out)
+    assert mask.dtype == np.uint8 and mask.shape == gt.shape and set(np.unique(mask)) <= {0, 255}
+    assert iou(mask == 255, gt) >= 0.8
+    assert report["fallback"] is True and "grabcut (fallback" in report["engine"]
+    grown = tmp_path / "grown.png"
+    assert cli.main(["segment", "--image", str(path), "--out", str(grown), "--box", ",".join(map(str, loose_box(gt))),
+                     "--engine", "grabcut", "--grow", "removal"]) == 0
+    assert json.loads(capsys.readouterr().out)["grow_px"] == 10
+    assert (load_image(grown) == 255).sum() > (mask == 255).sum()
+
+
+def test_cli_sam_with_a_local_checkpoint(tiny_checkpoint, scene_file, tmp_path, capsys):
+    path, _ = scene_file
+    out = tmp_path / "sam.png"
+    code = cli.main(["segment", "--image", str(path), "--out", str(out), "--point", "100,80", "--negative", "5,5",
+                     "--sam-model", TINY, "--sam-checkpoint", str(tiny_checkpoint[0]), "--device", "cpu",
+                     "--candidate", "2", "--min-area", "0"])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["engine"] == f"sam {TINY}" and report["candidate"] == 2 and len(report["scores"]) == 3
+    assert set(np.unique(load_image(out))) <= {0, 255}
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--point", "12"], "--point expects X,Y"),
+        (["--point", "a,b"], "--point expects X,Y"),
+        (["--point", "5000,10"], "outside the"),
+        (["--negative", "10,10"], "at least one positive click or a box"),
+        (["--box", "10,10,5,40"], "empty"),
+        (["--box", "1,2,3"], "--box expects X0,Y0,X1,Y1"),
+        (["--point", "10,10", "--grow", "lots"], "unknown growth"),
+        (["--point", "10,10", "--sam-model", "vit_x"], "unknown SAM model type"),
+    ],
+)
+def test_cli_bad_input_is_one_line_and_exit_2(extra, message, scene_file, tmp_path, capsys):
+    path, _ = scene_file
+    code = cli.main(["segment", "--image", str(path), "--out", str(tmp_path / "m.png")] + extra)
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and err.count("\n") == 1 and err.startswith("error: ")
+    assert not (tmp_path / "m.png").exists()
+
+
+def test_cli_sam_offline_without_checkpoint_is_one_line(scene_file, tmp_path, capsys, monkeypatch):
+    path, _ = scene_file
+    monkeypatch.setenv("INPAINT_APP_CACHE", str(tmp_path / "cache"))
+
+    def offline(url, timeout=None):
+        raise urllib.error.URLError("no route to host")
+
+    monkeypatch.setattr(S.urllib.request, "urlopen", offline)
+    code = cli.main(["segment", "--image", str(path), "--out", str(tmp_path / "m.png"), "--point", "10,10"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "sam_vit_b_01ec64.pth" in err and "--sam-checkpoint" in err and "--engine grabcut" in err
+    assert str(tmp_path / "cache" / "sam" / "sam_vit_b_01ec64.pth") in err
+
+
+def test_cli_refuses_to_overwrite_the_image(scene_file, capsys):
+    path, _ = scene_file
+    copy = path.with_name("copy.png")
+    copy.write_bytes(path.read_bytes())
+    code = cli.main(["segment", "--image", str(copy), "--out", str(copy), "--point", "10,10", "--engine", "grabcut"])
+    assert code == 2 and "refusing to overwrite" in capsys.readouterr().err
+    assert copy.read_bytes() == path.read_bytes()
+
+
+def test_cli_entry_point_bad_click_is_one_line(scene_file, tmp_path):
+    import subprocess
+    import sys
+
+    path, _ = scene_file
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipelines", "segment", "--image", str(path), "--out", str(tmp_path / "m.png"),
+         "--point=-3,10", "--engine", "grabcut"],
+        cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "outside" in proc.stderr
