@@ -55,9 +55,9 @@ def page(server):
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
-            pg = browser.new_page(viewport={"width": 1100, "height": 1300})
+            pg = browser.new_page(viewport={"width": 1000, "height": 1200})
             pg.goto(server)
-            pg.wait_for_selector("#editor", timeout=60_000)
+            pg.wait_for_selector("#editor", timeout=120_000)
             yield pg
         finally:
             browser.close()
@@ -66,14 +66,14 @@ def page(server):
 def test_paint_click_run_and_check_pixels(page, tmp_path):
     OUT.mkdir(exist_ok=True)
     # a PNG (exact decoding in the browser and here) of the example photo
-    photo = np.asarray(Image.open(PHOTO).convert("RGB").resize((320, 320), Image.LANCZOS))  # small: fast canvas
+    photo = np.asarray(Image.open(PHOTO).convert("RGB").resize((256, 256), Image.LANCZOS))  # small: fast canvas
     h, w = photo.shape[:2]
     png = tmp_path / "photo.png"
     Image.fromarray(photo).save(png)
 
     # 1. upload into the editor; the new-image event shows it in the click-to-segment view
     page.locator("#editor input[type=file]").first.set_input_files(str(png))
-    page.wait_for_selector("#seg-view img", timeout=150_000)
+    page.wait_for_selector("#seg-view img", timeout=240_000)
     canvas = page.locator("#editor canvas").first
     canvas.wait_for(state="visible")
     box = canvas.bounding_box()
@@ -81,9 +81,9 @@ def test_paint_click_run_and_check_pixels(page, tmp_path):
 
     # 2. paint a horizontal stroke through the middle with the brush (mouse down, moves, up)
     page.locator("#editor button[aria-label='Brush']").first.click()
-    page.mouse.move(cx - 60, cy)
+    page.mouse.move(cx - 50, cy)
     page.mouse.down()
-    page.mouse.move(cx + 60, cy, steps=4)  # few events: each one re-renders the WebGL canvas in software
+    page.mouse.move(cx + 50, cy, steps=4)  # few events: each one re-renders the WebGL canvas in software
     page.mouse.up()
     page.wait_for_timeout(500)
 
@@ -93,13 +93,13 @@ def test_paint_click_run_and_check_pixels(page, tmp_path):
     seg.click(position={"x": sb["width"] * 0.5, "y": sb["height"] * 0.45})
     page.wait_for_function(
         "() => document.querySelector('#seg-status') && document.querySelector('#seg-status').innerText.includes('candidate')",
-        timeout=150_000)
+        timeout=240_000)
     assert "fallback" in page.inner_text("#seg-status")
 
     # 4. run (classical engine) and wait for the result file
     page.locator("#run").click()
     link = page.locator("#result-file a[href]").first
-    link.wait_for(timeout=150_000)
+    link.wait_for(timeout=240_000)
     page.wait_for_timeout(500)
     page.screenshot(path=str(OUT / "browser_app.png"), full_page=True)
 
@@ -114,8 +114,8 @@ def test_paint_click_run_and_check_pixels(page, tmp_path):
     assert mask[yc, xc - 20:xc + 20].all(), "the painted stroke did not reach the server as a mask"
     inside = np.abs(result[yc - 2:yc + 3, xc - 30:xc + 30].astype(int) - photo[yc - 2:yc + 3, xc - 30:xc + 30])
     assert inside.mean() > 2, "pixels inside the stroke did not change"
-    # far outside (rows more than 70 px from the stroke) nothing changed, byte for byte
-    far = np.abs(np.arange(h) - yc)[:, None] > 70
+    # far outside (rows more than 60 px from the stroke) nothing changed, byte for byte
+    far = np.abs(np.arange(h) - yc)[:, None] > 60
     far = np.broadcast_to(far, (h, w))
     assert not mask[far].any()
     assert np.array_equal(result[far], photo[far])
