@@ -38,10 +38,10 @@ def config_from_args(args: argparse.Namespace) -> AppConfig:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    from editor.layout import build_demo
+    from editor.layout import CSS, build_demo
 
     demo = build_demo(config_from_args(args))
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share)
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, css=CSS)
 
 
 if __name__ == "__main__":

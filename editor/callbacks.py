@@ -306,7 +306,7 @@ def preview_quiet(editor, grow, feather, method):
 
 def run_inpaint(editor, prompt, negative, mode, engine, model, strength, feather, grow, steps, guidance, seed,
                 variants, method, session: Session | None = None, *, progress=None, device: str = "auto",
-                default_model: str | None = None):
+                default_model: str | None = None, cancel=None):
     """Inpaint the editor's photo where its mask is painted. Returns a dict:
     before_after (input, best), gallery [(image, caption)], heatmap, result_png, mask_png, info (markdown), session.
     ``feather`` < 0 means the method's default. ``progress(step, total)`` is called every denoising step."""
@@ -317,7 +317,7 @@ def run_inpaint(editor, prompt, negative, mode, engine, model, strength, feather
     if engine not in ("diffusers",) + CLASSICAL_ENGINES:
         raise ValueError(f"unknown engine {engine!r}: choose diffusers, telea or ns")
     feather = None if feather is None or float(feather) < 0 else float(feather)
-    kwargs = dict(engine=engine, grow=int(grow), feather=feather, method=method, progress=progress)
+    kwargs = dict(engine=engine, grow=int(grow), feather=feather, method=method, progress=progress, cancel=cancel)
     if engine == "diffusers":
         kwargs.update(
             model=(model or "").strip() or default_model, strength=float(strength), steps=int(steps),
@@ -612,7 +612,7 @@ def outpaint_available() -> bool:
 
 
 def run_outpaint(image, left, right, top, bottom, aspect, mode, prompt, negative, engine, model, steps, guidance,
-                 seed, *, progress=None, device="auto", default_model=None):
+                 seed, *, progress=None, device="auto", default_model=None, cancel=None):
     """api_name "outpaint": extend ``image`` by px per side, or to an aspect preset (original centred).
     Returns (original, result, result PNG path, info markdown)."""
     if not outpaint_available():
@@ -621,7 +621,8 @@ def run_outpaint(image, left, right, top, bottom, aspect, mode, prompt, negative
 
     rgb = to_rgb(image)
     ratio = ASPECTS.get(aspect, aspect)
-    kwargs = dict(prompt=prompt or "", negative_prompt=negative or "", mode=mode, engine=engine, progress=progress)
+    kwargs = dict(prompt=prompt or "", negative_prompt=negative or "", mode=mode, engine=engine, progress=progress,
+                  cancel=cancel)
     if engine == "diffusers":
         kwargs.update(model=(model or "").strip() or default_model, steps=int(steps), guidance=float(guidance),
                       seed=parse_seed(seed), device=device)

@@ -178,7 +178,9 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
                             out_steps = gr.Slider(1, 100, value=30, step=1, label="Steps")
                             out_guidance = gr.Slider(0.0, 20.0, value=7.5, step=0.5, label="Guidance")
                             out_seed = gr.Number(value=-1, precision=0, label="Seed (-1 = random)")
-                        out_btn = gr.Button("Outpaint", variant="primary")
+                        with gr.Row():
+                            out_btn = gr.Button("Outpaint", variant="primary")
+                            out_stop = gr.Button("Stop", variant="stop")
                     with gr.Column():
                         with gr.Row():
                             out_before = gr.Image(label="Original", type="numpy", format="png", interactive=False)
@@ -257,14 +259,16 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
         method.input(cb.preview_quiet, [editor, grow, feather, method], band, api_name=False, show_progress="hidden")
 
         @cb.user_errors
-        def _on_inpaint(ed, p, n, md, eng, mdl, st, fe, gr_, sp, gu, sd, va, me, s, progress=gr.Progress()):
+        def _on_inpaint(ed, p, n, md, eng, mdl, st, fe, gr_, sp, gu, sd, va, me, s, request: gr.Request,
+                        progress=gr.Progress()):
             progress(0, desc="starting" if eng != "diffusers" else "loading the model (the first use downloads it)")
 
             def step(done, total):
                 progress((int(done), int(total)), desc="denoising" if eng == "diffusers" else "filling")
 
+            cancel = resources.cancel_event(getattr(request, "session_hash", None))
             out = cb.run_inpaint(ed, p, n, md, eng, mdl, st, fe, gr_, sp, gu, sd, va, me, s, progress=step,
-                                 device=device, default_model=model_name)
+                                 device=device, default_model=model_name, cancel=cancel)
             return (out["before_after"], out["gallery"], out["heatmap"], out["result_png"], out["mask_png"],
                     out["info"], out["session"])
 
@@ -275,20 +279,28 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
             [slider, gallery, heat, result_file, mask_file, info, session],
             api_name="inpaint", concurrency_id=GPU, concurrency_limit=limit,
         )
-        stop_btn.click(None, None, None, cancels=[run_event], api_name=False)
+
+        def _on_stop(request: gr.Request):
+            resources.cancel(getattr(request, "session_hash", None))  # the pipeline stops within one step
+
+        stop_btn.click(_on_stop, None, None, cancels=[run_event], api_name=False, queue=False)
 
         @cb.user_errors
-        def _on_outpaint(im, l_, r_, t_, b_, asp, om, p, n, eng, mdl, sp, gu, sd, progress=gr.Progress()):
+        def _on_outpaint(im, l_, r_, t_, b_, asp, om, p, n, eng, mdl, sp, gu, sd, request: gr.Request,
+                         progress=gr.Progress()):
             def step(done, total):
                 progress((int(done), int(total)), desc="denoising")
 
+            cancel = resources.cancel_event(getattr(request, "session_hash", None))
             return cb.run_outpaint(im, l_, r_, t_, b_, asp, om, p, n, eng, mdl, sp, gu, sd, progress=step,
-                                   device=device, default_model=model_name)
+                                   device=device, default_model=model_name, cancel=cancel)
 
-        out_btn.click(_on_outpaint,
+        out_event = out_btn.click(_on_outpaint,
                       [out_image, left, right, top, bottom, aspect, out_mode, out_prompt, out_negative, engine, model,
                        out_steps, out_guidance, out_seed],
                       [out_before, out_after, out_file, out_info], api_name="outpaint", concurrency_id=GPU, concurrency_limit=limit)
+
+        out_stop.click(_on_stop, None, None, cancels=[out_event], api_name=False, queue=False)
 
         lab_btn.click(cb.user_errors(cb.run_feather_lab),
                       [lab_source, lab_photo, editor, session, lab_widths, lab_methods, lab_colour, lab_grow],

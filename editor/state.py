@@ -71,6 +71,24 @@ class Resources:
         self.config = config
         self._segmenter = None
         self._lock = threading.Lock()
+        self._cancel: dict[str, threading.Event] = {}  # one per browser session (its session hash)
+
+    def cancel_event(self, key: str | None) -> threading.Event:
+        """A fresh (cleared) cancel event for the job that session ``key`` is starting."""
+        event = threading.Event()
+        if key:
+            with self._lock:
+                self._cancel[key] = event
+        return event
+
+    def cancel(self, key: str | None) -> bool:
+        """Set the cancel event of session ``key``'s running job (the pipeline stops within one step)."""
+        with self._lock:
+            event = self._cancel.pop(key, None) if key else None
+        if event is None:
+            return False
+        event.set()
+        return True
 
     def segmenter(self, progress=None):
         """The shared segmenter: SAM when a checkpoint is available locally (or --segmenter sam), else GrabCut."""

@@ -293,3 +293,13 @@ def test_examples_load_photo_and_mask_from_assets():
     value = load_example({"background": photo, "layers": [], "composite": None}, rows[0][3])
     mask = cb.editor_mask(value)
     assert mask.shape == photo.shape[:2] and 0.05 < mask.mean() < 0.3
+
+
+def test_stop_sets_the_sessions_cancel_event_and_the_run_says_cancelled():
+    res = Resources(AppConfig(engine="telea"))
+    event = res.cancel_event("abc")
+    assert res.cancel("abc") and event.is_set() and not res.cancel("abc")
+    value = editor(photo(), layer(96, 128, 30, 50, 40, 70))
+    with pytest.raises(gr.Error, match="cancelled"):
+        cb.user_errors(cb.run_inpaint)(value, "", "", "Replace", "telea", "", 1.0, -1, 4, 10, 7.5, 1, 1, "seamless",
+                                       cancel=event)
