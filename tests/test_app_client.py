@@ -123,3 +123,15 @@ def test_feather_lab_and_segment_through_the_api(client, files):
     pytest.importorskip("pipelines.segment")
     seg_mask, engine = client.predict(handle_file(str(photo)), "[[64, 48]]", "", "", api_name="/segment")
     assert "grabcut" in engine and np.asarray(Image.open(seg_mask)).shape[:2] == img.shape[:2]
+
+
+def test_outpaint_classical_through_the_api(client, files):
+    pytest.importorskip("pipelines.outpaint")
+    img, mask, photo, layer = files
+    before, after, result_png, info = client.predict(
+        handle_file(str(photo)), 16, 16, 0, 8, "none (amounts per side)", "single", "", "", "telea", "", 10, 7.5, 1,
+        api_name="/outpaint")
+    result = np.asarray(Image.open(result_png))
+    assert result.shape == (104, 160, 3)
+    assert np.array_equal(result[:96, 16:144], img)  # the original sits byte-identical at its offset
+    assert "telea" in info
