@@ -164,7 +164,7 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
                                 "missing); the controls below answer with a message.")
                 with gr.Row():
                     with gr.Column():
-                        out_image = gr.Image(label="Photo", type="numpy", format="png")
+                        out_image = gr.Image(label="Photo", type="numpy", format="png", elem_id="outpaint-photo")
                         aspect = gr.Dropdown(list(cb.ASPECTS), value="none (amounts per side)", label="Aspect preset")
                         with gr.Row():
                             left = gr.Number(0, precision=0, label="Left px")
@@ -172,6 +172,7 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
                             top = gr.Number(0, precision=0, label="Top px")
                             bottom = gr.Number(0, precision=0, label="Bottom px")
                         out_mode = gr.Radio(["single", "tiled"], value="tiled", label="Mode")
+                        gr.Markdown("Engine and model: as chosen on the Inpaint tab.")
                         out_prompt = gr.Textbox(label="Prompt")
                         out_negative = gr.Textbox(label="Negative prompt")
                         with gr.Row():
