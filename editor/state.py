@@ -67,9 +67,10 @@ def model_in_local_cache(name: str) -> bool:
 class Resources:
     """The objects all sessions share: the segmenter, made on first use (thread-safe)."""
 
-    def __init__(self, config: AppConfig):
+    def __init__(self, config: AppConfig, segmenter=None):
+        """``segmenter``: an already loaded segmenter to share (tests, embedding apps); else made on first use."""
         self.config = config
-        self._segmenter = None
+        self._segmenter = segmenter
         self._lock = threading.Lock()
         self._cancel: dict[str, threading.Event] = {}  # one per browser session (its session hash)
 

@@ -303,3 +303,30 @@ def test_stop_sets_the_sessions_cancel_event_and_the_run_says_cancelled():
     with pytest.raises(gr.Error, match="cancelled"):
         cb.user_errors(cb.run_inpaint)(value, "", "", "Replace", "telea", "", 1.0, -1, 4, 10, 7.5, 1, 1, "seamless",
                                        cancel=event)
+
+
+@pytest.mark.skipif(not HAS_SEGMENT, reason="pipelines/segment.py is not there yet")
+def test_click_to_segment_with_a_tiny_sam_offers_candidates_and_refines():
+    pytest.importorskip("segment_anything")
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_segment import seeded_tiny_sam
+
+    from pipelines.segment import Segmenter
+
+    res = Resources(AppConfig(), segmenter=Segmenter.from_model(seeded_tiny_sam(), name="tiny"))
+    img = photo()
+    overlay, session, status = cb.new_image(editor(img), Session(), res)
+    assert "sam tiny" in status
+    overlay, session, choices, best, status = cb.segment_click(session, "positive", 60, 40, res)
+    assert len(choices) == 3 and all("score" in label for label, _ in choices) and best == choices[0][1]
+    other = next(i for _, i in choices if i != best)
+    overlay, session = cb.choose_candidate(session, other)
+    assert session.segmentation.best == other
+    _, session, choices, _, _ = cb.segment_click(session, "negative", 10, 10, res)  # refines from the chosen one
+    assert len(session.points) == 2 and session.segmentation.masks.shape == (3, 96, 128)
+    mask = session.segmentation.mask
+    if mask.any():
+        assert np.array_equal(cb.editor_mask(cb.use_segmentation(session, editor(img), "none")), mask)
