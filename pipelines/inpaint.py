@@ -504,6 +504,8 @@ def _generate(
     height, width = crop.shape[:2]
     generator = torch.Generator(device="cpu").manual_seed(int(seed))
     with loaded.lock, torch.inference_mode():
+        if loaded.pipe is None:
+            raise RuntimeError(f"model '{loaded.name}' was evicted from the model cache; load it again")
         out = loaded.pipe(
             prompt=prompt,
             negative_prompt=negative_prompt,

@@ -24,6 +24,7 @@ import gc
 import os
 import re
 import threading
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,7 +65,8 @@ class LoadedModel:
     device        "cuda", "mps" or "cpu" (the execution device; weights may sit on cpu when offloaded)
     dtype         torch dtype of the weights
     offload       whether model CPU offload is enabled
-    lock          serialises calls into the pipeline (its scheduler is stateful)
+    lock          serialises calls into the pipeline (its scheduler is stateful); eviction takes it too,
+                  so a model is never moved or freed during a call. After eviction ``pipe`` is None.
     """
 
     pipe: Any
@@ -147,7 +149,11 @@ def _normalise_source(source: str | os.PathLike | None) -> tuple[str, str]:
         or text.lower().endswith(SINGLE_FILE_SUFFIXES)
     )
     if looks_like_path or not _HUB_ID.match(text):
-        raise ModelLoadError(f"model '{source}': no such folder or file; " + remedy(str(source)))
+        raise ModelLoadError(
+            f"model '{source}': no such folder or file; pass an existing diffusers folder or .safetensors/.ckpt "
+            f"file, a hub id (with HF_HUB_OFFLINE=1 for one already in the local cache), "
+            f"or use the classical engine (--engine telea) which needs no weights"
+        )
     return text, "hub"
 
 
@@ -339,36 +345,44 @@ class ModelCache:
                 self._models.move_to_end(key)
                 return self._models[key]
 
-            # 1. Set aside the models that must make room; park them off the accelerator meanwhile.
+            # 1. Set aside the models that must make room: wait until no call is running in them (their
+            #    lock, held until commit or rollback), then park them off the accelerator.
             evicted: list[tuple[tuple, LoadedModel, bool]] = []
-            while self._models and len(self._models) >= self.max_models:
-                old_key, old = self._models.popitem(last=False)
-                parked = _park(old)
-                evicted.append((old_key, old, parked))
-            if any(parked for *_, parked in evicted):
-                _empty_accelerator_cache()
-
-            # 2. Load; on failure put the evicted models back as they were (rollback).
             try:
-                pipe = self._loader(key_source, kind, dtype, device, offload, config)
-                model = describe(pipe, key_source, device, dtype, offload)
-            except BaseException as exc:
-                pipe = None
-                gc.collect()
-                for old_key, old, parked in reversed(evicted):
-                    if parked:
-                        old.pipe.to(old.device)
-                    self._models[old_key] = old
-                    self._models.move_to_end(old_key, last=False)
-                if isinstance(exc, ModelLoadError) or not isinstance(exc, Exception):
-                    raise
-                raise _load_error(str(source or DEFAULT_MODEL), exc, kind) from (None if _is_hub_error(exc) else exc)
+                while self._models and len(self._models) >= self.max_models:
+                    old_key, old = self._models.popitem(last=False)
+                    old.lock.acquire()
+                    evicted.append((old_key, old, _park(old)))
+                if any(parked for *_, parked in evicted):
+                    _empty_accelerator_cache()
 
-            # 3. Commit: free the evicted models, register the new one.
-            _free([old for _, old, _ in evicted])
-            self._models[key] = model
-            self.loads += 1
-            return model
+                # 2. Load; on failure put the evicted models back as they were (rollback).
+                try:
+                    with warnings.catch_warnings():  # hub deprecation chatter; failures are reported below
+                        warnings.filterwarnings("ignore", message=".*local_dir_use_symlinks.*")
+                        pipe = self._loader(key_source, kind, dtype, device, offload, config)
+                    model = describe(pipe, key_source, device, dtype, offload)
+                except BaseException as exc:
+                    pipe = None
+                    gc.collect()
+                    for old_key, old, parked in reversed(evicted):
+                        if parked:
+                            old.pipe.to(old.device)
+                        self._models[old_key] = old
+                        self._models.move_to_end(old_key, last=False)
+                    if isinstance(exc, ModelLoadError) or not isinstance(exc, Exception):
+                        raise
+                    hub = _is_hub_error(exc)
+                    raise _load_error(str(source or DEFAULT_MODEL), exc, kind) from (None if hub else exc)
+
+                # 3. Commit: free the evicted models, register the new one.
+                _free([old for _, old, _ in evicted])
+                self._models[key] = model
+                self.loads += 1
+                return model
+            finally:
+                for _, old, _ in evicted:
+                    old.lock.release()
 
 
 def _load_error(name: str, exc: Exception, kind: str = "hub") -> ModelLoadError:

@@ -129,6 +129,21 @@ def test_cache_is_thread_safe_and_loads_once(sd9):
     assert cache.loads == 1 and len({id(m) for m in got}) == 1
 
 
+def test_eviction_waits_for_a_running_call(sd9, sd4):
+    cache = ModelCache(max_models=1)
+    a = cache.get(sd9, device="cpu")
+    a.lock.acquire()  # as inpaint() does around a pipeline call
+    switch = threading.Thread(target=lambda: cache.get(sd4, device="cpu"))
+    try:
+        switch.start()
+        switch.join(0.5)
+        assert switch.is_alive() and a.pipe is not None, "a model in use must not be freed under the call"
+    finally:
+        a.lock.release()
+    switch.join(60)
+    assert not switch.is_alive() and a.pipe is None and cache.loads == 2
+
+
 def test_missing_local_path_is_one_clear_error(tmp_path):
     missing = tmp_path / "no-such-model.safetensors"
     with pytest.raises(ModelLoadError) as info:
