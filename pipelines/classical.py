@@ -118,6 +118,7 @@ def inpaint(
 
     t_fill = t_composite = 0.0
     current = prep.rgb
+    join_feather = feather if feather is not None else blend.default_feather(blend_method, grow)
     for k, (group, box) in enumerate(jobs):
         check_cancel(cancel, k, len(jobs))
         x0, y0, x1, y1 = box
@@ -125,7 +126,7 @@ def inpaint(
         filled = fill(current[y0:y1, x0:x1], group[y0:y1, x0:x1], method=method, radius=radius)
         t_fill += time.perf_counter() - t0
         t0 = time.perf_counter()
-        current = blend.composite(current, filled, group, method=blend_method, feather=feather, grow=0, box=box)
+        current = blend.composite(current, filled, group, method=blend_method, feather=join_feather, grow=0, box=box)
         t_composite += time.perf_counter() - t0
         if progress is not None:
             progress(k + 1, len(jobs))

@@ -418,6 +418,9 @@ def inpaint(
     # 4-5. Generate each crop and composite it back, group after group, for every variant.
     from . import blend
 
+    # the cross-fade fills the growth band (less the fringe headroom) unless the caller set a width
+    join_feather = feather if feather is not None else blend.default_feather(method, grow)
+
     t_generate = t_composite = 0.0
     images = []
     for s in seeds:
@@ -439,7 +442,7 @@ def inpaint(
             )
             t_generate += time.perf_counter() - t0
             t0 = time.perf_counter()
-            current = blend.composite(current, generated, group, method=method, feather=feather, grow=0, box=box)
+            current = blend.composite(current, generated, group, method=method, feather=join_feather, grow=0, box=box)
             t_composite += time.perf_counter() - t0
         images.append(current)
 

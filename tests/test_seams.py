@@ -89,3 +89,18 @@ def test_size_mismatch_is_an_error():
     img, mask = _scene()
     with pytest.raises(ValueError, match="width x height"):
         seams.seam_report(img, img[:-1], mask)
+
+
+def test_far_apart_regions_are_scored_together_without_one_huge_box():
+    flat = np.full((1500, 2000, 3), 120, np.uint8)
+    one = np.zeros((1500, 2000), bool)
+    one[100:140, 100:150] = True
+    two = one.copy()
+    two[1300:1340, 1800:1850] = True
+    res = flat.copy()
+    res[two] = (150, 110, 100)
+    single = seams.seam_report(flat, np.where(one[..., None], res, flat), one)
+    both = seams.seam_report(flat, res, two)
+    assert both["ring_delta_e"] == pytest.approx(single["ring_delta_e"], rel=1e-9)
+    assert both["seam_excess"] == pytest.approx(single["seam_excess"], rel=1e-6)
+    assert both["outside_changed"] == 0
