@@ -602,21 +602,10 @@ ASPECTS = {"none (amounts per side)": None, "1:1": "1:1", "4:3": "4:3", "3:2": "
            "9:16": "9:16", "2:3": "2:3"}
 
 
-def outpaint_available() -> bool:
-    import importlib.util
-
-    try:
-        return importlib.util.find_spec("pipelines.outpaint") is not None
-    except Exception:
-        return False
-
-
 def run_outpaint(image, left, right, top, bottom, aspect, mode, prompt, negative, engine, model, steps, guidance,
                  seed, *, progress=None, device="auto", default_model=None, cancel=None):
     """api_name "outpaint": extend ``image`` by px per side, or to an aspect preset (original centred).
     Returns (original, result, result PNG path, info markdown)."""
-    if not outpaint_available():
-        raise ValueError("outpainting is not available yet in this build (pipelines/outpaint.py is missing)")
     from pipelines.outpaint import outpaint
 
     rgb = to_rgb(image)

@@ -159,9 +159,6 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
 
             # ------------------------------------------------------------------ Outpaint
             with gr.Tab("Outpaint", id="outpaint"):
-                if not cb.outpaint_available():
-                    gr.Markdown("**Outpainting is not available yet in this build** (pipelines/outpaint.py is "
-                                "missing); the controls below answer with a message.")
                 with gr.Row():
                     with gr.Column():
                         out_image = gr.Image(label="Photo", type="numpy", format="png", elem_id="outpaint-photo")
@@ -210,7 +207,7 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
                                          object_fit="contain", elem_id="lab-gallery")
 
         # ---------------------------------------------------------------------- wiring
-        def _on_new_image(ed, s, progress=gr.Progress()):
+        def _on_new_image(ed, s, progress=gr.Progress(track_tqdm=True)):
             try:
                 return cb.new_image(ed, s, resources, progress=progress)
             except ValueError as exc:  # a SAM load failure etc.: clicks still work with a message
@@ -261,7 +258,8 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
 
         @cb.user_errors
         def _on_inpaint(ed, p, n, md, eng, mdl, st, fe, gr_, sp, gu, sd, va, me, s, request: gr.Request,
-                        progress=gr.Progress()):
+                        progress=gr.Progress(track_tqdm=True)):
+            # track_tqdm: a first use's weight download (the hub's tqdm bars) shows in this progress bar
             progress(0, desc="starting" if eng != "diffusers" else "loading the model (the first use downloads it)")
 
             def step(done, total):
@@ -288,7 +286,7 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
 
         @cb.user_errors
         def _on_outpaint(im, l_, r_, t_, b_, asp, om, p, n, eng, mdl, sp, gu, sd, request: gr.Request,
-                         progress=gr.Progress()):
+                         progress=gr.Progress(track_tqdm=True)):
             def step(done, total):
                 progress((int(done), int(total)), desc="denoising")
 

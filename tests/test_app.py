@@ -205,15 +205,6 @@ def test_quick_mode_remove_sets_background_prompt_and_strength():
     assert cb.quick_mode("Replace", "a dog", "", 0.7) == ("a dog", "", 0.7)
 
 
-def test_outpaint_tab_without_pipeline_says_so():
-    if cb.outpaint_available():
-        pytest.skip("pipelines/outpaint.py exists")
-    with pytest.raises(gr.Error, match="not available yet"):
-        cb.user_errors(cb.run_outpaint)(photo(), 0, 64, 0, 0, "none (amounts per side)", "tiled", "", "", "telea",
-                                        "", 10, 7.5, 1)
-
-
-@pytest.mark.skipif(not cb.outpaint_available(), reason="pipelines/outpaint.py is not there yet")
 def test_outpaint_classical_keeps_the_original_and_takes_presets():
     img = photo(48, 64)
     before, after, path, info = cb.run_outpaint(img, 0, 16, 0, 8, "none (amounts per side)", "single", "", "",
