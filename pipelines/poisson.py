@@ -79,15 +79,15 @@ class _Level:
     def apply(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
         """out = A x for x of shape HWC (zero outside the domain); out is zero outside the domain."""
         cv2.filter2D(x, -1, self.kernel, dst=out, borderType=cv2.BORDER_REPLICATE)
-        np.multiply(out, self.mask, out=out)
+        cv2.multiply(out, self.mask, dst=out)
         return out
 
     def smooth(self, x: np.ndarray, b: np.ndarray) -> None:
         """One damped-Jacobi sweep in place."""
         r = self.apply(x, self.tmp)
-        np.subtract(b, r, out=r)
-        np.multiply(r, self.step, out=r)
-        np.add(x, r, out=x)
+        cv2.subtract(b, r, dst=r)
+        cv2.multiply(r, self.step, dst=r)
+        cv2.add(x, r, dst=x)
 
 
 def _matrix(omega: np.ndarray, deg: np.ndarray, scale: float = 1.0) -> tuple[sp.csc_matrix, np.ndarray]:
@@ -185,6 +185,12 @@ def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.array(cv2.sumElems(cv2.multiply(a, b))[:c], dtype=np.float64)
 
 
+def _scalar(values: np.ndarray) -> tuple[float, float, float, float]:
+    """Per-channel factors as an OpenCV scalar (multiplies each channel of an HWC array by its own value)."""
+    v = [float(x) for x in values] + [0.0] * (4 - len(values))
+    return tuple(v)
+
+
 def _pcg(level: _Level, b: np.ndarray, tol: float, max_iter: int, x0: np.ndarray | None = None) -> tuple[np.ndarray, int]:
     """Multigrid-preconditioned conjugate gradients, all channels at once. Returns (x, iterations)."""
     b = np.ascontiguousarray(b, dtype=np.float32)
@@ -204,18 +210,15 @@ def _pcg(level: _Level, b: np.ndarray, tol: float, max_iter: int, x0: np.ndarray
     for it in range(1, max_iter + 1):
         level.apply(p, ap)
         pap = _dot(p, ap)
-        alpha = np.where(pap > 0, rz / np.where(pap > 0, pap, 1), 0.0).astype(np.float32)
-        np.multiply(p, alpha, out=tmp)
-        x += tmp
-        np.multiply(ap, alpha, out=tmp)
-        r -= tmp
+        alpha = _scalar(np.where(pap > 0, rz / np.where(pap > 0, pap, 1), 0.0))
+        cv2.add(x, cv2.multiply(p, alpha, dst=tmp), dst=x)
+        cv2.subtract(r, cv2.multiply(ap, alpha, dst=tmp), dst=r)
         if (np.sqrt(_dot(r, r)) / bnorm).max() < tol:
             return x, it
         z = _vcycle(level, r)
         rz_new = _dot(r, z)
-        beta = np.where(rz > 0, rz_new / np.where(rz > 0, rz, 1), 0.0).astype(np.float32)
-        p *= beta
-        p += z
+        beta = _scalar(np.where(rz > 0, rz_new / np.where(rz > 0, rz, 1), 0.0))
+        cv2.add(cv2.multiply(p, beta, dst=p), z, dst=p)
         rz = rz_new
     return x, max_iter
 

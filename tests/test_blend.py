@@ -206,9 +206,10 @@ def _domain(n, seed=0):
     return omega, rng
 
 
-def test_multigrid_matches_the_direct_solve():
+@pytest.mark.parametrize("channels", [1, 3])
+def test_multigrid_matches_the_direct_solve(channels):
     omega, rng = _domain(150)
-    boundary = rng.normal(0, 20, omega.shape + (3,)) + np.linspace(0, 60, 150)[None, :, None]
+    boundary = rng.normal(0, 20, omega.shape + (channels,)) + np.linspace(0, 60, 150)[None, :, None]
     assert omega.sum() > poisson.DIRECT_MAX
     fast = poisson.solve_laplace(omega, boundary, (False,) * 4, tol=1e-6)
     old = poisson.DIRECT_MAX
