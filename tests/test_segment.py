@@ -796,3 +796,20 @@ def test_cli_entry_point_bad_click_is_one_line(scene_file, tmp_path):
         cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "outside" in proc.stderr
+
+
+def test_opencv_upscaling_matches_sam_predictor(segmenter):
+    """segment() upscales SAM's low-res logits with OpenCV: the same masks as SamPredictor.predict."""
+    from segment_anything import SamPredictor
+
+    img = photo("astronaut")
+    r = segmenter.segment(img, positive=[(60, 40)], negative=[(100, 80)], box=(20, 10, 110, 90))
+    reference = SamPredictor(segmenter._require_model())
+    reference.set_image(img)
+    masks, scores, logits = reference.predict(
+        point_coords=np.array([[60, 40], [100, 80]], float), point_labels=np.array([1, 0]),
+        box=np.array([20, 10, 110, 90], float), multimask_output=True,
+    )
+    np.testing.assert_allclose(r.scores, scores, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(r.logits, logits, rtol=1e-4, atol=1e-5)
+    assert (r.masks != masks).mean() < 1e-3  # bilinear in float32 either way: ties at the threshold only
