@@ -24,8 +24,8 @@ from .inpaint import (
     GROUP_GAP,
     InpaintResult,
     ProgressFn,
-    _float,
-    _int,
+    check_float,
+    check_int,
     check_cancel,
     check_feather,
     check_method,
@@ -45,7 +45,7 @@ def fill(image: np.ndarray, mask: np.ndarray, method: str = "telea", radius: flo
     """
     if method not in METHODS:
         raise ValueError(f"classical method must be one of {', '.join(METHODS)}, got {method!r}")
-    radius = _float(radius, "radius")
+    radius = check_float(radius, "radius")
     if radius <= 0:
         raise ValueError(f"radius must be > 0, got {radius}")
     image = np.asarray(image)
@@ -91,12 +91,12 @@ def inpaint(
     t_start = time.perf_counter()
     if method not in METHODS:
         raise ValueError(f"classical method must be one of {', '.join(METHODS)}, got {method!r}")
-    radius = _float(radius, "radius")
+    radius = check_float(radius, "radius")
     if radius <= 0:
         raise ValueError(f"radius must be > 0, got {radius}")
     blend_method = check_method(blend_method)
     feather = check_feather(feather)
-    context_margin = _int(context_margin, "context_margin", 0)
+    context_margin = check_int(context_margin, "context_margin", 0)
     prep = prepare(image, mask, grow)
     check_cancel(cancel)
 

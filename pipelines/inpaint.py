@@ -101,7 +101,7 @@ class InpaintResult:
             "seeds": list(self.seeds),
             "boxes": [list(b) for b in self.boxes],
             "sizes": [list(s) for s in self.sizes],
-            "reports": [_jsonable(r) for r in self.reports],
+            "reports": [jsonable(r) for r in self.reports],
             "timings": {k: round(float(v), 4) for k, v in self.timings.items()},
             "notes": list(self.notes),
         }
@@ -156,7 +156,7 @@ def prepare(image, mask, grow: int = DEFAULT_GROW) -> Prepared:
     a = _as_image(image)
     height, width = a.shape[:2]
     m = masks.to_mask(mask, size=(width, height))
-    grow = _int(grow, "grow", 0)
+    grow = check_int(grow, "grow", 0)
     if grow:
         m = masks.grow(m, grow)
     grey = a.ndim == 2
@@ -170,7 +170,7 @@ def prepare(image, mask, grow: int = DEFAULT_GROW) -> Prepared:
     return Prepared(rgb=rgb, mask=m, alpha=alpha, grey=grey)
 
 
-def _int(value, name: str, minimum: int, maximum: int | None = None) -> int:
+def check_int(value, name: str, minimum: int, maximum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         if isinstance(value, float) and value.is_integer():
             value = int(value)
@@ -183,7 +183,7 @@ def _int(value, name: str, minimum: int, maximum: int | None = None) -> int:
     return value
 
 
-def _float(value, name: str) -> float:
+def check_float(value, name: str) -> float:
     try:
         out = float(value)
     except (TypeError, ValueError):
@@ -206,7 +206,7 @@ def check_method(method: str) -> str:
 def check_feather(feather) -> float | None:
     if feather is None:
         return None
-    f = _float(feather, "feather")
+    f = check_float(feather, "feather")
     if f < 0:
         raise ValueError(f"feather must be >= 0, got {feather!r}")
     return f
@@ -236,7 +236,7 @@ def _nan_last(v) -> float:
     return v if math.isfinite(v) else math.inf
 
 
-def _jsonable(report: dict) -> dict:
+def jsonable(report: dict) -> dict:
     out = {}
     for k, v in report.items():
         if isinstance(v, (bool, np.bool_)):
@@ -358,19 +358,19 @@ def inpaint(
     t_start = time.perf_counter()
     if not isinstance(prompt, str) or not isinstance(negative_prompt or "", str):
         raise ValueError("prompt and negative_prompt must be strings")
-    strength = _float(strength, "strength")
+    strength = check_float(strength, "strength")
     if not 0.0 < strength <= 1.0:
         raise ValueError(f"strength must be in (0, 1], got {strength}")
-    steps = _int(steps, "steps", 1, 1000)
+    steps = check_int(steps, "steps", 1, 1000)
     if min(int(steps * strength), steps) < 1:
         raise ValueError(f"steps x strength = {steps} x {strength} leaves no denoising step; raise one of them")
-    guidance = _float(guidance, "guidance")
+    guidance = check_float(guidance, "guidance")
     if guidance < 0:
         raise ValueError(f"guidance must be >= 0, got {guidance}")
-    variants = _int(variants, "variants", 1, MAX_VARIANTS)
+    variants = check_int(variants, "variants", 1, MAX_VARIANTS)
     if seed is not None:
-        seed = _int(seed, "seed", 0, MAX_SEED - MAX_VARIANTS)
-    context_margin = _int(context_margin, "context_margin", 0)
+        seed = check_int(seed, "seed", 0, MAX_SEED - MAX_VARIANTS)
+    context_margin = check_int(context_margin, "context_margin", 0)
     method = check_method(method)
     feather = check_feather(feather)
     prep = prepare(image, mask, grow)

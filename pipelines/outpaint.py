@@ -51,9 +51,9 @@ from . import io
 from .inpaint import (
     ENGINES,
     InpaintResult,
-    _float,
-    _int,
-    _jsonable,
+    check_float,
+    check_int,
+    jsonable,
     check_cancel,
     check_feather,
     check_method,
@@ -126,7 +126,7 @@ class OutpaintResult(InpaintResult):
             size=[int(self.images[0].shape[1]), int(self.images[0].shape[0])],
             joins=[
                 {"side": j["side"], "box": list(j["box"]), "new_box": list(j["new_box"]),
-                 "known_px": int(j["known_px"]), "new_px": int(j["new_px"]), "report": _jsonable(j["report"])}
+                 "known_px": int(j["known_px"]), "new_px": int(j["new_px"]), "report": jsonable(j["report"])}
                 for j in self.joins
             ],
             drift={k: round(float(v), 4) for k, v in self.drift.items()},
@@ -168,7 +168,7 @@ def extension(
     for negative sizes, no extension, sizes together with an aspect, or a canvas over io.MAX_PIXELS.
     """
     width, height = size
-    pads = {name: _int(v, name, 0) for name, v in zip(SIDES, (left, right, top, bottom))}
+    pads = {name: check_int(v, name, 0) for name, v in zip(SIDES, (left, right, top, bottom))}
     if anchor not in ANCHORS:
         raise ValueError(f"anchor must be one of {', '.join(ANCHORS)}, got {anchor!r}")
     if aspect is not None:
@@ -596,23 +596,23 @@ def outpaint(
     method = check_method(method)
     feather = check_feather(feather)
     auto_feather = feather is None and method == "seamless"
-    max_new_fraction = _float(max_new_fraction, "max_new_fraction")
+    max_new_fraction = check_float(max_new_fraction, "max_new_fraction")
     if not 0.0 < max_new_fraction <= 0.9:
         raise ValueError(f"max_new_fraction must be in (0, 0.9], got {max_new_fraction}")
     if isinstance(drift_control, bool):
         drift_strength = DRIFT_STRENGTH if drift_control else 0.0
     else:
-        drift_strength = _float(drift_control, "drift_control")
+        drift_strength = check_float(drift_control, "drift_control")
         if not 0.0 <= drift_strength <= 1.0:
             raise ValueError(f"drift_control must be True, False or a strength in [0, 1], got {drift_control!r}")
     if seed is not None:
-        seed = _int(seed, "seed", 0, 2**62)
+        seed = check_int(seed, "seed", 0, 2**62)
     else:
         seed = secrets.randbelow(2**31)
     if window is not None:
-        window = _int(window, "window", 16, 8192)
+        window = check_int(window, "window", 16, 8192)
     if context is not None:
-        context = _int(context, "context", 1)
+        context = check_int(context, "context", 1)
     check_cancel(cancel)
 
     notes: list[str] = []
