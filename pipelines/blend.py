@@ -200,8 +200,9 @@ def composite(
         box with a high-quality filter (area averaging down, Lanczos up) and used only there.
     mask: HW bool, True = repaint (or anything masks.to_mask accepts), the original's size.
     method: one of METHODS. All but "feather" keep every pixel with mask == False byte-identical.
-    feather: width in px of the transition band (default DEFAULT_FEATHER[method]); for "seamless" and
-        "inward" it lies inside the mask, for "feather" it straddles the edge (sigma = feather / 2).
+    feather: width in px of the transition band (default: default_feather(method, grow), which fills the
+        growth band for "seamless" and "inward"). For "seamless" and "inward" it lies inside the mask; for
+        "feather" it straddles the edge (sigma = feather / 2).
     grow: grow the mask by this many px (round element) before compositing.
     box: XYXY position of ``generated`` in the original; the (grown) mask must lie inside it.
     colour: seamless only: match exposure and white balance (a per-channel gain from the ring) before the
