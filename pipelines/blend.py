@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from PIL import Image
 
 from . import masks
+from .io import as_image
 from .poisson import solve_laplace
 
 METHODS = ("seamless", "inward", "feather", "hard")
@@ -59,23 +59,6 @@ COLOUR_RING = 8
 
 _GAIN_LIMITS = (0.67, 1.5)
 _MIN_RING_PIXELS = 24
-
-
-def _as_image(image, name: str) -> np.ndarray:
-    if isinstance(image, Image.Image):
-        from .io import to_array
-
-        image = to_array(image)
-    array = np.asarray(image)
-    if array.dtype != np.uint8:
-        raise ValueError(f"{name} must be uint8, got {array.dtype}")
-    if array.ndim == 3 and array.shape[2] == 1:
-        array = array[..., 0]
-    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
-        raise ValueError(f"{name} must be HW, HWC RGB or HWC RGBA, got shape {array.shape}")
-    if array.shape[0] == 0 or array.shape[1] == 0:
-        raise ValueError(f"{name} is empty ({array.shape[1]}x{array.shape[0]})")
-    return array
 
 
 def _colour_channels(array: np.ndarray, channels: int) -> np.ndarray:
@@ -216,8 +199,8 @@ def composite(
     ``generated`` has one, else 255 (repainted pixels are opaque). Greyscale originals take the luma of an
     RGB ``generated``.
     """
-    original = _as_image(original, "original")
-    generated = _as_image(generated, "generated")
+    original = as_image(original, "original", limit=False)
+    generated = as_image(generated, "generated", limit=False)
     if method not in METHODS:
         raise ValueError(f"unknown blend method {method!r}; choose one of {', '.join(METHODS)}")
     feather = default_feather(method, grow) if feather is None else feather

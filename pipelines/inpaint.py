@@ -137,23 +137,11 @@ class Prepared:
         return rgb
 
 
-def _as_image(image) -> np.ndarray:
-    from . import io
-
-    if isinstance(image, Image.Image):
-        image = io.to_array(image)
-    a = np.asarray(image)
-    if a.dtype != np.uint8 or not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] in (3, 4))):
-        raise ValueError(f"the image must be HWC uint8 RGB/RGBA or HW uint8, got shape {a.shape} and dtype {a.dtype}")
-    if min(a.shape[:2]) < 1:
-        raise ValueError(f"the image is empty ({a.shape[1]}x{a.shape[0]})")
-    io.check_pixels(a.shape[1], a.shape[0])
-    return a
-
-
 def prepare(image, mask, grow: int = DEFAULT_GROW) -> Prepared:
     """Check the image and the mask contract (same size, not empty), split channels, grow the mask."""
-    a = _as_image(image)
+    from . import io
+
+    a = io.as_image(image)
     height, width = a.shape[:2]
     m = masks.to_mask(mask, size=(width, height))
     grow = check_int(grow, "grow", 0)

@@ -36,6 +36,29 @@ def to_array(image: Image.Image, keep_alpha: bool = True) -> np.ndarray:
     return np.asarray(image.convert(mode), dtype=np.uint8).copy()
 
 
+def as_image(image, name: str = "image", *, min_side: int = 1, limit: bool = True) -> np.ndarray:
+    """Check an image given as an array or a PIL image and return it as an array.
+
+    Returns HWC uint8 RGB / RGBA or HW uint8 (an HxWx1 array is taken as HW). Raises a one-line
+    ValueError naming ``name`` for another dtype or shape, a side shorter than ``min_side`` px, or (with
+    ``limit``) more than MAX_PIXELS.
+    """
+    if isinstance(image, Image.Image):
+        image = to_array(image)
+    a = np.asarray(image)
+    if a.dtype != np.uint8:
+        raise ValueError(f"{name} must be uint8, got {a.dtype}")
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[..., 0]
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)):
+        raise ValueError(f"{name} must be HW, HWC RGB or HWC RGBA, got shape {a.shape}")
+    if min(a.shape[:2]) < min_side:
+        raise ValueError(f"{name} is too small ({a.shape[1]}x{a.shape[0]}; at least {min_side} px a side)")
+    if limit:
+        check_pixels(a.shape[1], a.shape[0], what=name)
+    return a
+
+
 def open_image(path: str | os.PathLike) -> Image.Image:
     """Open an image file with EXIF orientation applied, refusing unreadable files and images over MAX_PIXELS."""
     path = Path(path)

@@ -200,20 +200,7 @@ def extension(
 
 def _as_rgb(image) -> tuple[np.ndarray, np.ndarray | None, bool]:
     """(HWC uint8 RGB, alpha or None, was greyscale) from an array or PIL image."""
-    from PIL import Image
-
-    if isinstance(image, Image.Image):
-        image = io.to_array(image)
-    a = np.asarray(image)
-    if a.dtype != np.uint8:
-        raise ValueError(f"image must be uint8, got {a.dtype}")
-    if a.ndim == 3 and a.shape[2] == 1:
-        a = a[..., 0]
-    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)):
-        raise ValueError(f"image must be HW, HWC RGB or HWC RGBA, got shape {a.shape}")
-    if a.shape[0] < 2 or a.shape[1] < 2:
-        raise ValueError(f"image is too small to outpaint ({a.shape[1]}x{a.shape[0]})")
-    io.check_pixels(a.shape[1], a.shape[0])
+    a = io.as_image(image, min_side=2)
     if a.ndim == 2:
         return np.repeat(a[:, :, None], 3, axis=2), None, True
     if a.shape[2] == 4:
