@@ -275,8 +275,10 @@ def _groups(mask: np.ndarray, margin: int):
             yield rows, cols, part
 
 
-def _blend_region(original, result, mask_r, rows, cols, method, feather, colour, channels, gen_box, gen_alpha, box):
-    """Blend one region (rows, cols) of the image, writing into ``result`` only where the method may."""
+def _blend_region(original, result, mask_r, rows, cols, method, feather, matching, channels, gen_box, gen_alpha, box):
+    """Blend one region (rows, cols) of the image, writing into ``result`` only where the method may.
+
+    matching: (colour, detail) for the seamless method."""
     height, width = original.shape[:2]
     bx0, by0, bx1, by1 = box
     y0, y1, x0, x1 = rows.start, rows.stop, cols.start, cols.stop
@@ -300,7 +302,7 @@ def _blend_region(original, result, mask_r, rows, cols, method, feather, colour,
         write = mask_r
     elif method == "seamless":
         open_edges = (y0 == 0, y1 == height, x0 == 0, x1 == width)
-        blended = _seamless(orig_r, gen_r, mask_r, known_gen, open_edges, feather, *colour)
+        blended = _seamless(orig_r, gen_r, mask_r, known_gen, open_edges, feather, *matching)
         write = mask_r
     else:  # feather: the textbook symmetric blur, changes pixels outside the mask
         soft = mask_r.astype(np.float32)
