@@ -244,35 +244,13 @@ def composite(
     result = original.copy()
     # each group of nearby mask regions is blended in its own box, so far-apart regions never make
     # one huge solve; every group reads the original and writes only its own mask pixels
-    for rows, cols, part in _groups(mask, margin):
+    for rows, cols, own in masks.neighbourhoods(mask, margin):
+        part = mask[rows, cols] & own
         _blend_region(
             original, result, part, rows, cols, method, feather, (colour, detail), channels,
             gen_box, gen_alpha, (bx0, by0, bx1, by1),
         )
     return result
-
-
-def _groups(mask: np.ndarray, margin: int):
-    """Yield (rows, cols, part): the region around each group of mask components closer than 2 * margin
-    px, and the group's mask inside that region."""
-    height, width = mask.shape
-    my0, my1 = np.flatnonzero(mask.any(axis=1))[[0, -1]]
-    mx0, mx1 = np.flatnonzero(mask.any(axis=0))[[0, -1]]
-    sub = mask[my0 : my1 + 1, mx0 : mx1 + 1]
-    pad = margin + 1
-    near = cv2.copyMakeBorder(sub.astype(np.uint8), pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
-    near = cv2.dilate(near, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1,) * 2))
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(near, connectivity=8)
-    for k in range(1, n):
-        x, y, w, h = (int(v) for v in stats[k, :4])
-        # stats are in the padded sub-image; the dilated box is the group's box plus the margin
-        y0, x0 = max(my0 + y - pad, 0), max(mx0 + x - pad, 0)
-        y1, x1 = min(my0 + y + h - pad, height), min(mx0 + x + w - pad, width)
-        rows, cols = slice(y0, y1), slice(x0, x1)
-        lab = labels[y0 - my0 + pad : y1 - my0 + pad, x0 - mx0 + pad : x1 - mx0 + pad]
-        part = mask[rows, cols] & (lab == k)
-        if part.any():
-            yield rows, cols, part
 
 
 def _blend_region(original, result, mask_r, rows, cols, method, feather, matching, channels, gen_box, gen_alpha, box):

@@ -522,6 +522,29 @@ def context_box(
     return bx0, by0, bx1, by1
 
 
+def neighbourhoods(mask, margin: int):
+    """Work regions around the groups of mask parts closer than 2 * ``margin`` px to each other.
+
+    Yields (rows, cols, own) per group: the slices of the group's bounding box plus ``margin`` px (inside the
+    image), and HW bool ``own`` over that region: the pixels within ``margin`` px of this group, which no
+    other group reaches. Far-apart parts never make one huge box; ``mask[rows, cols] & own`` is the group.
+    """
+    mask = _check_mask(mask)
+    margin = _check_int(margin, "margin")
+    h, w = mask.shape
+    x0, y0, x1, y1 = bbox(mask)
+    sub = mask[y0:y1, x0:x1].astype(np.uint8)
+    near = cv2.dilate(cv2.copyMakeBorder(sub, margin, margin, margin, margin, cv2.BORDER_CONSTANT, value=0),
+                      cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1,) * 2))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(near, connectivity=8)
+    for k in range(1, n):
+        bx, by, bw, bh = (int(v) for v in stats[k, :4])
+        ry0, rx0 = max(y0 + by - margin, 0), max(x0 + bx - margin, 0)
+        ry1, rx1 = min(y0 + by + bh - margin, h), min(x0 + bx + bw - margin, w)
+        own = labels[ry0 - y0 + margin : ry1 - y0 + margin, rx0 - x0 + margin : rx1 - x0 + margin] == k
+        yield slice(ry0, ry1), slice(rx0, rx1), own
+
+
 # ----------------------------------------------------------------------------------------------------------
 # Signed distance
 

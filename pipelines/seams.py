@@ -72,23 +72,6 @@ def _grad_mag(x: np.ndarray) -> np.ndarray:
     return np.hypot(gx, gy)
 
 
-def _regions(mask: np.ndarray, margin: int):
-    """Yield (rows, cols, own) for each group of mask parts closer than 2 * margin px: the region around the
-    group and, inside it, the pixels within margin px of this group (a farther group never reaches them)."""
-    h, w = mask.shape
-    x0, y0, x1, y1 = masks.bbox(mask)
-    sub = mask[y0:y1, x0:x1].astype(np.uint8)
-    near = cv2.dilate(cv2.copyMakeBorder(sub, margin, margin, margin, margin, cv2.BORDER_CONSTANT, value=0),
-                      cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1,) * 2))
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(near, connectivity=8)
-    for k in range(1, n):
-        bx, by, bw, bh = (int(v) for v in stats[k, :4])
-        ry0, rx0 = max(y0 + by - margin, 0), max(x0 + bx - margin, 0)
-        ry1, rx1 = min(y0 + by + bh - margin, h), min(x0 + bx + bw - margin, w)
-        own = labels[ry0 - y0 + margin : ry1 - y0 + margin, rx0 - x0 + margin : rx1 - x0 + margin] == k
-        yield slice(ry0, ry1), slice(rx0, rx1), own
-
-
 class _Accumulator:
     """Per-band sums over several regions, combined into the report's seam metrics."""
 
@@ -198,7 +181,7 @@ def seam_report(reference, result, mask, *, original=None) -> dict:
     # metrics are accumulated over the regions around each group of nearby mask parts (far-apart parts
     # never make one huge bounding box); groups farther apart than 2 * _MARGIN cannot see each other
     acc = _Accumulator()
-    for rows, cols, own in _regions(mask, _MARGIN):
+    for rows, cols, own in masks.neighbourhoods(mask, _MARGIN):
         acc.add(reference[rows, cols], result[rows, cols], mask[rows, cols] & own, own)
     ring_de, seam_excess, noref = acc.finish()
 

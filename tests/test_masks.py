@@ -841,3 +841,20 @@ def test_array_functions_accept_array_likes(fn):
             np.testing.assert_array_equal(a, b)
     else:
         np.testing.assert_array_equal(result, expected)
+
+
+def test_neighbourhoods_split_far_parts_and_keep_near_ones_together():
+    mask = np.zeros((300, 400), bool)
+    mask[10:20, 10:20] = True
+    mask[10:20, 30:40] = True  # 10 px from the first: same group at margin 8
+    mask[250:260, 350:360] = True  # far away: its own group
+    regions = list(masks.neighbourhoods(mask, 8))
+    assert len(regions) == 2
+    covered = np.zeros_like(mask)
+    for rows, cols, own in regions:
+        part = mask[rows, cols] & own
+        assert part.any() and own.shape == part.shape
+        covered[rows, cols] |= part
+    assert np.array_equal(covered, mask)
+    boxes = sorted((r.start, r.stop, c.start, c.stop) for r, c, _ in regions)
+    assert boxes == [(2, 28, 2, 48), (242, 268, 342, 368)]  # each group's box plus the margin
