@@ -166,7 +166,7 @@ def bare_inputs(model, image, mask, **kw):
     from pipelines import masks
 
     prep = ip.prepare(image, mask, kw.get("grow", ip.DEFAULT_GROW))
-    (group,) = ip.mask_groups(prep.mask, max(ip.GROUP_GAP, 2 * ip.DEFAULT_MARGIN))
+    (group,) = masks.groups(prep.mask, gap=max(ip.GROUP_GAP, 2 * ip.DEFAULT_MARGIN))
     box = masks.context_box(group, prep.size, margin=ip.DEFAULT_MARGIN, aspect=1.0, multiple=8,
                             min_size=model.native_size // 2)
     x0, y0, x1, y1 = box

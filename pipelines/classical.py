@@ -29,7 +29,6 @@ from .inpaint import (
     check_cancel,
     check_feather,
     check_method,
-    mask_groups,
     prepare,
 )
 
@@ -112,7 +111,7 @@ def inpaint(
     width, height = prep.size
     pad = context_margin + int(np.ceil(radius)) * 2
     jobs = []
-    for group in mask_groups(prep.mask, GROUP_GAP):
+    for group in masks.groups(prep.mask, gap=GROUP_GAP):
         jobs.append((group, masks.context_box(group, (width, height), margin=pad, aspect=1.0, multiple=8)))
     t_prepare = time.perf_counter() - t0
 

@@ -236,22 +236,6 @@ def jsonable(report: dict) -> dict:
     return out
 
 
-def mask_groups(mask: np.ndarray, gap: int) -> list[np.ndarray]:
-    """masks.groups computed on the mask's bounding box (plus ``gap``), returned as full-size HW bool masks.
-
-    Same result as masks.groups(mask, gap), without labelling every pixel of a large photo.
-    """
-    height, width = mask.shape
-    x0, y0, x1, y1 = masks.bbox(mask)
-    x0, y0, x1, y1 = max(x0 - gap, 0), max(y0 - gap, 0), min(x1 + gap, width), min(y1 + gap, height)
-    out = []
-    for part in masks.groups(mask[y0:y1, x0:x1], gap=gap):
-        full = np.zeros_like(mask)
-        full[y0:y1, x0:x1] = part
-        out.append(full)
-    return out
-
-
 def generation_size(box_w: int, box_h: int, native: int, multiple: int = 8) -> tuple[int, int]:
     """(width, height) to run the model at: the box's aspect, the area of native x native, multiples of ``multiple``."""
     scale = native / math.sqrt(box_w * box_h)
@@ -388,7 +372,7 @@ def inpaint(
     native = loaded.native_size
     gap = max(GROUP_GAP, 2 * context_margin)
     jobs = []
-    for group in mask_groups(prep.mask, gap):
+    for group in masks.groups(prep.mask, gap=gap):
         box = masks.context_box(group, (width, height), margin=context_margin, aspect=1.0, multiple=8,
                                 min_size=native // 2)
         x0, y0, x1, y1 = box

@@ -400,6 +400,18 @@ def groups(mask, gap: int = 64) -> list[np.ndarray]:
     gap = _check_int(gap, "gap")
     if not m.any():
         return []
+    # labelled on the mask's bounding box only: a small mask on a large photo costs what its box costs
+    x0, y0, x1, y1 = bbox(m)
+    out = []
+    for part in _groups_in_box(m[y0:y1, x0:x1], gap):
+        full = np.zeros(m.shape, dtype=bool)  # calloc: untouched pages cost no memory
+        full[y0:y1, x0:x1] = part
+        out.append(full)
+    return out
+
+
+def _groups_in_box(m: np.ndarray, gap: int) -> list[np.ndarray]:
+    """groups() on a mask cropped to its bounding box; same order, crop-sized results."""
     count, labels, stats = _components(m)
     left, top = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
     right, bottom = left + stats[:, cv2.CC_STAT_WIDTH], top + stats[:, cv2.CC_STAT_HEIGHT]
@@ -441,7 +453,7 @@ def groups(mask, gap: int = 64) -> list[np.ndarray]:
         lut = np.zeros(count, dtype=bool)
         lut[1:] = roots == g
         rows, cols = slice(gy0[g], gy1[g]), slice(gx0[g], gx1[g])
-        out = np.zeros(m.shape, dtype=bool)  # calloc: untouched pages cost no memory
+        out = np.zeros(m.shape, dtype=bool)
         out[rows, cols] = lut[labels[rows, cols]]
         result.append(out)
     return result
