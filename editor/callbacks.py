@@ -21,6 +21,7 @@ import gradio as gr
 import numpy as np
 
 from pipelines import blend, masks, seams
+from pipelines.errors import UserError
 
 from .state import CLASSICAL_ENGINES, Resources, Session
 
@@ -73,7 +74,7 @@ def user_errors(fn):
 def to_rgb(image) -> np.ndarray:
     """HWC uint8 RGB from a numpy image (RGBA is composited on white, greyscale repeated) or a file path."""
     if image is None:
-        raise ValueError("no image: upload a photo first")
+        raise UserError("no image: upload a photo first")
     if isinstance(image, (str, os.PathLike)):
         from pipelines import io
 
@@ -91,18 +92,18 @@ def to_rgb(image) -> np.ndarray:
         return np.round(rgb).astype(np.uint8)
     if a.ndim == 3 and a.shape[2] == 3:
         return np.ascontiguousarray(a)
-    raise ValueError(f"the image must be RGB, RGBA or greyscale, got shape {a.shape}")
+    raise UserError(f"the image must be RGB, RGBA or greyscale, got shape {a.shape}")
 
 
 def editor_image(value) -> np.ndarray:
     """The photo inside an ImageEditor value (its background; the composite when there is no background)."""
     if not isinstance(value, dict):
-        raise ValueError("no image: upload a photo into the editor first")
+        raise UserError("no image: upload a photo into the editor first")
     image = value.get("background")
     if image is None:
         image = value.get("composite")
     if image is None:
-        raise ValueError("no image: upload a photo into the editor first")
+        raise UserError("no image: upload a photo into the editor first")
     return to_rgb(image)
 
 
@@ -114,7 +115,7 @@ def editor_mask(value, *, allow_empty: bool = False) -> np.ndarray:
     if not layers:
         if allow_empty:
             return np.zeros((h, w), bool)
-        raise ValueError(masks.EMPTY_MESSAGE)
+        raise UserError(masks.EMPTY_MESSAGE)
     return masks.to_mask({"background": None, "layers": layers, "composite": None}, size=(w, h),
                          resize=True, allow_empty=allow_empty)
 
@@ -140,7 +141,7 @@ def editor_value(image: np.ndarray, mask: np.ndarray | None = None) -> dict:
 def mask_from_upload(upload, size: tuple[int, int]) -> np.ndarray:
     """A mask from an uploaded black/white or alpha image (array or path), resized to ``size`` = (width, height)."""
     if upload is None:
-        raise ValueError("no mask file: upload a black/white or transparent PNG")
+        raise UserError("no mask file: upload a black/white or transparent PNG")
     return masks.to_mask(upload, size=size, resize=True)
 
 
@@ -165,10 +166,10 @@ def blend_band_preview(image: np.ndarray, mask: np.ndarray, grow: int, feather: 
     mask minus mask), blue = the feather band (inside the grown edge for the contract-safe methods, straddling
     it for the textbook feather). Returns HWC uint8 RGB."""
     if method not in blend.METHODS:
-        raise ValueError(f"unknown blend method {method!r}; choose one of {', '.join(blend.METHODS)}")
+        raise UserError(f"unknown blend method {method!r}; choose one of {', '.join(blend.METHODS)}")
     grow = int(grow)
     if grow < 0:
-        raise ValueError(f"growth must be >= 0 px, got {grow}")
+        raise UserError(f"growth must be >= 0 px, got {grow}")
     width = blend.default_feather(method, grow) if feather is None else float(feather)
     grown = masks.grow(mask, grow) if grow else mask.copy()
     if method == "feather":
@@ -187,7 +188,7 @@ def difference_heatmap(before: np.ndarray, after: np.ndarray, gain: float = HEAT
     """|after - before| (max over channels) x ``gain`` as an inferno heatmap; pixels that did not change are
     exactly black, so an unchanged unmasked area shows as zero. HWC uint8 RGB."""
     if before.shape != after.shape:
-        raise ValueError(f"the images differ in shape: {before.shape} and {after.shape}")
+        raise UserError(f"the images differ in shape: {before.shape} and {after.shape}")
     diff = np.abs(after.astype(np.int16) - before.astype(np.int16))
     diff = diff.max(axis=2) if diff.ndim == 3 else diff
     level = np.clip(diff.astype(np.float32) * gain, 0, 255).astype(np.uint8)
@@ -226,12 +227,12 @@ def parse_seed(seed) -> int:
         return secrets.randbelow(2**31)
     if isinstance(seed, float):
         if not seed.is_integer():
-            raise ValueError(f"the seed must be a whole number, got {seed}")
+            raise UserError(f"the seed must be a whole number, got {seed}")
         seed = int(seed)
     try:
         return int(seed)
     except (TypeError, ValueError):
-        raise ValueError(f"the seed must be a whole number, got {seed!r}") from None
+        raise UserError(f"the seed must be a whole number, got {seed!r}") from None
 
 
 def random_seed() -> int:
@@ -242,15 +243,15 @@ def parse_widths(text: str) -> list[float]:
     """Feather widths from "0, 4, 12, 40" (commas or spaces), each a number >= 0."""
     parts = [p for p in str(text or "").replace(",", " ").split() if p]
     if not parts:
-        raise ValueError("give at least one feather width, e.g. 0, 4, 12, 40")
+        raise UserError("give at least one feather width, e.g. 0, 4, 12, 40")
     widths = []
     for p in parts:
         try:
             w = float(p)
         except ValueError:
-            raise ValueError(f"feather widths must be numbers, got {p!r}") from None
+            raise UserError(f"feather widths must be numbers, got {p!r}") from None
         if not np.isfinite(w) or w < 0 or w > 500:
-            raise ValueError(f"feather widths must be in [0, 500] px, got {p}")
+            raise UserError(f"feather widths must be in [0, 500] px, got {p}")
         widths.append(w)
     return widths
 
@@ -315,7 +316,7 @@ def run_inpaint(editor, prompt, negative, mode, engine, model, strength, feather
     image = editor_image(editor)
     mask = editor_mask(editor)
     if engine not in ("diffusers",) + CLASSICAL_ENGINES:
-        raise ValueError(f"unknown engine {engine!r}: choose diffusers, telea or ns")
+        raise UserError(f"unknown engine {engine!r}: choose diffusers, telea or ns")
     feather = None if feather is None or float(feather) < 0 else float(feather)
     kwargs = dict(engine=engine, grow=int(grow), feather=feather, method=method, progress=progress, cancel=cancel)
     if engine == "diffusers":
@@ -375,7 +376,7 @@ def mask_tool(editor, tool: str, px: int = 8, upload=None):
     elif tool == "invert":
         mask = masks.invert(mask)
     else:
-        raise ValueError(f"unknown mask tool {tool!r}")
+        raise UserError(f"unknown mask tool {tool!r}")
     return editor_value(image, mask)
 
 
@@ -420,7 +421,7 @@ def segment_click(session: Session, mode: str, x: float, y: float, resources: Re
     """One click on the segmentation view. mode: "positive", "negative" or "box" (two clicks: the corners).
     Returns (overlay, session, choices, chosen index or None, status)."""
     if session is None or session.image is None:
-        raise ValueError("no image: upload a photo into the editor first")
+        raise UserError("no image: upload a photo into the editor first")
     image = session.image
     h, w = image.shape[:2]
     x, y = float(min(max(x, 0), w - 1)), float(min(max(y, 0), h - 1))
@@ -472,7 +473,7 @@ def choose_candidate(session: Session, index):
 def use_segmentation(session: Session, editor, grow_preset: str = "none"):
     """Put the chosen candidate into the editor as its mask layer (optionally grown for replacement/removal)."""
     if session is None or session.segmentation is None:
-        raise ValueError("no segmentation yet: click on the object first")
+        raise UserError("no segmentation yet: click on the object first")
     from pipelines import segment
 
     mask = np.asarray(session.segmentation.mask, bool)
@@ -508,7 +509,7 @@ def segment_api(image, positive, negative, box, resources: Resources):
         try:
             return json.loads(text)
         except json.JSONDecodeError:
-            raise ValueError(f"{what} must be JSON, e.g. [[120, 80]]") from None
+            raise UserError(f"{what} must be JSON, e.g. [[120, 80]]") from None
 
     seg = resources.segmenter()
     result = seg.segment(rgb, positive=parse(positive, "positive") or [], negative=parse(negative, "negative") or [],
@@ -528,7 +529,7 @@ def solid_patch(image: np.ndarray, colour: str = "#ff00ff") -> np.ndarray:
     else:
         c = c.lstrip("#")
         if len(c) != 6:
-            raise ValueError(f"the patch colour must be #rrggbb, got {colour!r}")
+            raise UserError(f"the patch colour must be #rrggbb, got {colour!r}")
         vals = [int(c[i:i + 2], 16) for i in (0, 2, 4)]
     out = np.empty_like(image)
     out[...] = np.array(vals, np.float32).round().astype(np.uint8)
@@ -551,12 +552,12 @@ def feather_lab(original: np.ndarray, generated: np.ndarray, mask: np.ndarray, w
         widths = parse_widths(widths)
     methods = [m for m in (methods or []) if m]
     if not methods:
-        raise ValueError("choose at least one blend method")
+        raise UserError("choose at least one blend method")
     for m in methods:
         if m not in blend.METHODS:
-            raise ValueError(f"unknown blend method {m!r}; choose from {', '.join(blend.METHODS)}")
+            raise UserError(f"unknown blend method {m!r}; choose from {', '.join(blend.METHODS)}")
     if len(widths) * len(methods) > MAX_LAB_PANELS:
-        raise ValueError(f"at most {MAX_LAB_PANELS} panels: fewer widths or methods please")
+        raise UserError(f"at most {MAX_LAB_PANELS} panels: fewer widths or methods please")
     grow = int(grow)
     mask = masks.grow(mask, grow) if grow else mask
     out = []
@@ -581,7 +582,7 @@ def run_feather_lab(source: str, photo, editor, session: Session | None, widths,
     back over its input at each width (where the removed object shows through)."""
     if source == "result":
         if session is None or session.result is None:
-            raise ValueError("no result yet: run Inpaint first, or use the solid patch")
+            raise UserError("no result yet: run Inpaint first, or use the solid patch")
         return feather_lab(session.result_input, session.result, session.result_mask, widths, methods, grow)
     if photo is not None:
         image = to_rgb(photo)

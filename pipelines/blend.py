@@ -31,6 +31,7 @@ import numpy as np
 from . import masks
 from .io import as_image
 from .poisson import solve_laplace
+from .errors import UserError
 
 METHODS = ("seamless", "inward", "feather", "hard")
 CONTRACT_SAFE = frozenset({"seamless", "inward", "hard"})
@@ -91,9 +92,9 @@ def _check_box(box, width: int, height: int) -> tuple[int, int, int, int]:
     try:
         x0, y0, x1, y1 = (int(v) for v in box)
     except (TypeError, ValueError):
-        raise ValueError(f"box must be four integers (x0, y0, x1, y1), got {box!r}") from None
+        raise UserError(f"box must be four integers (x0, y0, x1, y1), got {box!r}") from None
     if not (0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height):
-        raise ValueError(f"box {(x0, y0, x1, y1)} does not lie inside the {width}x{height} image")
+        raise UserError(f"box {(x0, y0, x1, y1)} does not lie inside the {width}x{height} image")
     return x0, y0, x1, y1
 
 
@@ -202,12 +203,12 @@ def composite(
     original = as_image(original, "original", limit=False)
     generated = as_image(generated, "generated", limit=False)
     if method not in METHODS:
-        raise ValueError(f"unknown blend method {method!r}; choose one of {', '.join(METHODS)}")
+        raise UserError(f"unknown blend method {method!r}; choose one of {', '.join(METHODS)}")
     feather = default_feather(method, grow) if feather is None else feather
     if not np.isfinite(feather) or feather < 0:
-        raise ValueError(f"feather must be >= 0 px, got {feather}")
+        raise UserError(f"feather must be >= 0 px, got {feather}")
     if int(grow) != grow or grow < 0:
-        raise ValueError(f"grow must be a whole number of px >= 0, got {grow}")
+        raise UserError(f"grow must be a whole number of px >= 0, got {grow}")
     height, width = original.shape[:2]
     mask = masks.to_mask(mask, size=(width, height))
     if grow:
@@ -216,7 +217,7 @@ def composite(
     if box is None:
         gh, gw = generated.shape[:2]
         if (gw, gh) != (width, height):
-            raise ValueError(
+            raise UserError(
                 f"the generated image is {gw}x{gh} but the original is {width}x{height} (width x height); "
                 "pass box= to paste a crop"
             )
@@ -225,7 +226,7 @@ def composite(
     my0, my1 = np.flatnonzero(mask.any(axis=1))[[0, -1]]
     mx0, mx1 = np.flatnonzero(mask.any(axis=0))[[0, -1]]
     if mx0 < bx0 or my0 < by0 or mx1 >= bx1 or my1 >= by1:
-        raise ValueError(
+        raise UserError(
             f"the mask reaches outside the generated box {(bx0, by0, bx1, by1)}: "
             f"its bounding box is {(int(mx0), int(my0), int(mx1) + 1, int(my1) + 1)}"
         )

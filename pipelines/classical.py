@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from . import masks
+from .errors import UserError
 from .inpaint import (
     DEFAULT_GROW,
     DEFAULT_MARGIN,
@@ -43,16 +44,16 @@ def fill(image: np.ndarray, mask: np.ndarray, method: str = "telea", radius: flo
     Pixels outside the mask are returned unchanged.
     """
     if method not in METHODS:
-        raise ValueError(f"classical method must be one of {', '.join(METHODS)}, got {method!r}")
+        raise UserError(f"classical method must be one of {', '.join(METHODS)}, got {method!r}")
     radius = check_float(radius, "radius")
     if radius <= 0:
-        raise ValueError(f"radius must be > 0, got {radius}")
+        raise UserError(f"radius must be > 0, got {radius}")
     image = np.asarray(image)
     mask = np.asarray(mask, dtype=bool)
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"fill needs HWC uint8 RGB, got shape {image.shape} and dtype {image.dtype}")
+        raise UserError(f"fill needs HWC uint8 RGB, got shape {image.shape} and dtype {image.dtype}")
     if mask.shape != image.shape[:2]:
-        raise ValueError(f"the mask is {mask.shape[1]}x{mask.shape[0]} but the image is {image.shape[1]}x{image.shape[0]}")
+        raise UserError(f"the mask is {mask.shape[1]}x{mask.shape[0]} but the image is {image.shape[1]}x{image.shape[0]}")
     if not mask.any():
         return image.copy()
     bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
@@ -89,10 +90,10 @@ def inpaint(
 
     t_start = time.perf_counter()
     if method not in METHODS:
-        raise ValueError(f"classical method must be one of {', '.join(METHODS)}, got {method!r}")
+        raise UserError(f"classical method must be one of {', '.join(METHODS)}, got {method!r}")
     radius = check_float(radius, "radius")
     if radius <= 0:
-        raise ValueError(f"radius must be > 0, got {radius}")
+        raise UserError(f"radius must be > 0, got {radius}")
     blend_method = check_method(blend_method)
     feather = check_feather(feather)
     context_margin = check_int(context_margin, "context_margin", 0)

@@ -38,6 +38,7 @@ import numpy as np
 from PIL import Image
 
 from . import masks
+from .errors import UserError
 
 ENGINES = ("diffusers", "telea", "ns")
 DEFAULT_GROW = 8
@@ -163,11 +164,11 @@ def check_int(value, name: str, minimum: int, maximum: int | None = None) -> int
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         else:
-            raise ValueError(f"{name} must be an integer, got {value!r}")
+            raise UserError(f"{name} must be an integer, got {value!r}")
     value = int(value)
     if value < minimum or (maximum is not None and value > maximum):
         bound = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
-        raise ValueError(f"{name} must be {bound}, got {value}")
+        raise UserError(f"{name} must be {bound}, got {value}")
     return value
 
 
@@ -175,9 +176,9 @@ def check_float(value, name: str) -> float:
     try:
         out = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
+        raise UserError(f"{name} must be a number, got {value!r}") from None
     if not math.isfinite(out):
-        raise ValueError(f"{name} must be finite, got {value!r}")
+        raise UserError(f"{name} must be finite, got {value!r}")
     return out
 
 
@@ -187,7 +188,7 @@ def check_method(method: str) -> str:
 
     safe = [m for m in blend.METHODS if m in blend.CONTRACT_SAFE]
     if method not in safe:
-        raise ValueError(f"method must be one of {', '.join(safe)} (contract-safe), got {method!r}")
+        raise UserError(f"method must be one of {', '.join(safe)} (contract-safe), got {method!r}")
     return method
 
 
@@ -196,7 +197,7 @@ def check_feather(feather) -> float | None:
         return None
     f = check_float(feather, "feather")
     if f < 0:
-        raise ValueError(f"feather must be >= 0, got {feather!r}")
+        raise UserError(f"feather must be >= 0, got {feather!r}")
     return f
 
 
@@ -324,21 +325,21 @@ def inpaint(
             ignored={"model": model, "seed": seed, "variants": variants, "prefill": prefill},
         )
     if engine != "diffusers":
-        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+        raise UserError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
 
     # 1. Checks (before any model is loaded) and the mask contract.
     t_start = time.perf_counter()
     if not isinstance(prompt, str) or not isinstance(negative_prompt or "", str):
-        raise ValueError("prompt and negative_prompt must be strings")
+        raise UserError("prompt and negative_prompt must be strings")
     strength = check_float(strength, "strength")
     if not 0.0 < strength <= 1.0:
-        raise ValueError(f"strength must be in (0, 1], got {strength}")
+        raise UserError(f"strength must be in (0, 1], got {strength}")
     steps = check_int(steps, "steps", 1, 1000)
     if min(int(steps * strength), steps) < 1:
-        raise ValueError(f"steps x strength = {steps} x {strength} leaves no denoising step; raise one of them")
+        raise UserError(f"steps x strength = {steps} x {strength} leaves no denoising step; raise one of them")
     guidance = check_float(guidance, "guidance")
     if guidance < 0:
-        raise ValueError(f"guidance must be >= 0, got {guidance}")
+        raise UserError(f"guidance must be >= 0, got {guidance}")
     variants = check_int(variants, "variants", 1, MAX_VARIANTS)
     if seed is not None:
         seed = check_int(seed, "seed", 0, MAX_SEED - MAX_VARIANTS)

@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .errors import UserError
+
 MAX_PIXELS = 64_000_000
 """Largest image we accept (64 megapixels); larger ones are refused with a clear error."""
 
@@ -19,7 +21,7 @@ MAX_PIXELS = 64_000_000
 def check_pixels(width: int, height: int, what: str = "image") -> None:
     """Raise ValueError when ``width * height`` exceeds MAX_PIXELS."""
     if width * height > MAX_PIXELS:
-        raise ValueError(
+        raise UserError(
             f"the {what} is {width}x{height} = {width * height / 1e6:.1f} megapixels; "
             f"the limit is {MAX_PIXELS / 1e6:.0f} megapixels"
         )
@@ -47,13 +49,13 @@ def as_image(image, name: str = "image", *, min_side: int = 1, limit: bool = Tru
         image = to_array(image)
     a = np.asarray(image)
     if a.dtype != np.uint8:
-        raise ValueError(f"{name} must be uint8, got {a.dtype}")
+        raise UserError(f"{name} must be uint8, got {a.dtype}")
     if a.ndim == 3 and a.shape[2] == 1:
         a = a[..., 0]
     if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)):
-        raise ValueError(f"{name} must be HW, HWC RGB or HWC RGBA, got shape {a.shape}")
+        raise UserError(f"{name} must be HW, HWC RGB or HWC RGBA, got shape {a.shape}")
     if min(a.shape[:2]) < min_side:
-        raise ValueError(f"{name} is too small ({a.shape[1]}x{a.shape[0]}; at least {min_side} px a side)")
+        raise UserError(f"{name} is too small ({a.shape[1]}x{a.shape[0]}; at least {min_side} px a side)")
     if limit:
         check_pixels(a.shape[1], a.shape[0], what=name)
     return a
@@ -63,7 +65,7 @@ def open_image(path: str | os.PathLike) -> Image.Image:
     """Open an image file with EXIF orientation applied, refusing unreadable files and images over MAX_PIXELS."""
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"no such image file: {path}")
+        raise UserError(f"no such image file: {path}")
     Image.MAX_IMAGE_PIXELS = None  # we apply our own, lower limit before decoding
     try:
         image = Image.open(path)
@@ -71,7 +73,7 @@ def open_image(path: str | os.PathLike) -> Image.Image:
         image.load()
         image = ImageOps.exif_transpose(image)
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise ValueError(f"cannot read {path} as an image ({type(exc).__name__})") from None
+        raise UserError(f"cannot read {path} as an image ({type(exc).__name__})") from None
     return image
 
 
@@ -89,12 +91,12 @@ def save_png(path: str | os.PathLike, array: np.ndarray, protect: tuple[str | os
     target = path.resolve()
     for p in protect:
         if p is not None and Path(p).exists() and Path(p).resolve() == target:
-            raise ValueError(f"refusing to overwrite the input {p}: choose another --out")
+            raise UserError(f"refusing to overwrite the input {p}: choose another --out")
     array = np.asarray(array)
     if array.dtype != np.uint8 or array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
-        raise ValueError(f"cannot save an array of shape {array.shape} and dtype {array.dtype} as PNG")
+        raise UserError(f"cannot save an array of shape {array.shape} and dtype {array.dtype} as PNG")
     if not target.parent.is_dir():
-        raise ValueError(f"the output folder {target.parent} does not exist")
+        raise UserError(f"the output folder {target.parent} does not exist")
     fd, tmp = tempfile.mkstemp(suffix=".png", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as fh:

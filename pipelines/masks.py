@@ -24,6 +24,7 @@ from PIL import Image
 from scipy import ndimage
 
 from .io import open_image
+from .errors import UserError
 
 __all__ = [
     "THRESHOLD_8BIT",
@@ -67,21 +68,21 @@ def _check_mask(mask, name: str = "mask") -> np.ndarray:
     """``mask`` as an HW bool array (possibly the input itself: callers must not write to it)."""
     m = np.asarray(mask, dtype=bool)
     if m.ndim != 2:
-        raise ValueError(f"the {name} must be an HW (2-D) array, got shape {m.shape}")
+        raise UserError(f"the {name} must be an HW (2-D) array, got shape {m.shape}")
     if m.size == 0:
-        raise ValueError(f"the {name} has no pixels (shape {m.shape})")
+        raise UserError(f"the {name} has no pixels (shape {m.shape})")
     return m
 
 
 def _check_int(value, name: str, minimum: int = 0) -> int:
     if isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        raise UserError(f"{name} must be an integer >= {minimum}, got {value!r}")
     try:
         number = operator.index(value)
     except TypeError:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}") from None
+        raise UserError(f"{name} must be an integer >= {minimum}, got {value!r}") from None
     if number < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {number}")
+        raise UserError(f"{name} must be an integer >= {minimum}, got {number}")
     return number
 
 
@@ -89,7 +90,7 @@ def _check_size(size, name: str = "size") -> tuple[int, int]:
     try:
         width, height = size
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be (width, height), got {size!r}") from None
+        raise UserError(f"{name} must be (width, height), got {size!r}") from None
     return _check_int(width, f"the {name} width", 1), _check_int(height, f"the {name} height", 1)
 
 
@@ -123,7 +124,7 @@ def _levels(array: np.ndarray, layer: bool) -> tuple[np.ndarray, int | float]:
     if a.ndim == 3 and a.shape[2] == 1:
         a = a[..., 0]
     if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (2, 3, 4)) or a.size == 0:
-        raise ValueError(f"a mask must be HW or HWC with 1 to 4 channels, got shape {a.shape}")
+        raise UserError(f"a mask must be HW or HWC with 1 to 4 channels, got shape {a.shape}")
     if a.dtype == bool:
         if a.ndim == 2:
             return a, 1
@@ -132,20 +133,20 @@ def _levels(array: np.ndarray, layer: bool) -> tuple[np.ndarray, int | float]:
     if kind in "ui":
         full: int | float = int(np.iinfo(a.dtype).max)
         if kind == "i" and a.min() < 0:
-            raise ValueError(f"a {a.dtype} mask must not have negative values")
+            raise UserError(f"a {a.dtype} mask must not have negative values")
         opaque = full
     elif kind == "f":
         full = 1.0
         if not np.isfinite(a).all():
-            raise ValueError("a float mask must not contain NaN or infinity")
+            raise UserError("a float mask must not contain NaN or infinity")
         lo, hi = float(a.min()), float(a.max())
         if lo < -_FLOAT_TOLERANCE or hi > 1 + _FLOAT_TOLERANCE:
-            raise ValueError(f"a float mask must lie in [0, 1], got values from {lo:g} to {hi:g}")
+            raise UserError(f"a float mask must lie in [0, 1], got values from {lo:g} to {hi:g}")
         if lo < 0 or hi > 1:
             a = np.clip(a, 0.0, 1.0)
         opaque = 1 - _FLOAT_TOLERANCE
     else:
-        raise ValueError(f"cannot make a mask from an array of dtype {a.dtype}")
+        raise UserError(f"cannot make a mask from an array of dtype {a.dtype}")
     if a.ndim == 2:
         return a, full
     if a.shape[2] in (2, 4):
@@ -177,7 +178,7 @@ def _pil_array(image: Image.Image) -> np.ndarray:
     if mode == "I":
         a = np.asarray(image)
         if a.size and (a.min() < 0 or a.max() > 65535):
-            raise ValueError(f"a mode I mask must hold 16-bit values (0 to 65535), got {a.min()} to {a.max()}")
+            raise UserError(f"a mode I mask must hold 16-bit values (0 to 65535), got {a.min()} to {a.max()}")
         return a.astype(np.uint16)
     if mode in ("P", "PA"):
         has_alpha = mode == "PA" or "transparency" in image.info
@@ -186,7 +187,7 @@ def _pil_array(image: Image.Image) -> np.ndarray:
     try:
         return np.asarray(image.convert(target))
     except ValueError:
-        raise ValueError(f"cannot make a mask from a PIL image in mode {mode}") from None
+        raise UserError(f"cannot make a mask from a PIL image in mode {mode}") from None
 
 
 def _item_array(item) -> np.ndarray:
@@ -197,7 +198,7 @@ def _item_array(item) -> np.ndarray:
         return _pil_array(item)
     if isinstance(item, np.ndarray):
         return item
-    raise ValueError(f"cannot make a mask from a {_type_name(item)}")
+    raise UserError(f"cannot make a mask from a {_type_name(item)}")
 
 
 def _editor_levels(value: Mapping) -> list[tuple[np.ndarray, int | float]]:
@@ -205,18 +206,18 @@ def _editor_levels(value: Mapping) -> list[tuple[np.ndarray, int | float]]:
     if layers is None:
         layers = []
     if not isinstance(layers, (list, tuple)):
-        raise ValueError(f"the editor value's layers must be a list, got a {_type_name(layers)}")
+        raise UserError(f"the editor value's layers must be a list, got a {_type_name(layers)}")
     parts = [_levels(_item_array(layer), layer=True) for layer in layers if layer is not None]
     if not parts:  # nothing painted: an empty mask the size of the picture
         for key in ("background", "composite"):
             if value.get(key) is not None:
                 shape = _item_array(value[key]).shape[:2]
                 return [(np.zeros(shape, dtype=bool), 1)]
-        raise ValueError("the editor value has no layers and no background")
+        raise UserError("the editor value has no layers and no background")
     shapes = {level.shape for level, _ in parts}
     if len(shapes) > 1:
         sizes = ", ".join(f"{w}x{h}" for h, w in sorted(shapes))
-        raise ValueError(f"the editor layers have different sizes: {sizes}")
+        raise UserError(f"the editor layers have different sizes: {sizes}")
     return parts
 
 
@@ -267,7 +268,7 @@ def to_mask(value, size=None, *, resize: bool = False, allow_empty: bool = False
         size = _check_size(size)
     if isinstance(value, Mapping):
         if "layers" not in value:
-            raise ValueError("a dict must be a Gradio ImageEditor value with 'background', 'layers', 'composite'")
+            raise UserError("a dict must be a Gradio ImageEditor value with 'background', 'layers', 'composite'")
         parts = _editor_levels(value)
     else:
         parts = [_levels(_item_array(value), layer=False)]
@@ -275,7 +276,7 @@ def to_mask(value, size=None, *, resize: bool = False, allow_empty: bool = False
     height, width = parts[0][0].shape
     if size is not None and size != (width, height):
         if not resize:
-            raise ValueError(
+            raise UserError(
                 f"the mask is {width}x{height} but the image is {size[0]}x{size[1]} (width x height); "
                 "resize the mask or pass resize=True"
             )
@@ -286,7 +287,7 @@ def to_mask(value, size=None, *, resize: bool = False, allow_empty: bool = False
         mask = np.logical_or.reduce([_threshold(level, full) for level, full in parts])
 
     if not allow_empty and not mask.any():
-        raise ValueError(EMPTY_MESSAGE)
+        raise UserError(EMPTY_MESSAGE)
     return mask
 
 
@@ -380,7 +381,7 @@ def bbox(mask) -> tuple[int, int, int, int]:
     m = _check_mask(mask)
     rows = np.flatnonzero(m.any(axis=1))
     if rows.size == 0:
-        raise ValueError(EMPTY_MESSAGE)
+        raise UserError(EMPTY_MESSAGE)
     cols = np.flatnonzero(m.any(axis=0))
     return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
@@ -467,17 +468,17 @@ def _box_of(mask_or_box, width: int, height: int) -> tuple[int, int, int, int]:
     a = np.asarray(mask_or_box)
     if a.ndim == 2:
         if a.shape != (height, width):
-            raise ValueError(
+            raise UserError(
                 f"the mask is {a.shape[1]}x{a.shape[0]} but the image is {width}x{height} (width x height)"
             )
         return bbox(a)
     if a.shape != (4,):
-        raise ValueError(f"expected an HW mask or an XYXY box, got shape {a.shape}")
+        raise UserError(f"expected an HW mask or an XYXY box, got shape {a.shape}")
     if a.dtype.kind not in "iu":
-        raise ValueError(f"box coordinates must be integers, got {a.tolist()}")
+        raise UserError(f"box coordinates must be integers, got {a.tolist()}")
     x0, y0, x1, y1 = (int(v) for v in a)
     if not (0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height):
-        raise ValueError(f"the box {(x0, y0, x1, y1)} is empty or not inside the {width}x{height} image")
+        raise UserError(f"the box {(x0, y0, x1, y1)} is empty or not inside the {width}x{height} image")
     return x0, y0, x1, y1
 
 
@@ -519,9 +520,9 @@ def context_box(
     try:
         aspect = float(aspect)
     except (TypeError, ValueError):
-        raise ValueError(f"aspect must be a positive number, got {aspect!r}") from None
+        raise UserError(f"aspect must be a positive number, got {aspect!r}") from None
     if not (math.isfinite(aspect) and aspect > 0):
-        raise ValueError(f"aspect must be a positive number, got {aspect!r}")
+        raise UserError(f"aspect must be a positive number, got {aspect!r}")
     x0, y0, x1, y1 = _box_of(mask_or_box, width, height)
 
     w = max(x1 - x0 + 2 * margin, min_size)
@@ -591,9 +592,9 @@ def band(mask, inner: float, outer: float) -> np.ndarray:
         try:
             value = float(value)
         except (TypeError, ValueError):
-            raise ValueError(f"{name} must be a number >= 0, got {value!r}") from None
+            raise UserError(f"{name} must be a number >= 0, got {value!r}") from None
         if not value >= 0:
-            raise ValueError(f"{name} must be a number >= 0, got {value!r}")
+            raise UserError(f"{name} must be a number >= 0, got {value!r}")
         limits.append(value)
     inner, outer = limits
     h, w = m.shape

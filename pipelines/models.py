@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from .errors import UserError
+
 DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-inpainting"
 """The model used when none is named: SD 1.5's dedicated inpainting checkpoint (9-channel UNet)."""
 
@@ -39,7 +41,7 @@ SUPPORTED_PIPELINES = ("StableDiffusionInpaintPipeline", "StableDiffusionXLInpai
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
 
-class ModelLoadError(ValueError):
+class ModelLoadError(UserError):
     """A model could not be loaded; the message is one line naming the model and the remedy."""
 
 
@@ -109,9 +111,9 @@ def resolve_device(device: str | None = "auto") -> str:
     device = str(device)
     kind = device.split(":")[0]
     if kind not in ("cuda", "mps", "cpu"):
-        raise ValueError(f"unknown device {device!r}: use auto, cuda, cuda:N, mps or cpu")
+        raise UserError(f"unknown device {device!r}: use auto, cuda, cuda:N, mps or cpu")
     if kind == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} was asked for but CUDA is not available here")
+        raise UserError(f"device {device!r} was asked for but CUDA is not available here")
     return device
 
 
@@ -131,7 +133,7 @@ def resolve_dtype(dtype: Any, device: str) -> Any:
     try:
         return names[str(dtype).lower()]
     except KeyError:
-        raise ValueError(f"unknown dtype {dtype!r}: use fp16, bf16 or fp32") from None
+        raise UserError(f"unknown dtype {dtype!r}: use fp16, bf16 or fp32") from None
 
 
 def _normalise_source(source: str | os.PathLike | None) -> tuple[str, str]:
@@ -286,7 +288,7 @@ class ModelCache:
 
     def __init__(self, max_models: int = 1, loader: Callable[..., Any] | None = None):
         if int(max_models) < 1:
-            raise ValueError(f"max_models must be at least 1, got {max_models}")
+            raise UserError(f"max_models must be at least 1, got {max_models}")
         self.max_models = int(max_models)
         self._loader = loader or _load_pipeline
         self._models: OrderedDict[tuple, LoadedModel] = OrderedDict()
@@ -316,7 +318,7 @@ class ModelCache:
     def set_max_models(self, n: int) -> None:
         """Change the capacity; models beyond it are freed, oldest first."""
         if int(n) < 1:
-            raise ValueError(f"max_models must be at least 1, got {n}")
+            raise UserError(f"max_models must be at least 1, got {n}")
         with self._lock:
             self.max_models = int(n)
             evicted = []

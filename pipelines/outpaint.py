@@ -48,6 +48,7 @@ import cv2
 import numpy as np
 
 from . import io
+from .errors import UserError
 from .inpaint import (
     ENGINES,
     InpaintResult,
@@ -141,7 +142,7 @@ class OutpaintResult(InpaintResult):
 def parse_aspect(aspect) -> float:
     """A target aspect ratio width / height from "16:9", "16/9", "1.5" or a number; ValueError otherwise."""
     if isinstance(aspect, bool):
-        raise ValueError(f"aspect must be W:H (e.g. 16:9) or a positive number, got {aspect!r}")
+        raise UserError(f"aspect must be W:H (e.g. 16:9) or a positive number, got {aspect!r}")
     if isinstance(aspect, (int, float, np.integer, np.floating)):
         value = float(aspect)
     elif isinstance(aspect, str):
@@ -153,7 +154,7 @@ def parse_aspect(aspect) -> float:
     else:
         value = math.nan
     if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"aspect must be W:H (e.g. 16:9) or a positive number, got {aspect!r}")
+        raise UserError(f"aspect must be W:H (e.g. 16:9) or a positive number, got {aspect!r}")
     return value
 
 
@@ -170,10 +171,10 @@ def extension(
     width, height = size
     pads = {name: check_int(v, name, 0) for name, v in zip(SIDES, (left, right, top, bottom))}
     if anchor not in ANCHORS:
-        raise ValueError(f"anchor must be one of {', '.join(ANCHORS)}, got {anchor!r}")
+        raise UserError(f"anchor must be one of {', '.join(ANCHORS)}, got {anchor!r}")
     if aspect is not None:
         if any(pads.values()):
-            raise ValueError("give either sizes (left/right/top/bottom) or an aspect ratio, not both")
+            raise UserError("give either sizes (left/right/top/bottom) or an aspect ratio, not both")
         ratio = parse_aspect(aspect)
         if width / height < ratio:
             grow = int(round(height * ratio)) - width
@@ -191,7 +192,7 @@ def extension(
                 pads[second] = grow - grow // 2
     if not any(pads.values()):
         what = f"the image is already {aspect}" if aspect is not None else "all sizes are 0"
-        raise ValueError(f"nothing to outpaint: {what}; give left/right/top/bottom px or another aspect")
+        raise UserError(f"nothing to outpaint: {what}; give left/right/top/bottom px or another aspect")
     new_w = width + pads["left"] + pads["right"]
     new_h = height + pads["top"] + pads["bottom"]
     io.check_pixels(new_w, new_h, what="outpainted canvas")
@@ -575,23 +576,23 @@ def outpaint(
     h, w = rgb.shape[:2]
     pads = extension((w, h), left, right, top, bottom, aspect=aspect, anchor=anchor)
     if mode not in MODES:
-        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        raise UserError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     if engine not in ENGINES:
-        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+        raise UserError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     if not isinstance(prompt, str) or not isinstance(negative_prompt or "", str):
-        raise ValueError("prompt and negative_prompt must be strings")
+        raise UserError("prompt and negative_prompt must be strings")
     method = check_method(method)
     feather = check_feather(feather)
     auto_feather = feather is None and method == "seamless"
     max_new_fraction = check_float(max_new_fraction, "max_new_fraction")
     if not 0.0 < max_new_fraction <= 0.9:
-        raise ValueError(f"max_new_fraction must be in (0, 0.9], got {max_new_fraction}")
+        raise UserError(f"max_new_fraction must be in (0, 0.9], got {max_new_fraction}")
     if isinstance(drift_control, bool):
         drift_strength = DRIFT_STRENGTH if drift_control else 0.0
     else:
         drift_strength = check_float(drift_control, "drift_control")
         if not 0.0 <= drift_strength <= 1.0:
-            raise ValueError(f"drift_control must be True, False or a strength in [0, 1], got {drift_control!r}")
+            raise UserError(f"drift_control must be True, False or a strength in [0, 1], got {drift_control!r}")
     if seed is not None:
         seed = check_int(seed, "seed", 0, 2**62)
     else:
@@ -620,7 +621,7 @@ def outpaint(
     if context is None:
         context = window // 3
     if mode == "tiled" and context >= window:
-        raise ValueError(f"context ({context} px) must be smaller than the window ({window} px)")
+        raise UserError(f"context ({context} px) must be smaller than the window ({window} px)")
 
     # 2. Canvas and pre-fill.
     t0 = time.perf_counter()

@@ -20,6 +20,8 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spl
 
+from .errors import UserError
+
 DIRECT_MAX = 4_000
 """Domains up to this many unknowns use the sparse direct solver."""
 
@@ -250,7 +252,7 @@ def solve_laplace(
         return out[..., 0] if squeeze else out
     for edge, is_open in zip((omega[0], omega[-1], omega[:, 0], omega[:, -1]), open_edges):
         if not is_open and edge.any():
-            raise ValueError("the domain touches an array edge that is not an image border: add a ring of known pixels")
+            raise UserError("the domain touches an array edge that is not an image border: add a ring of known pixels")
     deg = _degree(omega.shape, open_edges)
     known = boundary * (~omega)[..., None]
     rhs = _neighbour_sum(known) * omega[..., None]

@@ -26,6 +26,7 @@ import numpy as np
 from skimage.color import rgb2lab
 
 from . import masks
+from .errors import UserError
 
 THRESHOLDS = {
     "outside_changed": 0.0,
@@ -139,7 +140,7 @@ def outside_change(original: np.ndarray, result: np.ndarray, mask: np.ndarray) -
     """(fraction of mask == False pixels that differ in any channel, largest difference in levels)."""
     original, result = np.asarray(original), np.asarray(result)
     if original.shape != result.shape:
-        raise ValueError(f"the result has shape {result.shape} but the original {original.shape}")
+        raise UserError(f"the result has shape {result.shape} but the original {original.shape}")
     outside = ~mask
     n = int(outside.sum())
     if n == 0:
@@ -171,7 +172,7 @@ def seam_report(reference, result, mask, *, original=None) -> dict:
     reference, result = np.asarray(reference), np.asarray(result)
     original = reference if original is None else np.asarray(original)
     if reference.shape[:2] != result.shape[:2]:
-        raise ValueError(
+        raise UserError(
             f"the result is {result.shape[1]}x{result.shape[0]} but the reference is "
             f"{reference.shape[1]}x{reference.shape[0]} (width x height)"
         )

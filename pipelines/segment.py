@@ -46,6 +46,7 @@ import cv2
 import numpy as np
 
 from . import masks as mask_ops
+from .errors import UserError
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -123,7 +124,7 @@ DEFAULT_MODEL = "vit_b"
 def register_sam_model(spec: SamModelSpec, *, replace: bool = False) -> None:
     """Add a model type to SAM_MODELS (for fine-tuned variants, and for tests' tiny models)."""
     if spec.name in SAM_MODELS and not replace:
-        raise ValueError(f"SAM model type {spec.name!r} is already registered")
+        raise UserError(f"SAM model type {spec.name!r} is already registered")
     SAM_MODELS[spec.name] = spec
 
 
@@ -133,7 +134,7 @@ def get_sam_spec(model_type: str) -> SamModelSpec:
         return SAM_MODELS[model_type]
     except KeyError:
         known = ", ".join(sorted(SAM_MODELS))
-        raise ValueError(f"unknown SAM model type {model_type!r}; choose one of: {known}") from None
+        raise UserError(f"unknown SAM model type {model_type!r}; choose one of: {known}") from None
 
 
 def default_cache_dir() -> Path:
@@ -153,7 +154,7 @@ def checkpoint_path(model_type: str = DEFAULT_MODEL, cache_dir: str | os.PathLik
     return folder / spec.filename
 
 
-class CheckpointUnavailable(ValueError):
+class CheckpointUnavailable(UserError):
     """The SAM checkpoint is neither on disk nor downloadable. The message names the file and the remedies."""
 
 
@@ -239,7 +240,7 @@ def resolve_checkpoint(
     if checkpoint is not None:
         path = Path(checkpoint).expanduser()
         if not path.is_file():
-            raise ValueError(f"SAM checkpoint {path} does not exist")
+            raise UserError(f"SAM checkpoint {path} does not exist")
         return path
     target = checkpoint_path(model_type, cache_dir)
     if target.is_file():
@@ -262,21 +263,21 @@ def load_sam(model_type: str, checkpoint: str | os.PathLike, device: "str | torc
         with open(path, "rb") as fh:
             state = torch.load(fh, map_location="cpu", weights_only=True)
     except FileNotFoundError:
-        raise ValueError(f"SAM checkpoint {path} does not exist") from None
+        raise UserError(f"SAM checkpoint {path} does not exist") from None
     except Exception as exc:  # pickle, zip and torch errors all mean "not a checkpoint"
-        raise ValueError(
+        raise UserError(
             f"{path} is not a readable SAM checkpoint ({type(exc).__name__}); delete it and download it again"
         ) from None
     if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
         state = state["model"]  # some fine-tuning scripts wrap the weights
     if not isinstance(state, dict):
-        raise ValueError(f"{path} is not a SAM state dict")
+        raise UserError(f"{path} is not a SAM state dict")
     sam = spec.builder()
     try:
         sam.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         first = str(exc).splitlines()[0] if str(exc) else ""
-        raise ValueError(f"{path} does not match SAM model type {model_type!r} ({first.strip()})") from None
+        raise UserError(f"{path} does not match SAM model type {model_type!r} ({first.strip()})") from None
     return sam.to(device).eval()
 
 
@@ -295,7 +296,7 @@ def shared_sam(model_type: str, checkpoint: str | os.PathLike, device: "str | to
     try:
         stamp = path.stat().st_mtime_ns
     except OSError:
-        raise ValueError(f"SAM checkpoint {path} does not exist") from None
+        raise UserError(f"SAM checkpoint {path} does not exist") from None
     key = (model_type, str(path), stamp, str(device))
     with _SHARED_LOCK:
         model = _SHARED.get(key)
@@ -334,11 +335,11 @@ class Prompts(NamedTuple):
 def check_image(image: Any) -> np.ndarray:
     """Return ``image`` as a C-contiguous HWC uint8 RGB array, or raise ValueError saying what is wrong."""
     if not isinstance(image, np.ndarray):
-        raise ValueError(f"the image must be a numpy array (HWC uint8 RGB), got {type(image).__name__}")
+        raise UserError(f"the image must be a numpy array (HWC uint8 RGB), got {type(image).__name__}")
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"the image must be HWC uint8 RGB, got shape {image.shape} and dtype {image.dtype}")
+        raise UserError(f"the image must be HWC uint8 RGB, got shape {image.shape} and dtype {image.dtype}")
     if image.shape[0] < 2 or image.shape[1] < 2:
-        raise ValueError(f"the image is too small to segment ({image.shape[1]}x{image.shape[0]})")
+        raise UserError(f"the image is too small to segment ({image.shape[1]}x{image.shape[0]})")
     return np.ascontiguousarray(image)
 
 
@@ -357,15 +358,15 @@ def _as_points(value: Any, what: str) -> np.ndarray:
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ValueError(f"{what} must be (x, y) pairs of numbers") from None
+        raise UserError(f"{what} must be (x, y) pairs of numbers") from None
     if arr.size == 0:
         return np.zeros((0, 2), dtype=np.float64)
     if arr.ndim == 1 and arr.shape[0] == 2:
-        raise ValueError(f"{what} must be a list of (x, y) pairs, e.g. [({arr[0]:g}, {arr[1]:g})]")
+        raise UserError(f"{what} must be a list of (x, y) pairs, e.g. [({arr[0]:g}, {arr[1]:g})]")
     if arr.ndim != 2 or arr.shape[1] != 2:
-        raise ValueError(f"{what} must be (x, y) pairs, got an array of shape {arr.shape}")
+        raise UserError(f"{what} must be (x, y) pairs, got an array of shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{what} contain a non-finite coordinate")
+        raise UserError(f"{what} contain a non-finite coordinate")
     return arr
 
 
@@ -387,13 +388,13 @@ def check_prompts(
     h, w = int(size[0]), int(size[1])
     if points is not None or labels is not None:
         if positive is not None or negative is not None:
-            raise ValueError("give clicks either as points + labels or as positive/negative, not both")
+            raise UserError("give clicks either as points + labels or as positive/negative, not both")
         pts = _as_points(points, "points")
         lab = np.asarray([] if labels is None else labels).reshape(-1)
         if lab.shape[0] != pts.shape[0]:
-            raise ValueError(f"{pts.shape[0]} points but {lab.shape[0]} labels")
+            raise UserError(f"{pts.shape[0]} points but {lab.shape[0]} labels")
         if lab.size and not np.all(np.isin(lab, (0, 1))):
-            raise ValueError("labels must be 1 (positive click) or 0 (negative click)")
+            raise UserError("labels must be 1 (positive click) or 0 (negative click)")
         lab = lab.astype(np.int64)
     else:
         pos = _as_points(positive, "positive clicks")
@@ -403,22 +404,22 @@ def check_prompts(
     for (x, y), label in zip(pts, lab):
         if not (0 <= x < w and 0 <= y < h):
             kind = "positive" if label == 1 else "negative"
-            raise ValueError(f"the {kind} click ({x:g}, {y:g}) is outside the {w}x{h} image")
+            raise UserError(f"the {kind} click ({x:g}, {y:g}) is outside the {w}x{h} image")
     bx = None
     if box is not None:
         try:
             bx = np.asarray(box, dtype=np.float64).reshape(-1)
         except (TypeError, ValueError):
-            raise ValueError("the box must be four numbers X0, Y0, X1, Y1") from None
+            raise UserError("the box must be four numbers X0, Y0, X1, Y1") from None
         if bx.shape != (4,) or not np.all(np.isfinite(bx)):
-            raise ValueError("the box must be four finite numbers X0, Y0, X1, Y1")
+            raise UserError("the box must be four finite numbers X0, Y0, X1, Y1")
         x0, y0, x1, y1 = bx
         if x1 <= x0 or y1 <= y0:
-            raise ValueError(f"the box ({x0:g}, {y0:g}, {x1:g}, {y1:g}) is empty: it needs x0 < x1 and y0 < y1")
+            raise UserError(f"the box ({x0:g}, {y0:g}, {x1:g}, {y1:g}) is empty: it needs x0 < x1 and y0 < y1")
         if x0 < 0 or y0 < 0 or x1 > w or y1 > h:
-            raise ValueError(f"the box ({x0:g}, {y0:g}, {x1:g}, {y1:g}) is not inside the {w}x{h} image")
+            raise UserError(f"the box ({x0:g}, {y0:g}, {x1:g}, {y1:g}) is not inside the {w}x{h} image")
     if bx is None and not np.any(lab == 1):
-        raise ValueError("give at least one positive click or a box")
+        raise UserError("give at least one positive click or a box")
     pts.setflags(write=False)
     lab.setflags(write=False)
     if bx is not None:
@@ -474,7 +475,7 @@ class Segmentation:
     def select(self, index: int) -> "Segmentation":
         """The same result with candidate ``index`` chosen (so a later refinement continues from it)."""
         if not 0 <= index < len(self.masks):
-            raise ValueError(f"candidate {index} does not exist; there are {len(self.masks)}")
+            raise UserError(f"candidate {index} does not exist; there are {len(self.masks)}")
         return dataclasses.replace(self, best=int(index))
 
 
@@ -524,7 +525,7 @@ class Segmenter:
     ) -> None:
         get_sam_spec(model_type)  # fail early on a typo; nothing is built or read here
         if cache_size < 1:
-            raise ValueError("cache_size must be at least 1")
+            raise UserError("cache_size must be at least 1")
         self.model_type = model_type
         self.checkpoint = None if checkpoint is None else Path(checkpoint)
         self.device = device
@@ -684,11 +685,11 @@ class Segmenter:
         if previous is not None:
             _check_previous(previous, key)
             if previous.logits is None or not previous.engine.startswith("sam"):
-                raise ValueError(f"a {previous.engine} result cannot refine a SAM mask; start again without previous")
+                raise UserError(f"a {previous.engine} result cannot refine a SAM mask; start again without previous")
             mask_input = previous.mask_input.copy()  # torch wants a writable array
             expected = tuple(4 * s for s in model.prompt_encoder.image_embedding_size)
             if tuple(mask_input.shape[-2:]) != expected:
-                raise ValueError("the previous result comes from another SAM model; start again without previous")
+                raise UserError("the previous result comes from another SAM model; start again without previous")
         emb = self._embedding(model, image, key)
 
         from segment_anything import SamPredictor
@@ -763,9 +764,9 @@ def _sam_predict(predictor, *, point_coords, point_labels, box, mask_input, mult
 
 def _check_previous(previous: Any, key: str) -> None:
     if not isinstance(previous, Segmentation):
-        raise ValueError(f"previous must be the Segmentation of the last click, got {type(previous).__name__}")
+        raise UserError(f"previous must be the Segmentation of the last click, got {type(previous).__name__}")
     if previous.image_key != key:
-        raise ValueError("the previous result belongs to a different image; start again without previous")
+        raise UserError("the previous result belongs to a different image; start again without previous")
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -1106,11 +1107,11 @@ def clean_mask(
     """
     mask = np.asarray(mask, dtype=bool)
     if mask.ndim != 2:
-        raise ValueError(f"the mask must be HW bool, got shape {mask.shape}")
+        raise UserError(f"the mask must be HW bool, got shape {mask.shape}")
     if min_area is None:
         min_area = max(16, int(0.0005 * mask.size))
     if min_area < 0 or (max_hole_area is not None and max_hole_area < 0):
-        raise ValueError("areas must be >= 0")
+        raise UserError("areas must be >= 0")
     out = mask_ops.drop_specks(mask, int(min_area)) if min_area > 0 else mask.copy()
     if fill_holes:
         filled = mask_ops.fill_holes(out)
@@ -1143,11 +1144,11 @@ def growth_px(purpose: str | int) -> int:
         try:
             purpose = int(key)
         except ValueError:
-            raise ValueError(
+            raise UserError(
                 f"unknown growth {purpose!r}: use a number of pixels or one of {', '.join(GROW_PRESETS)}"
             ) from None
     if isinstance(purpose, bool) or not isinstance(purpose, (int, np.integer)) or purpose < 0:
-        raise ValueError(f"growth must be a whole number of pixels >= 0, got {purpose!r}")
+        raise UserError(f"growth must be a whole number of pixels >= 0, got {purpose!r}")
     return int(purpose)
 
 
@@ -1179,6 +1180,6 @@ def make_segmenter(
             return GrabCutSegmenter(reason=FALLBACK_REASON)
         engine = "sam"  # a checkpoint that was named but is missing is an error, not a reason to fall back
     if engine != "sam":
-        raise ValueError(f"unknown engine {engine!r}: use sam, grabcut or auto")
+        raise UserError(f"unknown engine {engine!r}: use sam, grabcut or auto")
     seg = Segmenter(model_type, checkpoint, cache_dir=cache_dir, device=device, download=download)
     return seg.load(progress=progress)

@@ -1,5 +1,7 @@
 """python -m pipelines blend: composite a generated image into the original inside a mask."""
 
+from ..errors import UserError
+
 HELP = "composite a generated image into the original inside a mask (lossless PNG out)"
 
 
@@ -23,7 +25,7 @@ def parse_box(text):
     except ValueError:
         values = []
     if len(values) != 4:
-        raise ValueError(f"--box must be X0,Y0,X1,Y1 integers, got {text!r}")
+        raise UserError(f"--box must be X0,Y0,X1,Y1 integers, got {text!r}")
     return tuple(values)
 
 
@@ -38,7 +40,7 @@ def run(args):
     try:
         mask = to_mask(open_image(args.mask), size=size, resize=args.resize_mask)
     except ValueError as exc:
-        raise ValueError(str(exc).replace("pass resize=True", "pass --resize-mask")) from None
+        raise UserError(str(exc).replace("pass resize=True", "pass --resize-mask")) from None
     box = parse_box(args.box) if args.box else None
     result = composite(original, generated, mask, method=args.method, feather=args.feather, grow=args.grow, box=box)
     save_png(args.out, result, protect=(args.original, args.generated, args.mask))

@@ -10,6 +10,8 @@ the others to <out stem>-2.png, -3.png, ... in rank order.
 
 from __future__ import annotations
 
+from ..errors import UserError
+
 import argparse
 import json
 import sys
@@ -55,10 +57,10 @@ def run(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     if out.suffix.lower() != ".png":
-        raise ValueError(f"--out must be a .png file (lossless), got {args.out}")
+        raise UserError(f"--out must be a .png file (lossless), got {args.out}")
     for given in (args.image, args.mask):
         if Path(given).exists() and Path(given).resolve() == out.resolve():
-            raise ValueError(f"refusing to overwrite the input {given}: choose another --out")
+            raise UserError(f"refusing to overwrite the input {given}: choose another --out")
     image = io.load_image(args.image)
     mask = masks.to_mask(args.mask, size=(image.shape[1], image.shape[0]))
 

@@ -10,6 +10,8 @@ per side, one entry per join (window box, known/new pixels, seam report), the ov
 
 from __future__ import annotations
 
+from ..errors import UserError
+
 import argparse
 import json
 import sys
@@ -54,9 +56,9 @@ def run(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     if out.suffix.lower() != ".png":
-        raise ValueError(f"--out must be a .png file (lossless), got {args.out}")
+        raise UserError(f"--out must be a .png file (lossless), got {args.out}")
     if Path(args.image).exists() and Path(args.image).resolve() == out.resolve():
-        raise ValueError(f"refusing to overwrite the input {args.image}: choose another --out")
+        raise UserError(f"refusing to overwrite the input {args.image}: choose another --out")
     image = io.load_image(args.image)
 
     def progress(done: int, total: int) -> None:

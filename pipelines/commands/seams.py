@@ -22,14 +22,14 @@ def run(args):
     result = load_image(args.result)
     original = load_image(args.original) if args.original else None
     if reference.shape[:2] != result.shape[:2]:
-        raise ValueError(
+        raise UserError(
             f"the result is {result.shape[1]}x{result.shape[0]} but the reference is "
             f"{reference.shape[1]}x{reference.shape[0]} (width x height)"
         )
     if original is not None and original.shape != result.shape:
-        raise ValueError(f"the original has shape {original.shape} but the result {result.shape}")
+        raise UserError(f"the original has shape {original.shape} but the result {result.shape}")
     if original is None and reference.shape != result.shape:
-        raise ValueError(f"the reference has shape {reference.shape} but the result {result.shape}")
+        raise UserError(f"the reference has shape {reference.shape} but the result {result.shape}")
     mask = to_mask(open_image(args.mask), size=(result.shape[1], result.shape[0]))
     print(json.dumps(seam_report(reference, result, mask, original=original), indent=2))
     return 0

@@ -13,6 +13,8 @@ download; offline without it, the command stops with one line naming the file an
 
 from __future__ import annotations
 
+from ..errors import UserError
+
 import argparse
 import json
 import sys
@@ -54,7 +56,7 @@ def parse_numbers(text: str, count: int, option: str, example: str) -> tuple[flo
     except ValueError:
         values = ()
     if len(values) != count or not all(v == v and abs(v) != float("inf") for v in values):
-        raise ValueError(f"{option} expects {example}, got {text!r}")
+        raise UserError(f"{option} expects {example}, got {text!r}")
     return values
 
 
@@ -69,11 +71,11 @@ def run(args: argparse.Namespace) -> int:
     box = parse_numbers(args.box, 4, "--box", "X0,Y0,X1,Y1 (e.g. 10,20,200,180)") if args.box else None
     grow = seg_mod.growth_px(args.grow)
     if not str(args.out).lower().endswith(".png"):
-        raise ValueError(f"--out must be a .png file, got {args.out}")
+        raise UserError(f"--out must be a .png file, got {args.out}")
     if Path(args.image).exists() and Path(args.image).resolve() == Path(args.out).resolve():
-        raise ValueError(f"refusing to overwrite the input {args.image}: choose another --out")
+        raise UserError(f"refusing to overwrite the input {args.image}: choose another --out")
     if args.min_area is not None and args.min_area < 0:
-        raise ValueError("--min-area must be >= 0")
+        raise UserError("--min-area must be >= 0")
 
     image = io.load_image(args.image, keep_alpha=False)
     if image.ndim == 2:
