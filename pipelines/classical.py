@@ -133,13 +133,16 @@ def inpaint(
 
     t0 = time.perf_counter()
     report = seams.seam_report(prep.rgb, current, prep.mask)
+    images = prep.finish([current], [report])
     t_report = time.perf_counter() - t0
     return InpaintResult(
-        images=[prep.restore(current)],
+        images=images,
         reports=[report],
         seeds=[None],
         boxes=[box for _, box in jobs],
         mask=prep.mask,
+        given_mask=prep.given,
+        grow=prep.grow,
         timings={
             "load": 0.0, "prepare": t_prepare, "generate": t_fill, "composite": t_composite,
             "report": t_report, "total": time.perf_counter() - t_start,

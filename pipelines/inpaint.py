@@ -5,12 +5,15 @@
     result.reports[0]    # pipelines.seams.seam_report(image, result.images[0], mask)
     result.boxes         # XYXY crop boxes, one per group of nearby mask regions
 
-Formats: images are HWC uint8 RGB (RGBA and HW greyscale are accepted; alpha is kept outside the mask
-and opaque inside it, as blend.composite does); masks are HW bool, True = repaint (anything pipelines.masks.to_mask accepts); boxes are
-XYXY ints with exclusive ends in the input image's pixel coordinates.
+Formats: images are HWC uint8 RGB; RGBA, HW greyscale, LA and 16-bit (uint16) arrays are accepted and come back
+in their own format: the engines work on an 8-bit copy (pipelines.io.to_working) and only the mask's pixels are
+written back (alpha is kept outside the mask and opaque inside it, 16-bit values outside are untouched); masks
+are HW bool, True = repaint (anything pipelines.masks.to_mask accepts); boxes are XYXY ints with exclusive ends
+in the input image's pixel coordinates.
 
 Steps (diffusers engine):
-  1. check the parameters and the mask contract (size, non-empty), then grow the mask by ``grow`` px;
+  1. check the parameters and the mask contract (size, non-empty); grow the mask by ``grow`` px only when asked
+     (the result reports the growth and the pixels changed outside the given mask);
   2. split the mask into groups of nearby regions (masks.groups); for each group take a context box
      (masks.context_box: bbox + margin, square, multiple of 8, inside the image), so a small mask on a
      4000x3000 photo is generated at full detail and the model never runs at the full image size;
@@ -20,7 +23,9 @@ Steps (diffusers engine):
      reporting progress every denoising step and checking ``cancel`` after each step;
   5. composite the generated crop back at full resolution with the boundary engine
      (blend.composite(..., box=box), default "seamless"), one group after the other;
-  6. score each variant with seams.seam_report and rank them: seam_excess, then ring_delta_e.
+  6. score each variant with seams.seam_report and rank them: seam_excess, then ring_delta_e;
+  7. write each result back at the input's own format (alpha, 16-bit) and verify that every pixel outside the
+     (grown) mask is the input's, byte for byte: a ContractViolation otherwise (fail closed).
 
 The classical engines ("telea", "ns") take the same call and return the same result type
 (pipelines.classical); they need no weights.
@@ -41,8 +46,9 @@ from . import masks
 from .errors import UserError
 
 ENGINES = ("diffusers", "telea", "ns")
-DEFAULT_GROW = 8
-"""Pixels the mask is grown by before generating: covers an object's anti-aliased fringe (BOUNDARIES.md)."""
+DEFAULT_GROW = 0
+"""Growth is never implicit: the mask the caller gives is the contract. Growing it (grow=px) covers an object's
+anti-aliased fringe (BOUNDARIES.md); the result then reports the growth and what changed outside the given mask."""
 DEFAULT_MARGIN = 32
 """Context pixels around each mask group, at full resolution, before the crop is squared and sized."""
 GROUP_GAP = 64
@@ -61,11 +67,15 @@ class Cancelled(RuntimeError):
 class InpaintResult:
     """What inpaint() returns.
 
-    images   full-resolution results, HWC uint8 (the input's channels), best seam score first
-    reports  seams.seam_report(input, image, mask) for each image, same order
+    images   full-resolution results in the input's format (channels and depth), best seam score first
+    reports  seams.seam_report(input, image, mask) for each image, same order; outside_changed and
+             outside_max_diff are measured on the input's own format; with growth also
+             outside_changed_given / outside_max_diff_given: the same against the mask as given
     seeds    the seed of each image, same order
     boxes    XYXY crop boxes (input pixel coordinates), one per group of nearby mask regions
     mask     the mask actually repainted (HW bool, after growth)
+    given_mask  the mask as the caller gave it (HW bool); equals ``mask`` when grow is 0
+    grow     px the mask was grown by (0 unless asked for)
     timings  seconds per stage: load, prepare, generate, composite, report, total
     engine   "diffusers", "telea" or "ns"
     model    the model's display name (None for the classical engines)
@@ -83,6 +93,8 @@ class InpaintResult:
     model: str | None = None
     notes: list[str] = field(default_factory=list)
     sizes: list[tuple[int, int]] = field(default_factory=list)
+    given_mask: np.ndarray | None = None
+    grow: int = 0
 
     @property
     def image(self) -> np.ndarray:
@@ -94,6 +106,13 @@ class InpaintResult:
         """The best-ranked image's seam report."""
         return self.reports[0]
 
+    def growth(self) -> dict:
+        """{"px": the growth asked for, "pixels": pixels added to the given mask}; 0 and 0 without growth."""
+        added = 0
+        if self.grow and self.given_mask is not None:
+            added = int(np.count_nonzero(self.mask)) - int(np.count_nonzero(self.given_mask))
+        return {"px": int(self.grow), "pixels": added}
+
     def summary(self) -> dict:
         """A JSON-ready description (no pixel data)."""
         return {
@@ -103,6 +122,7 @@ class InpaintResult:
             "boxes": [list(b) for b in self.boxes],
             "sizes": [list(s) for s in self.sizes],
             "reports": [jsonable(r) for r in self.reports],
+            "growth": self.growth(),
             "timings": {k: round(float(v), 4) for k, v in self.timings.items()},
             "notes": list(self.notes),
         }
@@ -114,49 +134,65 @@ class InpaintResult:
 
 @dataclass
 class Prepared:
-    """Checked inputs: the RGB working image, the grown mask, and how to restore the input's format."""
+    """Checked inputs: the RGB working image, the masks, and how to go back to the input's format."""
 
-    rgb: np.ndarray  # HWC uint8 RGB
-    mask: np.ndarray  # HW bool, grown
-    alpha: np.ndarray | None  # HW uint8 when the input was RGBA
-    grey: bool  # the input was HW greyscale
+    rgb: np.ndarray  # HWC uint8 RGB: the 8-bit working copy the engines see
+    mask: np.ndarray  # HW bool: the mask repainted (grown when asked)
+    given: np.ndarray  # HW bool: the mask as given
+    native: np.ndarray  # the input in its own format (pipelines.io: uint8/uint16, L/LA/RGB/RGBA)
+    grow: int = 0
 
     @property
     def size(self) -> tuple[int, int]:
         return self.rgb.shape[1], self.rgb.shape[0]
 
     def restore(self, rgb: np.ndarray) -> np.ndarray:
-        """Back to the input's channels, as blend.composite treats them: greyscale takes the luma (exact
-        where R = G = B, i.e. outside the mask); RGBA keeps the input's alpha outside the mask and is
-        opaque (255) inside it, where the pixels were repainted."""
-        if self.grey:
-            import cv2
+        """An HWC uint8 RGB result back in the input's format: a copy of the input with only the mask's pixels
+        written (io.from_working): greyscale takes the luma, alpha is opaque (255) inside the mask and the
+        input's outside it, 16-bit inputs get v * 257 inside and keep every other value."""
+        from . import io
 
-            return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-        if self.alpha is not None:
-            return np.dstack([rgb, np.where(self.mask, np.uint8(255), self.alpha)])
-        return rgb
+        return io.from_working(self.native, rgb, self.mask)
+
+    def finish(self, images: list[np.ndarray], reports: list[dict], what: str = "the result") -> list[np.ndarray]:
+        """Restore every image to the input's format, verify its outside against the input (fail closed: a
+        ContractViolation), and put the outside measurements, taken on the input's own format, in its report
+        (with growth also against the mask as given)."""
+        from . import contract
+
+        out = []
+        for k, (img, report) in enumerate(zip(images, reports)):
+            final = self.restore(img)
+            contract.verify_outside(self.native, final, self.mask, what=f"{what} #{k + 1}")
+            measured = contract.outside_report(self.native, final, self.mask)
+            report["outside_changed"] = measured["outside_changed"]
+            report["outside_max_diff"] = measured["outside_max_diff"]
+            if self.grow:
+                given = contract.outside_report(self.native, final, self.given)
+                report["outside_changed_given"] = given["outside_changed"]
+                report["outside_max_diff_given"] = given["outside_max_diff"]
+            out.append(final)
+        return out
 
 
 def prepare(image, mask, grow: int = DEFAULT_GROW) -> Prepared:
-    """Check the image and the mask contract (same size, not empty), split channels, grow the mask."""
+    """Check the image (io.check_native) and the mask contract (same size, not empty), make the RGB working
+    copy, and grow the mask only when ``grow`` > 0."""
     from . import io
 
-    a = io.as_image(image)
-    height, width = a.shape[:2]
-    m = masks.to_mask(mask, size=(width, height))
+    native = io.check_native(image)
+    height, width = native.shape[:2]
+    given = masks.to_mask(mask, size=(width, height))
     grow = check_int(grow, "grow", 0)
-    if grow:
-        m = masks.grow(m, grow)
-    grey = a.ndim == 2
-    alpha = None
-    if grey:
-        rgb = np.repeat(a[:, :, None], 3, axis=2)
-    elif a.shape[2] == 4:
-        rgb, alpha = np.ascontiguousarray(a[:, :, :3]), a[:, :, 3].copy()
+    m = masks.grow(given, grow) if grow else given
+    work = io.to_working(native)
+    if work.ndim == 2:
+        rgb = np.repeat(work[:, :, None], 3, axis=2)
+    elif work.shape[2] == 4:
+        rgb = np.ascontiguousarray(work[:, :, :3])
     else:
-        rgb = a
-    return Prepared(rgb=rgb, mask=m, alpha=alpha, grey=grey)
+        rgb = work
+    return Prepared(rgb=rgb, mask=m, given=given, native=native, grow=grow)
 
 
 def check_int(value, name: str, minimum: int, maximum: int | None = None) -> int:
@@ -303,7 +339,8 @@ def inpaint(
     guidance        classifier-free guidance scale (>= 0; <= 1 disables guidance)
     seed            int for a local torch.Generator (same seed, same image), None for a random one
     variants        images to generate with seeds seed, seed + 1, ...; ranked by seam score
-    grow            px the mask is grown by before anything else (covers the object's fringe)
+    grow            px to grow the mask by first (default 0: the mask as given is the contract); the result
+                    reports the growth and what changed outside the given mask
     feather, method passed to blend.composite (methods: the contract-safe ones, default "seamless")
     context_margin  px of context around each mask group before the crop is squared and resized
     prefill         classical fill of the masked area before generating (object removal; needs strength < 1)
@@ -425,14 +462,17 @@ def inpaint(
     t0 = time.perf_counter()
     reports = [seams.seam_report(prep.rgb, img, prep.mask) for img in images]
     images, reports, ranked_seeds = rank(images, reports, seeds)
+    images = prep.finish(images, reports)
     t_report = time.perf_counter() - t0
 
     return InpaintResult(
-        images=[prep.restore(img) for img in images],
+        images=images,
         reports=reports,
         seeds=ranked_seeds,
         boxes=[box for _, box, _ in jobs],
         mask=prep.mask,
+        given_mask=prep.given,
+        grow=prep.grow,
         timings={
             "load": t_load, "prepare": t_prepare, "generate": t_generate, "composite": t_composite,
             "report": t_report, "total": time.perf_counter() - t_start,

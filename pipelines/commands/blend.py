@@ -30,19 +30,31 @@ def parse_box(text):
 
 
 def run(args):
-    from ..blend import composite
-    from ..io import load_image, open_image, save_png
+    import numpy as np
+
+    from ..blend import CONTRACT_SAFE, composite
+    from ..contract import verify_outside
+    from ..io import from_working, load_image, open_image, read, save_png, to_working
+    from ..masks import grow as grow_mask
     from ..masks import to_mask
 
-    original = load_image(args.original)
+    picture = read(args.original)
+    native = picture.pixels
+    original = to_working(native)
     generated = load_image(args.generated)
-    size = (original.shape[1], original.shape[0])
+    size = picture.size
     try:
         mask = to_mask(open_image(args.mask), size=size, resize=args.resize_mask)
     except ValueError as exc:
         raise UserError(str(exc).replace("pass resize=True", "pass --resize-mask")) from None
     box = parse_box(args.box) if args.box else None
     result = composite(original, generated, mask, method=args.method, feather=args.feather, grow=args.grow, box=box)
-    save_png(args.out, result, protect=(args.original, args.generated, args.mask))
+    if args.method in CONTRACT_SAFE:
+        repainted = grow_mask(mask, args.grow) if args.grow else mask
+        result = from_working(native, result, repainted)
+        verify_outside(native, result, repainted)
+    else:  # the textbook feather writes outside the mask too: keep everything it wrote
+        result = from_working(native, result, np.ones(native.shape[:2], bool))
+    save_png(args.out, result, protect=(args.original, args.generated, args.mask), icc_profile=picture.icc_profile)
     print(f"wrote {args.out} ({size[0]}x{size[1]}, method {args.method})")
     return 0

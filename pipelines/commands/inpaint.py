@@ -38,7 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--guidance", type=float, default=7.5, help="classifier-free guidance scale (default 7.5)")
     parser.add_argument("--seed", type=int, default=None, help="seed (default: random, printed)")
     parser.add_argument("--variants", type=int, default=1, help="images to generate, ranked by seam score")
-    parser.add_argument("--grow", type=int, default=8, help="px to grow the mask by first (default 8)")
+    parser.add_argument("--grow", type=int, default=0,
+                        help="px to grow the mask by first (default 0: the mask as given is the contract); the "
+                             "report gives the growth and the pixels changed outside the given mask")
     parser.add_argument("--feather", type=float, default=None, help="feather width in px for the composite")
     parser.add_argument("--method", default="seamless", choices=["seamless", "inward", "hard"],
                         help="compositing method; all keep outside pixels byte-identical (default seamless)")
@@ -61,8 +63,9 @@ def run(args: argparse.Namespace) -> int:
     for given in (args.image, args.mask):
         if Path(given).exists() and Path(given).resolve() == out.resolve():
             raise UserError(f"refusing to overwrite the input {given}: choose another --out")
-    image = io.load_image(args.image)
-    mask = masks.to_mask(args.mask, size=(image.shape[1], image.shape[0]))
+    picture = io.read(args.image)
+    image = picture.pixels
+    mask = masks.to_mask(args.mask, size=picture.size)
 
     def progress(step: int, total: int) -> None:
         if sys.stderr.isatty():
@@ -76,10 +79,12 @@ def run(args: argparse.Namespace) -> int:
         device=args.device, dtype=args.dtype, offload=args.offload, model_config=args.model_config,
     )
     protect = (args.image, args.mask)
-    written = [str(io.save_png(out, result.images[0], protect=protect))]
+    icc = picture.icc_profile
+    written = [str(io.save_png(out, result.images[0], protect=protect, icc_profile=icc))]
     for k, extra in enumerate(result.images[1:], start=2):
-        written.append(str(io.save_png(out.with_name(f"{out.stem}-{k}.png"), extra, protect=protect)))
+        written.append(str(io.save_png(out.with_name(f"{out.stem}-{k}.png"), extra, protect=protect, icc_profile=icc)))
 
     summary = result.summary()
+    summary["notes"] = picture.notes + summary["notes"]
     print(json.dumps({"report": summary["reports"][0], "outputs": written, **summary}, indent=2))
     return 0
