@@ -1,36 +1,73 @@
-"""Diffusion models: loading, the process-wide cache, and what a loaded model can do.
+"""Diffusion models: loading, the process-wide cache shared by all users, and what a loaded model can do.
 
-    model = load_model("stable-diffusion-v1-5/stable-diffusion-inpainting")   # hub id (cached by huggingface_hub)
-    model = load_model("/models/my-sd15-inpaint")                             # local diffusers folder
-    model = load_model("/models/realistic.safetensors")                       # single-file checkpoint
-    model.mode          # "inpainting" (UNet with 9 input channels) or "blended" (4: blended latent diffusion)
-    model.native_size   # 512 for SD 1.x/2.x, 1024 for SDXL (unet sample_size x vae scale factor)
+One job = one lease. A lease pins the model for the whole job (several pipeline calls); ``LoadedModel.lock``
+serialises the individual calls (the scheduler is stateful)::
+
+    from pipelines import models
+
+    with models.lease(source, device="auto", dtype=None, offload=False, config=None,
+                      allow_download=False) as loaded:       # a LoadedModel, never evicted while leased
+        for crop in crops:
+            with loaded.lock:                                 # one pipeline call at a time
+                out = loaded.pipe(prompt=..., image=..., mask_image=...)
+
+    source   hub id (None: DEFAULT_MODEL), local diffusers folder, or a single .safetensors/.ckpt file;
+             a LoadedModel is also accepted: it is yielded as is (pinned when it belongs to this cache)
+    loaded.mode          "inpainting" (UNet with 9 input channels) or "blended" (4: blended latent diffusion)
+    loaded.native_size   512 for SD 1.x/2.x, 1024 for SDXL (unet sample_size x vae scale factor)
+
+    models.lease(...)                 context manager on the process-wide cache (ModelCache.lease on others)
+    models.load_model(...)            the model without a lease: it may be evicted between two calls (then
+                                      ``pipe`` is None); fine for one-shot use, the CLI and tests
+    models.is_available_locally(src)  True for an existing local folder/file or a hub id already in the local
+                                      Hugging Face cache (never goes online)
 
 Nothing is imported from torch/diffusers, loaded or downloaded when this module is imported.
 
-A model is loaded once per (source, dtype, device) and kept in one process-wide cache guarded by a
-lock. The cache holds at most ``max_models`` pipelines (default 1): loading another one evicts the
-oldest, which is freed (del + gc + torch.cuda.empty_cache) once the new one has loaded; if the new one
-fails to load, the evicted ones are put back as they were (rollback). Pipelines are shared read-only by
-all users; ``LoadedModel.lock`` serialises calls into one pipeline (its scheduler is stateful).
+The cache (``ModelCache``) holds at most ``max_models`` models (default 1, env INPAINT_MAX_MODELS), keyed by
+(source, dtype, device). Its lock guards only the registry, never a download or a load:
+
+- A request for a loaded key returns at once, even while another key is loading.
+- Concurrent requests for a key that is loading wait for that one load (one load per key) and share its
+  result or its error.
+- A load that needs a slot evicts the least recently used models that nobody leases; when every slot is
+  leased it waits until a lease is released. Evicted models are parked off the accelerator (after their
+  running call, if any, returns), freed (del + gc + torch.cuda.empty_cache) once the new model has loaded,
+  and put back as they were if it fails (rollback).
+- Deadlocks: a thread that holds a lease never waits for a slot. If it asks for another model that cannot
+  be placed now (say max_models=1 and it holds model A while asking for B), it gets a ``UserError``
+  saying so instead of waiting forever for its own lease; it may still wait for a load that already has
+  its slot (that always finishes). Take a lease in the thread that runs the job and release it in the same
+  thread (``with`` in one function, not across the yields of a Gradio generator).
+- A loader waiting for a slot can wait for as long as other jobs keep leasing the loaded models (requests
+  for a loaded model are served at once and are not queued behind it).
+
+``allow_download=False`` refuses a hub id that is not in the local Hugging Face cache with a one-line
+``UserError`` and loads with ``local_files_only``, so a request never starts a download.
 
 Failures to load (offline, missing or gated weights, a path that does not exist) raise one
-``ModelLoadError`` (a ValueError) whose single line names the model and the remedy.
+``ModelLoadError`` (a UserError, so a ValueError) whose single line names the model and the remedy.
 """
 
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import re
 import threading
+import time
 import warnings
-from collections import OrderedDict
+from collections import Counter, OrderedDict
+import contextlib
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from .errors import UserError
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-inpainting"
 """The model used when none is named: SD 1.5's dedicated inpainting checkpoint (9-channel UNet)."""
@@ -68,7 +105,8 @@ class LoadedModel:
     dtype         torch dtype of the weights
     offload       whether model CPU offload is enabled
     lock          serialises calls into the pipeline (its scheduler is stateful); eviction takes it too,
-                  so a model is never moved or freed during a call. After eviction ``pipe`` is None.
+                  so a model is never moved or freed during a call. After eviction ``pipe`` is None
+                  (a leased model is never evicted: see ModelCache.lease).
     """
 
     pipe: Any
@@ -207,20 +245,27 @@ def _single_file_family(path: str) -> str:
 # Loading (no cache)
 
 
-def _load_pipeline(key: str, kind: str, dtype: Any, device: str, offload: bool, config: str | None) -> Any:
-    """Load the pipeline from a hub id, a diffusers folder or a single file and put it on ``device``."""
+def _load_pipeline(
+    key: str, kind: str, dtype: Any, device: str, offload: bool, config: str | None, *, local_files_only: bool = False,
+) -> Any:
+    """Load the pipeline from a hub id, a diffusers folder or a single file and put it on ``device``.
+
+    This is ModelCache's default ``loader``; any loader takes these arguments. ``local_files_only``: use only the
+    local Hugging Face cache (set when downloads are disabled, and whenever HF_HUB_OFFLINE is set).
+    """
+    local_files_only = bool(local_files_only) or _offline()
     import diffusers
     from diffusers.pipelines import pipeline_utils
 
     # diffusers renamed torch_dtype to dtype (0.36+); older releases only know torch_dtype.
     dtype_kw = "dtype" if hasattr(pipeline_utils, "_resolve_dtype") else "torch_dtype"
     common = {dtype_kw: dtype, "safety_checker": None, "requires_safety_checker": False}
-    if _offline():
+    if local_files_only:
         common["local_files_only"] = True
     if kind == "file":
         family = _single_file_family(key)
         cls = diffusers.StableDiffusionXLInpaintPipeline if family == "sdxl" else diffusers.StableDiffusionInpaintPipeline
-        kwargs = {dtype_kw: dtype, "local_files_only": _offline()}
+        kwargs = {dtype_kw: dtype, "local_files_only": local_files_only}
         if family == "sd":
             kwargs.update(safety_checker=None, requires_safety_checker=False)
         if config:
@@ -262,6 +307,43 @@ def describe(pipe: Any, source: str, device: str, dtype: Any, offload: bool = Fa
 
 
 # --------------------------------------------------------------------------------------------
+# Local availability (downloads disabled)
+
+
+def is_available_locally(source: str | os.PathLike | None) -> bool:
+    """True when ``source`` can be loaded without a download: an existing local folder or file, or a hub id whose
+    ``model_index.json`` is in the local Hugging Face cache (huggingface_hub.try_to_load_from_cache: files only,
+    never the network). None means DEFAULT_MODEL. A partly downloaded repository counts as available; loading it
+    with downloads disabled then fails with a one-line ModelLoadError instead of fetching the rest.
+    """
+    try:
+        key, kind = _normalise_source(source)
+    except ModelLoadError:
+        return False  # a path that does not exist, or text that is no hub id
+    if kind != "hub":
+        return True
+    from huggingface_hub import try_to_load_from_cache
+
+    return isinstance(try_to_load_from_cache(key, "model_index.json"), str)
+
+
+def downloads_disabled_error(name: str) -> UserError:
+    """The one-line refusal for a model that is not on this server when downloads are disabled."""
+    return UserError(
+        f"model '{name}' is not on this server and downloads are disabled here; "
+        f"ask the operator to add it (python app.py --allow-downloads)"
+    )
+
+
+def _check_local(name: str, kind: str, key_source: str, config: str | None) -> None:
+    """Refuse (UserError) a hub id, or a hub-id ``config``, that would need a download."""
+    if kind == "hub" and not is_available_locally(key_source):
+        raise downloads_disabled_error(name)
+    if config and not Path(os.path.expanduser(str(config))).exists() and not is_available_locally(config):
+        raise downloads_disabled_error(str(config))
+
+
+# --------------------------------------------------------------------------------------------
 # The cache
 
 
@@ -278,12 +360,28 @@ def _free(models: list[LoadedModel]) -> None:
         torch.cuda.empty_cache()
 
 
-class ModelCache:
-    """A lock-guarded registry of loaded models keyed by (source, dtype, device), at most ``max_models``.
+@dataclass(eq=False)
+class _Loading:
+    """One load in flight for a key: whether it holds a slot yet, how many requests wait for it, its outcome."""
 
-    ``get`` returns the cached model or loads it; loading a new one evicts the least recently used ones
-    beyond ``max_models``: they are moved off the accelerator while the new one loads, freed when it has
-    loaded, and restored (rollback) if it fails.
+    name: str
+    has_slot: bool = False
+    waiters: int = 0
+    done: bool = False
+    model: LoadedModel | None = None
+    error: BaseException | None = None
+
+
+class ModelCache:
+    """A registry of loaded models keyed by (source, dtype, device), at most ``max_models`` of them, shared by
+    threads (users). See the module docstring for the rules; in short:
+
+    lease(...)   context manager: the model, pinned (never evicted, parked or freed) until the block exits
+    get(...)     the model without a lease (load_model): it may be evicted by the next load of another key
+
+    The registry lock (``_cond``, a Condition) is never held while waiting for a running pipeline call, while
+    parking, loading or freeing. ``loader(source, kind, dtype, device, offload, config, local_files_only=...)``
+    replaces the real loader in tests.
     """
 
     def __init__(self, max_models: int = 1, loader: Callable[..., Any] | None = None):
@@ -291,40 +389,108 @@ class ModelCache:
             raise UserError(f"max_models must be at least 1, got {max_models}")
         self.max_models = int(max_models)
         self._loader = loader or _load_pipeline
-        self._models: OrderedDict[tuple, LoadedModel] = OrderedDict()
-        self._lock = threading.RLock()
+        self._cond = threading.Condition(threading.Lock())
+        self._models: OrderedDict[tuple, LoadedModel] = OrderedDict()  # least recently used first
+        self._leases: Counter[tuple] = Counter()  # key -> leases held
+        self._holders: dict[int, Counter[tuple]] = {}  # thread ident -> key -> leases that thread holds
+        self._loading: dict[tuple, _Loading] = {}  # key -> its load in flight
+        self._parked: dict[tuple, _Loading] = {}  # evicted key -> the load that evicted it (until it ends)
         self.loads = 0
         """How many pipelines this cache has loaded (cache misses); tests read it."""
 
+    # ---- inspection
+
     def keys(self) -> list[tuple]:
-        with self._lock:
+        with self._cond:
             return list(self._models)
 
     def __len__(self) -> int:
-        with self._lock:
+        with self._cond:
             return len(self._models)
 
     def __contains__(self, key: tuple) -> bool:
-        with self._lock:
+        with self._cond:
             return key in self._models
 
+    def status(self) -> dict:
+        """A snapshot: {"loaded": [keys, least recently used first], "leases": {key: n},
+        "loading": {key: "waiting for a slot" | "loading"}, "waiters": {key: requests waiting for that load},
+        "max_models": n}."""
+        with self._cond:
+            return {
+                "loaded": list(self._models),
+                "leases": dict(self._leases),
+                "loading": {k: "loading" if r.has_slot else "waiting for a slot" for k, r in self._loading.items()},
+                "waiters": {k: r.waiters for k, r in self._loading.items()},
+                "max_models": self.max_models,
+            }
+
+    # ---- capacity
+
     def clear(self) -> None:
-        """Forget and free every cached model."""
-        with self._lock:
-            evicted = list(self._models.values())
-            self._models.clear()
-            _free(evicted)
+        """Forget and free every cached model nobody leases (leased ones stay until their leases end)."""
+        with self._cond:
+            dropped = [self._models.pop(k) for k in list(self._models) if not self._leases[k]]
+            self._cond.notify_all()
+        self._drop(dropped)
 
     def set_max_models(self, n: int) -> None:
-        """Change the capacity; models beyond it are freed, oldest first."""
+        """Change the capacity; unleased models beyond it are freed, least recently used first."""
         if int(n) < 1:
             raise UserError(f"max_models must be at least 1, got {n}")
-        with self._lock:
+        with self._cond:
             self.max_models = int(n)
-            evicted = []
-            while len(self._models) > self.max_models:
-                evicted.append(self._models.popitem(last=False)[1])
-            _free(evicted)
+            excess = len(self._models) + sum(r.has_slot for r in self._loading.values()) - self.max_models
+            dropped = []
+            for k in list(self._models):
+                if len(dropped) >= excess:
+                    break
+                if not self._leases[k]:
+                    dropped.append(self._models.pop(k))
+            self._cond.notify_all()
+        self._drop(dropped)
+
+    @staticmethod
+    def _drop(dropped: list[LoadedModel]) -> None:
+        """Free models already removed from the registry, each after its running call (its lock)."""
+        for m in dropped:
+            with m.lock:
+                m.pipe = None
+        _free(dropped)
+
+    # ---- requests
+
+    @contextmanager
+    def lease(
+        self,
+        source: str | os.PathLike | LoadedModel | None = None,
+        *,
+        device: str | None = "auto",
+        dtype: Any = None,
+        offload: bool = False,
+        config: str | None = None,
+        allow_download: bool = True,
+    ) -> Iterator[LoadedModel]:
+        """Yield the model for ``source`` (loading it on a miss), pinned until the ``with`` block exits.
+
+        While any lease on a model is held it is never evicted, parked or freed; a load that needs its slot
+        waits. Enter and exit in the same thread. Arguments as load_model. A LoadedModel as ``source`` is
+        yielded as is (pinned if it is registered in this cache). Raises ModelLoadError/UserError (one line),
+        including when this thread already holds a lease and the model cannot be placed (see module docstring).
+        """
+        if isinstance(source, LoadedModel):
+            key, model = self._pin(source)
+        else:
+            key, model = self._acquire(
+                source, device=device, dtype=dtype, offload=offload, config=config,
+                allow_download=allow_download, lease=True,
+            )
+        me = threading.get_ident()
+        try:
+            yield model
+        finally:
+            if key is not None:
+                self._release(key, me)
 
     def get(
         self,
@@ -334,57 +500,228 @@ class ModelCache:
         dtype: Any = None,
         offload: bool = False,
         config: str | None = None,
+        allow_download: bool = True,
     ) -> LoadedModel:
-        """The model for ``source`` (hub id, diffusers folder or single file), loading it on a miss."""
+        """The model for ``source`` (hub id, diffusers folder or single file), loading it on a miss; no lease, so
+        the model may be evicted (``pipe`` None) once another key needs its slot."""
+        return self._acquire(
+            source, device=device, dtype=dtype, offload=offload, config=config,
+            allow_download=allow_download, lease=False,
+        )[1]
+
+    def _pin(self, model: LoadedModel) -> tuple[tuple | None, LoadedModel]:
+        """Lease a LoadedModel handed in directly, when this cache holds it; (None, model) otherwise."""
+        with self._cond:
+            for key, cached in self._models.items():
+                if cached is model:
+                    self._take(key, threading.get_ident())
+                    return key, model
+        return None, model
+
+    def _take(self, key: tuple, me: int) -> None:
+        self._leases[key] += 1
+        self._holders.setdefault(me, Counter())[key] += 1
+
+    def _release(self, key: tuple, me: int) -> None:
+        with self._cond:
+            self._leases[key] -= 1
+            if self._leases[key] <= 0:
+                del self._leases[key]
+            held = self._holders.get(me)
+            if held is not None:
+                held[key] -= 1
+                if held[key] <= 0:
+                    del held[key]
+                if not held:
+                    del self._holders[me]
+            self._cond.notify_all()
+
+    def _would_deadlock(self, name: str, me: int) -> UserError:
+        held = ", ".join(f"'{Path(k[0]).name if Path(k[0]).is_absolute() else k[0]}'" for k in self._holders[me])
+        return UserError(
+            f"model '{name}' cannot be loaded while this job holds {held}: the server keeps at most "
+            f"{self.max_models} model(s) loaded (INPAINT_MAX_MODELS) and they are in use; "
+            f"finish the job with one model before starting one with another"
+        )
+
+    def _acquire(
+        self, source: Any, *, device: Any, dtype: Any, offload: bool, config: str | None, allow_download: bool,
+        lease: bool,
+    ) -> tuple[tuple, LoadedModel]:
+        """(key, model): the registered model (leased when ``lease``), loading it in this thread on a miss."""
         key_source, kind = _normalise_source(source)
         device = resolve_device(device)
         dtype = resolve_dtype(dtype, device)
         offload = bool(offload) and device.startswith("cuda")
         device_key = device + ("+offload" if offload else "")
         key = (key_source, str(dtype).replace("torch.", ""), device_key)
-        with self._lock:
-            if key in self._models:
-                self._models.move_to_end(key)
-                return self._models[key]
+        name = str(source) if source is not None and str(source).strip() else DEFAULT_MODEL
+        if not allow_download:
+            _check_local(name, kind, key_source, config)
+        me = threading.get_ident()
 
-            # 1. Set aside the models that must make room: wait until no call is running in them (their
-            #    lock, held until commit or rollback), then park them off the accelerator.
-            evicted: list[tuple[tuple, LoadedModel, bool]] = []
+        with self._cond:
+            while True:
+                model = self._models.get(key)
+                if model is not None:
+                    self._models.move_to_end(key)
+                    if lease:
+                        self._take(key, me)
+                    return key, model
+                loading = self._loading.get(key)
+                rec = loading or self._parked.get(key)
+                if rec is None:
+                    break
+                # Someone is loading this key (wait for that one load), or evicting it (wait for the outcome:
+                # rollback puts it back, commit frees it and this thread loads it again).
+                if not rec.has_slot and self._holders.get(me):
+                    raise self._would_deadlock(name, me)
+                rec.waiters += 1
+                try:
+                    while not rec.done:
+                        self._cond.wait()
+                finally:
+                    rec.waiters -= 1
+                if rec is loading and rec.error is not None:
+                    raise _shared_error(name, rec.error) from None
+
+            # This thread loads ``key``: register the load, then get a slot for it.
+            rec = _Loading(name)
+            self._loading[key] = rec
             try:
-                while self._models and len(self._models) >= self.max_models:
-                    old_key, old = self._models.popitem(last=False)
+                victims = self._reserve(rec, name, me)
+            except BaseException as exc:
+                del self._loading[key]
+                rec.error, rec.done = exc, True
+                self._cond.notify_all()
+                raise
+
+        model = self._load(
+            key, rec, victims, key_source, kind, dtype, device, offload, config, allow_download, me if lease else None,
+        )
+        return key, model
+
+    def _reserve(self, rec: _Loading, name: str, me: int) -> list[tuple[tuple, LoadedModel]]:
+        """Under the registry lock: make room for one more model. Returns the evicted (key, model) pairs, which
+        leave the registry and are marked parked. Waits while every slot is leased; raises UserError instead
+        when this thread holds a lease and no load with a slot is in flight (waiting could be forever)."""
+        waiting_since = None
+        while True:
+            used = len(self._models) + sum(r.has_slot for r in self._loading.values())
+            need = used + 1 - self.max_models
+            free = [k for k in self._models if not self._leases[k]]  # least recently used first
+            if need <= len(free):
+                victims = [(k, self._models.pop(k)) for k in free[: max(need, 0)]]
+                for k, _ in victims:
+                    self._parked[k] = rec
+                rec.has_slot = True
+                if waiting_since is not None:
+                    logger.info("model %s got a slot after %.1f s", name, time.perf_counter() - waiting_since)
+                return victims
+            if self._holders.get(me) and not any(r.has_slot for r in self._loading.values()):
+                raise self._would_deadlock(name, me)
+            if waiting_since is None:
+                waiting_since = time.perf_counter()
+                logger.info(
+                    "model %s waits for a slot: %d of %d in use (leased: %s)",
+                    name, used, self.max_models, ", ".join(k[0] for k in self._leases) or "none",
+                )
+            self._cond.wait()
+
+    def _load(
+        self, key: tuple, rec: _Loading, victims: list[tuple[tuple, LoadedModel]], key_source: str, kind: str,
+        dtype: Any, device: str, offload: bool, config: str | None, allow_download: bool, lease_for: int | None,
+    ) -> LoadedModel:
+        """Outside the registry lock: park the victims (after their running calls), load, then commit (register
+        the new model, leased by thread ``lease_for`` unless None, and free the victims) or roll back (restore
+        the victims). Wakes every waiter either way."""
+        locked: list[LoadedModel] = []
+        parked: list[bool] = []
+        try:
+            try:
+                # 1. Set the evicted models aside: wait for their running call (their lock, held until commit or
+                #    rollback so no call starts on a parked model), then move them off the accelerator.
+                for _, old in victims:
                     old.lock.acquire()
-                    evicted.append((old_key, old, _park(old)))
-                if any(parked for *_, parked in evicted):
+                    locked.append(old)
+                    parked.append(_park(old))
+                if any(parked):
                     _empty_accelerator_cache()
 
-                # 2. Load; on failure put the evicted models back as they were (rollback).
-                try:
-                    with warnings.catch_warnings():  # hub deprecation chatter; failures are reported below
-                        warnings.filterwarnings("ignore", message=".*local_dir_use_symlinks.*")
-                        pipe = self._loader(key_source, kind, dtype, device, offload, config)
-                    model = describe(pipe, key_source, device, dtype, offload)
-                except BaseException as exc:
-                    pipe = None
-                    gc.collect()
-                    for old_key, old, parked in reversed(evicted):
-                        if parked:
-                            old.pipe.to(old.device)
+                # 2. Load.
+                t0 = time.perf_counter()
+                logger.info("loading model %s (%s, %s, %s)", rec.name, kind, key[1], key[2])
+                with warnings.catch_warnings():  # hub deprecation chatter; failures are reported below
+                    warnings.filterwarnings("ignore", message=".*local_dir_use_symlinks.*")
+                    pipe = self._loader(
+                        key_source, kind, dtype, device, offload, config, local_files_only=not allow_download,
+                    )
+                model = describe(pipe, key_source, device, dtype, offload)
+                logger.info("loaded model %s in %.1f s", rec.name, time.perf_counter() - t0)
+            except BaseException as exc:
+                # 3a. Roll back: the evicted models go back as they were, the waiters get the error.
+                pipe = None
+                gc.collect()
+                restored = self._unpark(victims, parked)
+                if isinstance(exc, ModelLoadError) or not isinstance(exc, Exception):
+                    error: BaseException = exc
+                else:
+                    error = _load_error(rec.name, exc, kind)
+                with self._cond:
+                    for old_key, old in reversed(restored):
                         self._models[old_key] = old
                         self._models.move_to_end(old_key, last=False)
-                    if isinstance(exc, ModelLoadError) or not isinstance(exc, Exception):
-                        raise
-                    hub = _is_hub_error(exc)
-                    raise _load_error(str(source or DEFAULT_MODEL), exc, kind) from (None if hub else exc)
+                    for old_key, _ in victims:
+                        self._parked.pop(old_key, None)
+                    del self._loading[key]
+                    rec.error, rec.done = error, True
+                    self._cond.notify_all()
+                logger.info("loading model %s failed: %s", rec.name, " ".join(str(error).split())[:300])
+                if error is exc:
+                    raise
+                raise error from (None if _is_hub_error(exc) else exc)
 
-                # 3. Commit: free the evicted models, register the new one.
-                _free([old for _, old, _ in evicted])
+            # 3b. Commit: register the new model, then free the evicted ones.
+            with self._cond:
+                for old_key, _ in victims:
+                    del self._parked[old_key]
+                del self._loading[key]
                 self._models[key] = model
+                if lease_for is not None:
+                    self._take(key, lease_for)
                 self.loads += 1
-                return model
-            finally:
-                for _, old, _ in evicted:
-                    old.lock.release()
+                rec.model, rec.done = model, True
+                self._cond.notify_all()
+            if victims:
+                logger.info("evicted %s", ", ".join(k[0] for k, _ in victims))
+            _free([old for _, old in victims])
+            return model
+        finally:
+            for old in locked:
+                old.lock.release()
+
+    @staticmethod
+    def _unpark(victims: list[tuple[tuple, LoadedModel]], parked: list[bool]) -> list[tuple[tuple, LoadedModel]]:
+        """Move parked victims back to their device; one that cannot move back is freed (and logged)."""
+        restored = []
+        for i, (old_key, old) in enumerate(victims):
+            if i < len(parked) and parked[i]:
+                try:
+                    old.pipe.to(old.device)
+                except Exception:
+                    logger.exception("could not move model %s back to %s after a failed load; freeing it",
+                                     old.name, old.device)
+                    _free([old])
+                    continue
+            restored.append((old_key, old))
+        return restored
+
+
+def _shared_error(name: str, error: BaseException) -> UserError:
+    """The error a request that waited for another request's load raises (a fresh one-line copy)."""
+    if isinstance(error, UserError):
+        return type(error)(str(error)) if type(error) in (UserError, ModelLoadError) else ModelLoadError(str(error))
+    return ModelLoadError(f"loading model '{name}' was interrupted ({type(error).__name__}); try again")
 
 
 def _load_error(name: str, exc: Exception, kind: str = "hub") -> ModelLoadError:
@@ -415,6 +752,7 @@ def _park(model: LoadedModel) -> bool:
     try:
         model.pipe.to("cpu")
     except Exception:  # pragma: no cover - a pipeline that cannot move stays where it is
+        logger.warning("could not park model %s on the CPU; it stays on %s", model.name, model.device, exc_info=True)
         return False
     return True
 
@@ -443,18 +781,47 @@ def load_model(
     offload: bool = False,
     config: str | None = None,
     cache: ModelCache | None = None,
+    allow_download: bool = True,
 ) -> LoadedModel:
-    """Load (or fetch from the process-wide cache) an inpainting model.
+    """Load (or fetch from the process-wide cache) an inpainting model, without a lease.
 
-    source   hub id (default DEFAULT_MODEL), local diffusers folder, or a single .safetensors/.ckpt file
-    device   "auto" (cuda, then mps, then cpu), "cuda", "cuda:N", "mps" or "cpu"
-    dtype    None (fp16 on cuda, fp32 elsewhere), "fp16", "bf16", "fp32" or a torch dtype
-    offload  enable diffusers' model CPU offload (cuda only): less GPU memory, slower
-    config   for single files: a diffusers folder or hub id holding the matching component configs
-             (otherwise diffusers looks the configs up on the hub or in its local cache)
-    Raises ModelLoadError (a ValueError) with one line naming the model and the remedy.
+    Without a lease the model may be evicted between two pipeline calls when another request loads a
+    different model (then ``pipe`` is None): a job of several calls, or a server, uses ``lease`` instead.
+
+    source          hub id (default DEFAULT_MODEL), local diffusers folder, or a single .safetensors/.ckpt file
+    device          "auto" (cuda, then mps, then cpu), "cuda", "cuda:N", "mps" or "cpu"
+    dtype           None (fp16 on cuda, fp32 elsewhere), "fp16", "bf16", "fp32" or a torch dtype
+    offload         enable diffusers' model CPU offload (cuda only): less GPU memory, slower
+    config          for single files: a diffusers folder or hub id holding the matching component configs
+                    (otherwise diffusers looks the configs up on the hub or in its local cache)
+    allow_download  False: a hub id (or config) not in the local Hugging Face cache is refused with a
+                    one-line UserError, and loading uses local files only
+    Raises ModelLoadError (a UserError, so a ValueError) with one line naming the model and the remedy.
     """
-    return (cache if cache is not None else _CACHE).get(source, device=device, dtype=dtype, offload=offload, config=config)
+    return (cache if cache is not None else _CACHE).get(
+        source, device=device, dtype=dtype, offload=offload, config=config, allow_download=allow_download,
+    )
+
+
+def lease(
+    source: str | os.PathLike | LoadedModel | None = None,
+    *,
+    device: str | None = "auto",
+    dtype: Any = None,
+    offload: bool = False,
+    config: str | None = None,
+    allow_download: bool = True,
+    cache: ModelCache | None = None,
+) -> contextlib.AbstractContextManager[LoadedModel]:
+    """``with lease(source, ...) as loaded:`` the model, pinned in the process-wide cache (or ``cache``) for the
+    whole block: never evicted, parked or freed until the block exits. Arguments as load_model; serialise
+    each pipeline call with ``loaded.lock``. A LoadedModel as ``source`` is yielded as is (pinned when it
+    belongs to the cache). Raises as load_model, and UserError when this thread already holds a lease and
+    the model cannot be placed without evicting a leased one (see the module docstring).
+    """
+    return (cache if cache is not None else _CACHE).lease(
+        source, device=device, dtype=dtype, offload=offload, config=config, allow_download=allow_download,
+    )
 
 
 def blended_latent_diffusion(pipe: Any) -> bool:

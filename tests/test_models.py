@@ -168,7 +168,7 @@ def test_offline_hub_id_is_one_clear_error(monkeypatch):
 def test_hub_exceptions_are_translated(monkeypatch):
     from huggingface_hub.errors import LocalEntryNotFoundError
 
-    def offline_loader(*args):
+    def offline_loader(*args, **kwargs):
         raise LocalEntryNotFoundError("Cannot find the requested files in the disk cache")
 
     with pytest.raises(ModelLoadError) as info:
