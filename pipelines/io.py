@@ -214,6 +214,8 @@ def _luma(rgb: np.ndarray) -> np.ndarray:
     """ITU-R 601 luma of N x 3 uint8 RGB (OpenCV's RGB2GRAY rounding), uint8."""
     import cv2
 
+    if not len(rgb):  # an empty mask: OpenCV refuses empty arrays
+        return np.zeros(0, np.uint8)
     return cv2.cvtColor(np.ascontiguousarray(rgb.reshape(-1, 1, 3)), cv2.COLOR_RGB2GRAY).reshape(-1)
 
 
