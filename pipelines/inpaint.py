@@ -155,13 +155,16 @@ class Prepared:
         return io.from_working(self.native, rgb, self.mask)
 
     def finish(self, images: list[np.ndarray], reports: list[dict], what: str = "the result") -> list[np.ndarray]:
-        """Restore every image to the input's format, verify its outside against the input (fail closed: a
-        ContractViolation), and put the outside measurements, taken on the input's own format, in its report
-        (with growth also against the mask as given)."""
+        """Verify every image's outside against the working copy the engine was given, restore it to the input's
+        format, verify its outside against the input (fail closed: a ContractViolation either way; restoring
+        writes only the mask's pixels, so without the first check an engine or composite that changed outside
+        pixels would go unnoticed), and put the outside measurements, taken on the input's own format, in its
+        report (with growth also against the mask as given)."""
         from . import contract
 
         out = []
         for k, (img, report) in enumerate(zip(images, reports)):
+            contract.verify_outside(self.rgb, img, self.mask, what=f"{what} #{k + 1} (8-bit working copy)")
             final = self.restore(img)
             contract.verify_outside(self.native, final, self.mask, what=f"{what} #{k + 1}")
             measured = contract.outside_report(self.native, final, self.mask)

@@ -51,6 +51,7 @@ def run(args):
     result = composite(original, generated, mask, method=args.method, feather=args.feather, grow=args.grow, box=box)
     if args.method in CONTRACT_SAFE:
         repainted = grow_mask(mask, args.grow) if args.grow else mask
+        verify_outside(original, result, repainted, what="the blend (8-bit working copy)")
         result = from_working(native, result, repainted)
         verify_outside(native, result, repainted)
     else:  # the textbook feather writes outside the mask too: keep everything it wrote
