@@ -329,6 +329,7 @@ def inpaint(
     dtype=None,
     offload: bool = False,
     model_config: str | None = None,
+    allow_download: bool = True,
 ) -> InpaintResult:
     """Inpaint ``image`` where ``mask`` is True; pixels where it is False come back byte-identical.
 
@@ -351,7 +352,8 @@ def inpaint(
     progress        called as progress(step, total) after every denoising step
     cancel          a threading.Event; when set, Cancelled is raised within one denoising step
     device, dtype, offload, model_config  for loading ``model`` when it is not a LoadedModel
-                    (see models.load_model; model_config is its ``config`` for single-file models)
+                    (see models.lease; model_config is its ``config`` for single-file models)
+    allow_download  False refuses a hub model that is not already in the local cache (a shared server)
 
     Raises ValueError for bad parameters, an empty mask or a mask of another size; models.ModelLoadError
     (a ValueError) when the model cannot be loaded; Cancelled when cancelled.
@@ -389,17 +391,26 @@ def inpaint(
     prep = prepare(image, mask, grow)
     check_cancel(cancel)
 
-    # 2. The model.
+    # 2. The model, leased for the whole job: no other user's request can evict it until the job ends.
     from . import models
 
     t0 = time.perf_counter()
-    if isinstance(model, models.LoadedModel):
-        loaded = model
-    else:
-        loaded = models.load_model(model, device=device, dtype=dtype, offload=offload, config=model_config)
-    if loaded.pipe is None:
-        raise RuntimeError(f"model '{loaded.name}' was evicted from the model cache; load it again")
-    t_load = time.perf_counter() - t0
+    with models.lease(model, device=device, dtype=dtype, offload=offload, config=model_config,
+                      allow_download=allow_download) as loaded:
+        if loaded.pipe is None:
+            raise RuntimeError(f"model '{loaded.name}' was evicted from the model cache; load it again")
+        t_load = time.perf_counter() - t0
+        return _inpaint_with(
+            loaded, prep, prompt, negative_prompt, strength=strength, steps=steps, guidance=guidance, seed=seed,
+            variants=variants, feather=feather, method=method, context_margin=context_margin, prefill=prefill,
+            radius=radius, progress=progress, cancel=cancel, t_start=t_start, t_load=t_load,
+        )
+
+
+def _inpaint_with(loaded, prep: Prepared, prompt, negative_prompt, *, strength, steps, guidance, seed, variants,
+                  feather, method, context_margin, prefill, radius, progress, cancel, t_start, t_load):
+    """Steps 3-7 of inpaint() with a leased model."""
+    grow = prep.grow
 
     notes: list[str] = []
     if loaded.mode == "blended":
