@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+import logging
+
 from editor.state import ENGINES, AppConfig
 
 
@@ -27,21 +29,35 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for the network)")
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--share", action="store_true", help="create a public gradio.live link (off by default)")
+    p.add_argument("--allow-custom-models", action="store_true",
+                   help="let visitors type any hub id or path (always allowed when serving only localhost)")
+    p.add_argument("--allow-downloads", action="store_true",
+                   help="let visitors' requests download models not yet on disk (always allowed on localhost)")
+    p.add_argument("--max-file-size", default="200mb", help="largest upload accepted (default 200mb)")
     return p.parse_args(argv)
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
 def config_from_args(args: argparse.Namespace) -> AppConfig:
+    """The app's configuration. Served beyond localhost (or shared), visitors may neither type their own model ids
+    nor trigger downloads unless the operator allows it with --allow-custom-models / --allow-downloads."""
+    local = args.host in LOOPBACK and not args.share
     return AppConfig(model=args.model, engine=args.engine, sam_model=args.sam_model,
                      sam_checkpoint=args.sam_checkpoint, segmenter=args.segmenter, device=args.device,
-                     concurrency=args.concurrency)
+                     concurrency=args.concurrency, allow_custom_models=local or args.allow_custom_models,
+                     allow_downloads=local or args.allow_downloads)
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from editor.layout import CSS, build_demo
 
     demo = build_demo(config_from_args(args))
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, css=CSS)
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, css=CSS,
+                max_file_size=args.max_file_size)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,14 @@
 """The Gradio Blocks: build_demo(config) -> gr.Blocks. Wiring only; the work is in editor.callbacks.
 
-Events that run models (inpaint, outpaint, segmentation) share concurrency_id "gpu" with the configured limit;
-every main action has an api_name so gradio_client can drive it: "inpaint", "preview", "grow_mask",
-"shrink_mask", "invert_mask", "clear_mask", "upload_mask", "new_image", "segment_click", "segment",
-"use_mask", "feather_lab", "outpaint", "random_seed".
+Concurrency: generation (inpaint, outpaint) shares concurrency_id "gpu" with the configured limit; segmentation
+(a new photo's embedding, clicks, the segment API) has its own group "segment", so a click never waits behind a
+30-step generation and a generation never waits behind a click; mask tools and previews are light and have their
+own small group. When a tab closes, its running job is cancelled and its files removed (demo.unload); Gradio's
+cache is cleaned hourly (delete_cache). Uploads arrive as files and are decoded by pipelines.io.read.
+
+Every main action has an api_name so gradio_client can drive it: "load_photo", "inpaint", "preview",
+"grow_mask", "shrink_mask", "invert_mask", "clear_mask", "upload_mask", "segment_click", "segment", "use_mask",
+"feather_lab", "outpaint", "random_seed".
 """
 
 from __future__ import annotations
@@ -20,6 +25,10 @@ from .state import ENGINES, AppConfig, Resources, Session
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets" / "examples"
 GPU = "gpu"
+SEGMENT = "segment"
+TOOLS = "tools"
+STATE_TTL = 3 * 3600
+"""Seconds a session's state (its decoded photo, last result) is kept after its last update."""
 
 CSS = """
 #seg-view img { cursor: crosshair; }
@@ -28,28 +37,27 @@ CSS = """
 
 
 def examples() -> list[list]:
-    """Example rows (editor value, prompt, quick mode, mask file name) from assets/examples; rows whose files are
-    missing are skipped. The mask is put into the editor by the example's callback (as a layer made on the server,
-    which the editor places correctly), not as a file layer in the example itself."""
+    """Example rows (photo file, prompt, quick mode, mask file name) from assets/examples; rows whose files are
+    missing are skipped. The photo goes through the same decoder as an upload and the mask is put into the editor
+    as a layer made on the server."""
     rows = []
     dog, mask = ASSETS / "bench_dog.jpg", ASSETS / "bench_dog_mask.png"
     if dog.is_file() and mask.is_file():
-        rows.append([{"background": str(dog), "layers": [], "composite": None},
-                     "a white cat sitting on a park bench, photo", "Replace", mask.name])
+        rows.append([str(dog), "a white cat sitting on a park bench, photo", "Replace", mask.name])
     ball = ASSETS / "remove_baseball.jpg"
     if ball.is_file():
-        rows.append([{"background": str(ball), "layers": [], "composite": None}, "", "Remove", ""])
+        rows.append([str(ball), "", "Remove", ""])
     return rows
 
 
-def load_example(editor, mask_name: str):
-    """The example's editor value with its mask (assets/examples/<mask_name>, black/white) as the layer."""
-    image = cb.editor_image(editor)
-    mask = None
+def load_example(photo, mask_name: str, session, resources, key=None):
+    """The example's photo decoded into the session, with its mask (assets/examples/<mask_name>) as the layer.
+    Returns (editor value, segmentation view, session, status)."""
+    value, view, session, status = cb.load_photo(photo, session, resources, key)
     if mask_name:
-        h, w = image.shape[:2]
-        mask = cb.mask_from_upload(str(ASSETS / Path(mask_name).name), (w, h))
-    return cb.editor_value(image, mask)
+        h, w = session.image.shape[:2]
+        value = cb.editor_value(session, cb.mask_from_upload(str(ASSETS / Path(mask_name).name), (w, h)))
+    return value, view, session, status
 
 
 def build_demo(config: AppConfig | None = None, resources: Resources | None = None) -> gr.Blocks:
@@ -62,9 +70,12 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
     device = config.device
     limit = max(1, int(config.concurrency))
 
-    with gr.Blocks(title="Inpaint: excellent boundaries") as demo:
+    def key_of(request) -> str | None:
+        return getattr(request, "session_hash", None)
+
+    with gr.Blocks(title="Inpaint: excellent boundaries", delete_cache=(3600, 3600)) as demo:
         demo.inpaint_resources = resources  # for tests and app.py (shutdown)
-        session = gr.State(Session())
+        session = gr.State(Session(), time_to_live=STATE_TTL)
         gr.Markdown("## Inpaint · paint or click a mask, tune strength and feather, compare results\n"
                     "Pixels outside the mask come back byte-identical (contract-safe blends).")
 
@@ -73,9 +84,11 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
             with gr.Tab("Inpaint / Replace / Remove", id="inpaint"):
                 with gr.Row():
                     with gr.Column(scale=3):
+                        photo = gr.File(label="Photo (PNG, JPEG, TIFF, WebP; EXIF, alpha and 16-bit kept)",
+                                        file_types=["image"], type="filepath", height=90, elem_id="photo")
                         editor = gr.ImageEditor(
-                            label="Photo and mask (paint where to repaint)", type="numpy", image_mode="RGBA",
-                            format="png", sources=("upload", "clipboard"), transforms=(),
+                            label="Mask (paint where to repaint)", type="numpy", image_mode="RGBA",
+                            format="png", sources=(), transforms=(),
                             brush=gr.Brush(colors=[("#ff3b30", 0.65)], default_size=24, color_mode="fixed"),
                             eraser=gr.Eraser(default_size=24), layers=False, height=560, elem_id="editor",
                         )
@@ -85,11 +98,11 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
                             tool_px = gr.Slider(1, 64, value=8, step=1, label="by px", scale=2)
                             invert_btn = gr.Button("Invert", size="sm")
                             clear_btn = gr.Button("Clear mask", size="sm")
-                        mask_upload = gr.Image(label="Upload a mask (black/white or alpha)", type="numpy",
-                                               image_mode=None, height=120, sources=("upload",))
+                        mask_upload = gr.File(label="Upload a mask (black/white or alpha)", file_types=["image"],
+                                              type="filepath", height=90, elem_id="mask-upload")
                     with gr.Column(scale=2):
                         with gr.Group():
-                            seg_view = gr.Image(label="Click to segment", type="numpy", format="png",
+                            seg_view = gr.Image(label="Click to segment", type="numpy", format="jpeg",
                                                 interactive=False, height=360, elem_id="seg-view")
                             with gr.Row():
                                 seg_mode = gr.Radio(["positive", "negative", "box"], value="positive",
@@ -107,15 +120,16 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
                             mode = gr.Radio(["Replace", "Remove"], value="Replace", label="Quick mode", scale=1)
                             engine = gr.Dropdown(list(ENGINES), value=default_engine, label="Engine", scale=1,
                                                  info="telea/ns: classical, no weights")
-                            model = gr.Dropdown(list(dict.fromkeys([model_name, DEFAULT_MODEL])), value=model_name,
-                                                allow_custom_value=True, label="Model (hub id or local path)",
+                            model = gr.Dropdown(config.allowed_models(), value=model_name,
+                                                allow_custom_value=config.allow_custom_models,
+                                                label="Model (hub id or local path)",
                                                 scale=2, info="loaded on first use; a failure suggests telea")
                         prompt = gr.Textbox(label="Prompt", lines=2, placeholder="what to paint in the mask")
                         negative = gr.Textbox(label="Negative prompt", lines=1)
                         with gr.Row():
                             strength = gr.Slider(0.05, 1.0, value=1.0, step=0.01, label="Strength")
                             feather = gr.Slider(-1, 64, value=-1, step=1, label="Feather px (-1 = method default)")
-                            grow = gr.Slider(0, 64, value=8, step=1, label="Growth px")
+                            grow = gr.Slider(0, 64, value=0, step=1, label="Growth px (0 = the mask as painted)")
                         with gr.Row():
                             steps = gr.Slider(1, 100, value=30, step=1, label="Steps")
                             guidance = gr.Slider(0.0, 20.0, value=7.5, step=0.5, label="Guidance")
@@ -131,26 +145,27 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
                             stop_btn = gr.Button("Stop", variant="stop")
                     with gr.Column(scale=2):
                         band = gr.Image(label="Blend band: red mask · yellow growth · blue feather", type="numpy",
-                                        format="png", interactive=False, height=300)
+                                        format="jpeg", interactive=False, height=300)
                 rows = examples() if config.examples else []
                 if rows:
                     example_mask = gr.Textbox(visible=False, label="example mask")
 
-                    def _on_example(ed, p, m, mask_name):
-                        value = load_example(ed, mask_name)
-                        return (value,) + tuple(_on_new_image(value, None))
+                    @cb.user_errors
+                    def _on_example(ph, p, m, mask_name, request: gr.Request):
+                        return load_example(ph, mask_name, None, resources, key_of(request))  # a fresh session
 
-                    gr.Examples(rows, inputs=[editor, prompt, mode, example_mask],
+                    gr.Examples(rows, inputs=[photo, prompt, mode, example_mask],
                                 outputs=[editor, seg_view, session, seg_status], fn=_on_example, run_on_click=True,
-                                cache_examples=False, visible_columns=[0, 1, 2],
+                                cache_examples=False, visible_columns=[1, 2],
                                 label="Examples (click one to load photo, mask and prompt)")
                 gr.Markdown("### Results")
                 info = gr.Markdown(elem_id="info")
                 with gr.Row():
-                    slider = gr.ImageSlider(label="Before / after", type="numpy", format="png", elem_id="slider")
+                    slider = gr.ImageSlider(label="Before / after (preview; the download is lossless)", type="numpy",
+                                            format="jpeg", elem_id="slider")
                     heat = gr.Image(label=f"Difference x{cb.HEATMAP_GAIN:g} (black = unchanged)", type="numpy",
                                     format="png", interactive=False, elem_id="heatmap")
-                gallery = gr.Gallery(label="Variants, ranked by seam score (best first)", format="png", columns=4,
+                gallery = gr.Gallery(label="Variants, ranked by seam score (best first)", format="jpeg", columns=4,
                                      height=300, object_fit="contain", elem_id="variants")
                 with gr.Row():
                     result_file = gr.File(label="Result (lossless PNG)", elem_id="result-file")
@@ -161,7 +176,8 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
             with gr.Tab("Outpaint", id="outpaint"):
                 with gr.Row():
                     with gr.Column():
-                        out_image = gr.Image(label="Photo", type="numpy", format="png", elem_id="outpaint-photo")
+                        out_image = gr.File(label="Photo", file_types=["image"], type="filepath", height=90,
+                                            elem_id="outpaint-photo")
                         aspect = gr.Dropdown(list(cb.ASPECTS), value="none (amounts per side)", label="Aspect preset")
                         with gr.Row():
                             left = gr.Number(0, precision=0, label="Left px")
@@ -181,9 +197,9 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
                             out_stop = gr.Button("Stop", variant="stop")
                     with gr.Column():
                         with gr.Row():
-                            out_before = gr.Image(label="Original", type="numpy", format="png", interactive=False)
-                            out_after = gr.Image(label="Outpainted", type="numpy", format="png", interactive=False,
-                                                 elem_id="outpaint-result")
+                            out_before = gr.Image(label="Original", type="numpy", format="jpeg", interactive=False)
+                            out_after = gr.Image(label="Outpainted (preview)", type="numpy", format="jpeg",
+                                                 interactive=False, elem_id="outpaint-result")
                         out_info = gr.Markdown()
                         out_file = gr.File(label="Result (lossless PNG)")
 
@@ -201,20 +217,21 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
                     lab_methods = gr.CheckboxGroup(list(blend.METHODS), value=["feather", "seamless"],
                                                    label="Methods")
                     lab_grow = gr.Slider(0, 32, value=0, step=1, label="Growth px")
-                lab_photo = gr.Image(label="Photo (empty: the editor's photo and mask)", type="numpy", height=200)
+                lab_photo = gr.File(label="Photo (empty: the editor's photo and mask)", file_types=["image"],
+                                    type="filepath", height=90)
                 lab_btn = gr.Button("Composite", variant="primary")
-                lab_gallery = gr.Gallery(label="Feather widths x methods", format="png", columns=4, height=560,
+                lab_gallery = gr.Gallery(label="Feather widths x methods", format="jpeg", columns=4, height=560,
                                          object_fit="contain", elem_id="lab-gallery")
 
         # ---------------------------------------------------------------------- wiring
-        def _on_new_image(ed, s, progress=gr.Progress(track_tqdm=True)):
-            try:
-                return cb.new_image(ed, s, resources, progress=progress)
-            except ValueError as exc:  # a SAM load failure etc.: clicks still work with a message
-                raise gr.Error(cb.one_line(exc), print_exception=False) from None
+        @cb.user_errors
+        def _on_photo(path, s, request: gr.Request, progress=gr.Progress(track_tqdm=True)):
+            if path is None:  # the file was removed from the box: keep the session as it is
+                return gr.ImageEditor(), gr.Image(), s, "Upload a photo to click on it."
+            return cb.load_photo(path, s, resources, key_of(request), progress=progress)
 
-        editor.upload(_on_new_image, [editor, session], [seg_view, session, seg_status], api_name="new_image",
-                      concurrency_id=GPU, concurrency_limit=limit)
+        photo.upload(_on_photo, [photo, session], [editor, seg_view, session, seg_status], api_name="load_photo",
+                     concurrency_id=SEGMENT, concurrency_limit=2)
 
         @cb.user_errors
         def _on_click(s, m, evt: gr.SelectData):
@@ -224,14 +241,15 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
             return overlay, s, radio, status
 
         seg_view.select(_on_click, [session, seg_mode], [seg_view, session, candidates, seg_status],
-                        api_name="segment_click", concurrency_id=GPU, concurrency_limit=limit)
+                        api_name="segment_click", concurrency_id=SEGMENT, concurrency_limit=2)
         candidates.input(cb.user_errors(cb.choose_candidate), [session, candidates], [seg_view, session],
                          api_name=False)
-        use_btn.click(cb.user_errors(cb.use_segmentation), [session, editor, seg_grow], editor, api_name="use_mask")
+        use_btn.click(cb.user_errors(cb.use_segmentation), [session, editor, seg_grow], editor, api_name="use_mask",
+                      concurrency_id=TOOLS, concurrency_limit=4)
         clicks_clear.click(cb.clear_clicks, session, [seg_view, session, seg_status], api_name=False)
 
         with gr.Row(visible=False):
-            api_image = gr.Image(type="numpy", label="image")
+            api_image = gr.File(type="filepath", label="image file")
             api_pos = gr.Textbox(label="positive clicks, JSON [[x, y], ...]")
             api_neg = gr.Textbox(label="negative clicks, JSON")
             api_box = gr.Textbox(label="box, JSON [x0, y0, x1, y1]")
@@ -240,21 +258,23 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
             api_btn = gr.Button("segment")
         api_btn.click(cb.user_errors(lambda i, p, n, b: cb.segment_api(i, p, n, b, resources)),
                       [api_image, api_pos, api_neg, api_box], [api_mask, api_engine], api_name="segment",
-                      concurrency_id=GPU, concurrency_limit=limit)
+                      concurrency_id=SEGMENT, concurrency_limit=2)
 
         for btn, tool in ((grow_btn, "grow"), (shrink_btn, "shrink"), (invert_btn, "invert"), (clear_btn, "clear")):
-            btn.click(lambda ed, px, t=tool: cb.mask_tool(ed, t, px), [editor, tool_px], editor,
-                      api_name=f"{tool}_mask")
-        mask_upload.upload(lambda ed, up: cb.mask_tool(ed, "upload", upload=up), [editor, mask_upload], editor,
-                           api_name="upload_mask")
+            btn.click(lambda ed, s, px, t=tool: cb.mask_tool(ed, t, s, px), [editor, session, tool_px], editor,
+                      api_name=f"{tool}_mask", concurrency_id=TOOLS, concurrency_limit=4)
+        mask_upload.upload(lambda ed, s, up: cb.mask_tool(ed, "upload", s, upload=up), [editor, session, mask_upload],
+                           editor, api_name="upload_mask", concurrency_id=TOOLS, concurrency_limit=4)
 
         seed_btn.click(cb.random_seed, None, seed, api_name="random_seed")
         mode.input(cb.quick_mode, [mode, prompt, negative, strength], [prompt, negative, strength], api_name=False)
-        preview_btn.click(cb.preview, [editor, grow, feather, method], band, api_name="preview")
+        preview_btn.click(cb.preview, [editor, grow, feather, method, session], band, api_name="preview",
+                          concurrency_id=TOOLS, concurrency_limit=4)
         for control in (grow, feather):  # live preview while tuning; silent when there is no mask yet
-            control.release(cb.preview_quiet, [editor, grow, feather, method], band, api_name=False,
-                            show_progress="hidden")
-        method.input(cb.preview_quiet, [editor, grow, feather, method], band, api_name=False, show_progress="hidden")
+            control.release(cb.preview_quiet, [editor, grow, feather, method, session], band, api_name=False,
+                            show_progress="hidden", concurrency_id=TOOLS, concurrency_limit=4)
+        method.input(cb.preview_quiet, [editor, grow, feather, method, session], band, api_name=False,
+                     show_progress="hidden", concurrency_id=TOOLS, concurrency_limit=4)
 
         @cb.user_errors
         def _on_inpaint(ed, p, n, md, eng, mdl, st, fe, gr_, sp, gu, sd, va, me, s, request: gr.Request,
@@ -265,9 +285,11 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
             def step(done, total):
                 progress((int(done), int(total)), desc="denoising" if eng == "diffusers" else "filling")
 
-            cancel = resources.cancel_event(getattr(request, "session_hash", None))
+            key = key_of(request)
+            cancel = resources.cancel_event(key)
             out = cb.run_inpaint(ed, p, n, md, eng, mdl, st, fe, gr_, sp, gu, sd, va, me, s, progress=step,
-                                 device=device, default_model=model_name, cancel=cancel)
+                                 device=device, default_model=model_name, cancel=cancel,
+                                 folder=resources.session_dir(key), config=config)
             return (out["before_after"], out["gallery"], out["heatmap"], out["result_png"], out["mask_png"],
                     out["info"], out["session"])
 
@@ -280,7 +302,7 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
         )
 
         def _on_stop(request: gr.Request):
-            resources.cancel(getattr(request, "session_hash", None))  # the pipeline stops within one step
+            resources.cancel(key_of(request))  # the pipeline stops within one step
 
         stop_btn.click(_on_stop, None, None, cancels=[run_event], api_name=False, queue=False)
 
@@ -290,9 +312,11 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
             def step(done, total):
                 progress((int(done), int(total)), desc="denoising")
 
-            cancel = resources.cancel_event(getattr(request, "session_hash", None))
+            key = key_of(request)
+            cancel = resources.cancel_event(key)
             return cb.run_outpaint(im, l_, r_, t_, b_, asp, om, p, n, eng, mdl, sp, gu, sd, progress=step,
-                                   device=device, default_model=model_name, cancel=cancel)
+                                   device=device, default_model=model_name, cancel=cancel,
+                                   folder=resources.session_dir(key), config=config)
 
         out_event = out_btn.click(_on_outpaint,
                       [out_image, left, right, top, bottom, aspect, out_mode, out_prompt, out_negative, engine, model,
@@ -303,7 +327,12 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
 
         lab_btn.click(cb.user_errors(cb.run_feather_lab),
                       [lab_source, lab_photo, editor, session, lab_widths, lab_methods, lab_colour, lab_grow],
-                      lab_gallery, api_name="feather_lab", concurrency_limit=2)
+                      lab_gallery, api_name="feather_lab", concurrency_id=TOOLS, concurrency_limit=4)
+
+        def _on_unload(request: gr.Request):
+            resources.end_session(key_of(request))  # a closed tab: cancel its job, remove its files
+
+        demo.unload(_on_unload)
 
     demo.queue(default_concurrency_limit=2)
     return demo

@@ -7,14 +7,20 @@ Shared (one per process, read-only for the callbacks): the diffusion models live
 cache; the segmenter (SAM or the GrabCut fallback) is made once, lazily, by ``Resources.segmenter()``. Nothing is
 loaded or downloaded when this module is imported or when the app starts.
 
-Per user: ``Session`` (the image being edited, the clicks and box, the segmentation candidates, the last result).
-It holds no model and no lock, so gr.State can deep-copy it for each new browser session.
+Per user: ``Session`` (the photo being edited as decoded from the uploaded file, the clicks and box, the segmentation
+candidates, the last result). It holds no model and no lock, so gr.State can deep-copy it for each new browser
+session. Files written for a session (the display copy, result PNGs) live in ``Resources.session_dir(key)`` and
+are removed when the session ends (the tab closes) and when the process exits.
 """
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -35,6 +41,25 @@ class AppConfig:
     device: str = "auto"
     concurrency: int = 1  # generation events running at once (they share concurrency_id "gpu")
     examples: bool = True
+    allow_custom_models: bool = True  # visitors may type a hub id or path (off when served beyond localhost)
+    allow_downloads: bool = True  # a model not in the local cache may be downloaded (off beyond localhost)
+
+    def allowed_models(self) -> list[str]:
+        """The models offered in the UI; with allow_custom_models off, the only ones accepted."""
+        from pipelines.models import DEFAULT_MODEL
+
+        return list(dict.fromkeys([self.model_name(), DEFAULT_MODEL]))
+
+    def check_model(self, name: str | None) -> str:
+        """The model a request may use: ``name`` (or the configured one when empty), refused with a one-line
+        UserError when custom models are off and it is not one of allowed_models()."""
+        from pipelines.errors import UserError
+
+        name = (name or "").strip() or self.model_name()
+        if not self.allow_custom_models and name not in self.allowed_models():
+            raise UserError(f"model '{name}' is not offered on this server; choose one of the list "
+                            "(the operator can allow others with --allow-custom-models)")
+        return name
 
     def model_name(self) -> str:
         from pipelines.models import DEFAULT_MODEL
@@ -71,29 +96,49 @@ class Resources:
         """``segmenter``: an already loaded segmenter to share (tests, embedding apps); else made on first use."""
         self.config = config
         self._segmenter = segmenter
-        self._lock = threading.Lock()
+        self._segmenter_lock = threading.Lock()  # making the shared segmenter (may load SAM)
+        self._cancel_lock = threading.Lock()  # the cancel registry
         self._cancel: dict[str, threading.Event] = {}  # one per browser session (its session hash)
+        self._files_lock = threading.Lock()  # the per-session file folders
+        self._root = Path(tempfile.mkdtemp(prefix="inpaint-app-"))
+        atexit.register(shutil.rmtree, self._root, True)
 
     def cancel_event(self, key: str | None) -> threading.Event:
         """A fresh (cleared) cancel event for the job that session ``key`` is starting."""
         event = threading.Event()
         if key:
-            with self._lock:
+            with self._cancel_lock:
                 self._cancel[key] = event
         return event
 
     def cancel(self, key: str | None) -> bool:
         """Set the cancel event of session ``key``'s running job (the pipeline stops within one step)."""
-        with self._lock:
+        with self._cancel_lock:
             event = self._cancel.pop(key, None) if key else None
         if event is None:
             return False
         event.set()
         return True
 
+    def session_dir(self, key: str | None) -> Path:
+        """The folder for session ``key``'s files (display copies, result PNGs), made on first use."""
+        name = "".join(c for c in str(key or "anonymous") if c.isalnum() or c in "-_")[:64] or "anonymous"
+        with self._files_lock:
+            path = self._root / name
+            path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def end_session(self, key: str | None) -> None:
+        """The session's tab closed: stop its running job and remove its files."""
+        self.cancel(key)
+        if key:
+            name = "".join(c for c in str(key) if c.isalnum() or c in "-_")[:64]
+            with self._files_lock:
+                shutil.rmtree(self._root / name, ignore_errors=True)
+
     def segmenter(self, progress=None):
         """The shared segmenter: SAM when a checkpoint is available locally (or --segmenter sam), else GrabCut."""
-        with self._lock:
+        with self._segmenter_lock:
             if self._segmenter is None:
                 from pipelines import segment
 
@@ -105,24 +150,37 @@ class Resources:
             return self._segmenter
 
     def close(self) -> None:
-        with self._lock:
+        with self._segmenter_lock:
             if self._segmenter is not None:
                 self._segmenter.close()
             self._segmenter = None
+        shutil.rmtree(self._root, ignore_errors=True)
 
 
 @dataclass
 class Session:
     """One user's working state (kept in gr.State; deep-copied per browser session).
 
-    image        HWC uint8 RGB: the picture being edited (the editor's background)
+    picture      pipelines.io.Picture: the uploaded file as our decoder read it (native pixels, the contract)
+    key          sha256 of the uploaded file's bytes (names the photo; the segmenter caches by content)
+    display      HWC uint8 RGB: the copy shown in the editor (at most DISPLAY_MAX px a side); display_path its
+                 JPEG file, the editor's background; the browser's pixels are never used as the original
+    image        HWC uint8 RGB: the 8-bit working copy at full resolution (segmentation, previews)
+    mask         HW bool at full size: the last mask the server put into the editor (an unedited layer maps back to
+                 it exactly)
     points       click prompts so far: (x, y, label) with label 1 positive, 0 negative
     box          XYXY box prompt or None; corner: the first corner of a box being drawn, or None
     segmentation the last pipelines.segment.Segmentation on ``image`` (candidates, scores, chosen one)
-    result_input, result, result_mask: the last inpaint run (input, best result, repainted mask), for the feather lab
+    result_input, result, result_mask: the last inpaint run (input, best result, repainted mask: 8-bit working
+                 copies), for the feather lab
     """
 
+    picture: object | None = None
+    key: str | None = None
+    display: np.ndarray | None = None
+    display_path: str | None = None
     image: np.ndarray | None = None
+    mask: np.ndarray | None = None
     points: list = field(default_factory=list)
     box: tuple | None = None
     corner: tuple | None = None
@@ -136,3 +194,10 @@ class Session:
         self.box = None
         self.corner = None
         self.segmentation = None
+
+    @property
+    def scale(self) -> float:
+        """Display width / full width (1.0 when the photo is shown at full size)."""
+        if self.display is None or self.image is None:
+            return 1.0
+        return self.display.shape[1] / self.image.shape[1]
