@@ -130,38 +130,77 @@ def _rms(x: np.ndarray) -> np.ndarray:
     return np.sqrt((x * x).mean(axis=0))
 
 
-def _seamless(orig, gen, mask, known_gen, open_edges, feather, colour=True, detail=True):
-    """The seamless blend on a region: float32 HWC result (meaningful inside the mask only)."""
-    depth = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    corrected = gen
+def _blur_into(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """dst = Gaussian blur (sigma DETAIL_SIGMA) of src; both HWC float32 of the same shape."""
+    s2, d2 = (src[..., 0], dst[..., 0]) if src.shape[2] == 1 else (src, dst)
+    out = cv2.GaussianBlur(s2, (0, 0), DETAIL_SIGMA, dst=d2)
+    if out is not d2:
+        d2[...] = out
+    return dst
+
+
+def _seamless(orig, gen, mask, known_gen, open_edges, feather, colour=True, detail=True, info=None):
+    """The seamless blend on a region: float32 HWC result (meaningful inside the mask only).
+
+    orig, gen: HWC float32; ``gen`` is the caller's work copy and is overwritten: the result is built in
+    it (with one more region-sized float32 buffer for the blur and the solve). info: dict for the
+    Poisson solve's report (poisson.solve_laplace)."""
+    work = None
     if colour or detail:
-        outside = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+        outside = cv2.distanceTransform((~mask).view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
         ring_all = (~mask) & (outside <= COLOUR_RING) & known_gen
         # detail is read away from the edge, where the blur does not mix in the masked content
         detail_ring = ring_all & (outside >= 3)
-        low_g = cv2.GaussianBlur(gen, (0, 0), DETAIL_SIGMA).reshape(gen.shape)
-        high_g = gen - low_g
-        high_o = orig - cv2.GaussianBlur(orig, (0, 0), DETAIL_SIGMA).reshape(orig.shape)
-        near = (outside <= COLOUR_RING).astype(np.uint8)  # the mask grown by the ring (outside is 0 inside)
-        n_labels, labels = cv2.connectedComponents(near, connectivity=8)
-        corrected = gen.copy()
+        near = (outside <= COLOUR_RING).view(np.uint8)  # the mask grown by the ring (outside is 0 inside)
+        n_labels, labels, stats, _ = cv2.connectedComponentsWithStats(near, connectivity=8)
+        del outside, near
+        parts = []
         for label in range(1, n_labels):
-            # corrected over the ring too: the solve reads the generated gradient across the edge
-            part = labels == label if n_labels > 2 else slice(None)
-            ring_part = ring_all if n_labels <= 2 else ring_all & part
-            gain = _ring_gain(orig, gen, ring_part) if colour else None
+            # each part is worked on in its own bounding box
+            if n_labels > 2:
+                x, y, w, h = (int(v) for v in stats[label, :4])
+                box = (slice(y, y + h), slice(x, x + w))
+                part = labels[box] == label
+            else:
+                box, part = (slice(None), slice(None)), slice(None)
+            ring_part = ring_all[box] if n_labels <= 2 else ring_all[box] & part
+            gain = _ring_gain(orig[box], gen[box], ring_part) if colour else None
             gain = np.ones(gen.shape[2], np.float32) if gain is None else gain
+            ring = detail_ring[box] if n_labels <= 2 else detail_ring[box] & part
+            parts.append((box, part, gain, ring))
+        del labels, ring_all, detail_ring
+        # the blur of the original is needed on the detail rings only
+        work = _blur_into(orig, np.empty_like(orig))
+        high_o = [orig[box][ring] - work[box][ring] for box, _, _, ring in parts]
+        low_g = _blur_into(gen, work)
+        high_g = np.subtract(gen, low_g, out=gen)
+        for (box, part, gain, ring), high_o_ring in zip(parts, high_o):
             k = np.ones_like(gain)
-            ring = detail_ring if n_labels <= 2 else detail_ring & part
             if detail and ring.sum() >= _MIN_RING_PIXELS:
-                eo, eg = _rms(high_o[ring]), _rms(gain * high_g[ring])
+                eo, eg = _rms(high_o_ring), _rms(gain * high_g[box][ring])
                 k = np.clip(np.where(eg > 0.25, eo / np.maximum(eg, 1e-6), 1.0), *_DETAIL_LIMITS).astype(np.float32)
-            corrected[part] = gain * (low_g[part] + k * high_g[part])
+            # corrected over the ring too: the solve reads the generated gradient across the edge
+            if isinstance(part, slice):
+                np.multiply(high_g, k, out=high_g)
+                high_g += low_g
+                high_g *= gain
+            else:
+                sub = high_g[box]
+                sub[part] = gain * (low_g[box][part] + k * sub[part])
+        del high_o, parts
+    corrected = gen
     # harmonic correction h: h = original - corrected on the pixels next to the mask, laplacian(h) = 0 inside
-    h = solve_laplace(mask, orig - corrected, open_edges)
-    fused = corrected + h.astype(np.float32)
+    h = np.subtract(orig, corrected, out=work) if work is not None else orig - corrected
+    solve_laplace(mask, h, open_edges, out=h, info=info)
+    fused = np.add(corrected, h, out=corrected)
+    del h, work
+    depth = cv2.distanceTransform(mask.view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
     alpha = _inward_alpha(depth, feather)[..., None]
-    return orig + alpha * (fused - orig)
+    del depth
+    # orig + alpha * (fused - orig), in place
+    np.subtract(fused, orig, out=fused)
+    np.multiply(fused, alpha, out=fused)
+    return np.add(orig, fused, out=fused)
 
 
 def composite(
@@ -175,6 +214,7 @@ def composite(
     box: tuple[int, int, int, int] | None = None,
     colour: bool = True,
     detail: bool = True,
+    notes: list | None = None,
 ) -> np.ndarray:
     """Composite ``generated`` into ``original`` inside ``mask`` and return the full-resolution result.
 
@@ -195,6 +235,8 @@ def composite(
         Gaussian blur, sigma DETAIL_SIGMA) to the ring's, so a soft or noisy generator does not show a
         texture step at the seam. The gain is measured on the ring, where the generated image and the
         original show the same content, so it calibrates the generator, not the new content.
+    notes: optional list to which one-line, user-visible notes are appended (a gradient-domain solve that
+        stopped at its iteration cap before converging; it is also logged as a WARNING).
 
     RGBA originals: colour channels are blended; inside the mask alpha becomes the generated alpha when
     ``generated`` has one, else 255 (repainted pixels are opaque). Greyscale originals take the luma of an
@@ -247,28 +289,51 @@ def composite(
     # one huge solve; every group reads the original and writes only its own mask pixels
     for rows, cols, own in masks.neighbourhoods(mask, margin):
         part = mask[rows, cols] & own
+        del own
+        info: dict = {}
         _blend_region(
             original, result, part, rows, cols, method, feather, (colour, detail), channels,
-            gen_box, gen_alpha, (bx0, by0, bx1, by1),
+            gen_box, gen_alpha, (bx0, by0, bx1, by1), info,
         )
+        if not info.get("converged", True):
+            message = (
+                f"the gradient-domain solve stopped at residual {info['residual']:.1e} after "
+                f"{info['iterations']} iterations ({info['unknowns']} px): the blend may show a faint seam"
+            )
+            if notes is not None:
+                notes.append(message)
     return result
 
 
-def _blend_region(original, result, mask_r, rows, cols, method, feather, matching, channels, gen_box, gen_alpha, box):
+def _colour_into(dst: np.ndarray, src: np.ndarray, channels: int) -> None:
+    """dst (HWC float32, `channels` colour channels) = the colour channels of src, converted on assignment."""
+    if src.ndim == 3 and src.shape[2] >= 3 and channels == 3:
+        dst[...] = src[..., :3]
+    elif src.ndim == 2 and channels == 1:
+        dst[..., 0] = src
+    else:
+        dst[...] = _colour_channels(src, channels)
+
+
+def _blend_region(original, result, mask_r, rows, cols, method, feather, matching, channels, gen_box, gen_alpha, box,
+                  info=None):
     """Blend one region (rows, cols) of the image, writing into ``result`` only where the method may.
 
-    matching: (colour, detail) for the seamless method."""
+    matching: (colour, detail) for the seamless method. info: dict for the Poisson solve's report.
+    Memory: two region-sized float32 HWC arrays (original and generated), a third inside the seamless
+    blend, and the solver's single-channel buffers."""
     height, width = original.shape[:2]
     bx0, by0, bx1, by1 = box
     y0, y1, x0, x1 = rows.start, rows.stop, cols.start, cols.stop
     orig_r = _colour_channels(original[y0:y1, x0:x1], channels)
     # generated content over the region; where the box does not cover the region, the original stands in
-    gen_r = orig_r.copy()
     known_gen = np.zeros((y1 - y0, x1 - x0), dtype=bool)
     ix0, iy0, ix1, iy1 = max(x0, bx0), max(y0, by0), min(x1, bx1), min(y1, by1)
+    covers = ix0 == x0 and iy0 == y0 and ix1 == x1 and iy1 == y1
+    gen_r = np.empty_like(orig_r) if covers else orig_r.copy()
     if ix0 < ix1 and iy0 < iy1:
         piece = gen_box[iy0 - by0 : iy1 - by0, ix0 - bx0 : ix1 - bx0]
-        gen_r[iy0 - y0 : iy1 - y0, ix0 - x0 : ix1 - x0] = _colour_channels(piece, channels)
+        _colour_into(gen_r[iy0 - y0 : iy1 - y0, ix0 - x0 : ix1 - x0], piece, channels)
         known_gen[iy0 - y0 : iy1 - y0, ix0 - x0 : ix1 - x0] = True
 
     if method == "hard":
@@ -277,11 +342,15 @@ def _blend_region(original, result, mask_r, rows, cols, method, feather, matchin
     elif method == "inward":
         depth = cv2.distanceTransform(mask_r.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
         alpha = _inward_alpha(depth, feather)[..., None]
-        blended = orig_r + alpha * (gen_r - orig_r)
+        del depth
+        # orig + alpha * (gen - orig), in place
+        blended = np.subtract(gen_r, orig_r, out=gen_r)
+        np.multiply(blended, alpha, out=blended)
+        np.add(orig_r, blended, out=blended)
         write = mask_r
     elif method == "seamless":
         open_edges = (y0 == 0, y1 == height, x0 == 0, x1 == width)
-        blended = _seamless(orig_r, gen_r, mask_r, known_gen, open_edges, feather, *matching)
+        blended = _seamless(orig_r, gen_r, mask_r, known_gen, open_edges, feather, *matching, info=info)
         write = mask_r
     else:  # feather: the textbook symmetric blur, changes pixels outside the mask
         soft = mask_r.astype(np.float32)
@@ -290,13 +359,17 @@ def _blend_region(original, result, mask_r, rows, cols, method, feather, matchin
         soft = np.where(known_gen, soft, 0.0).astype(np.float32)
         blended = orig_r + soft[..., None] * (gen_r - orig_r)
         write = soft > 0
+    del orig_r
 
     region = result[y0:y1, x0:x1]
-    values = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+    np.rint(blended, out=blended)
+    np.clip(blended, 0, 255, out=blended)
+    values = blended.astype(np.uint8)
+    del blended, gen_r
     if original.ndim == 2:
-        region[write] = values[..., 0][write]
+        np.copyto(region, values[..., 0], where=write)
     else:
-        region[..., :3][write] = values[write]
+        np.copyto(region[..., :3], values, where=write[..., None])
         if original.shape[2] == 4:
             if gen_alpha is not None:
                 alpha_r = original[y0:y1, x0:x1, 3:4].astype(np.float32)

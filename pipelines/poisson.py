@@ -11,9 +11,16 @@ tolerance) over the mask only, on the mask's bounding box plus a one pixel ring,
 
 Where the domain touches the image border the missing neighbours are dropped from the stencil (a zero
 normal derivative), so masks touching borders need no special care from callers.
+
+Memory: the iterative solve runs one channel at a time on HW float32 vectors, in preallocated buffers
+(about 50 bytes per pixel of the box, all levels together), and can write its solution into the caller's
+array (``out=``). A solve that stops at the iteration cap before reaching the tolerance is logged as a
+WARNING and reported through ``info``.
 """
 
 from __future__ import annotations
+
+import logging
 
 import cv2
 import numpy as np
@@ -22,8 +29,13 @@ import scipy.sparse.linalg as spl
 
 from .errors import UserError
 
+log = logging.getLogger(__name__)
+
 DIRECT_MAX = 4_000
 """Domains up to this many unknowns use the sparse direct solver."""
+
+MAX_ITER = 200
+"""Default cap on conjugate-gradient iterations (solve_laplace(max_iter=None))."""
 
 _COARSEST = 3_000
 COARSE_SCALE = 1.0
@@ -33,17 +45,11 @@ _CROSS = np.array([[0, 1, 0], [1, 0, 1], [0, 1, 0]], dtype=np.float32)
 _LAPLACE = np.array([[0, -1, 0], [-1, 4, -1], [0, -1, 0]], dtype=np.float32)
 
 
-def _neighbour_sum(x: np.ndarray) -> np.ndarray:
-    """Sum of the 4-neighbours of every pixel of x (HW or HWC with C <= 4), zero beyond the array."""
-    out = cv2.filter2D(x, -1, _CROSS, borderType=cv2.BORDER_CONSTANT)
-    return out.reshape(x.shape)
-
-
 def _degree(shape: tuple[int, int], open_edges: tuple[bool, bool, bool, bool]) -> np.ndarray:
-    """Number of existing neighbours per pixel. open_edges = (top, bottom, left, right): True where the
-    array edge is an image border (no neighbour beyond it)."""
+    """Number of existing neighbours per pixel (HW uint8). open_edges = (top, bottom, left, right): True
+    where the array edge is an image border (no neighbour beyond it)."""
     h, w = shape
-    deg = np.full((h, w), 4.0)
+    deg = np.full((h, w), 4, np.uint8)
     top, bottom, left, right = open_edges
     if top:
         deg[0] -= 1
@@ -57,29 +63,34 @@ def _degree(shape: tuple[int, int], open_edges: tuple[bool, bool, bool, bool]) -
 
 
 class _Level:
-    """One grid of the multigrid hierarchy: the domain, its stencil and (on the coarsest) a factorisation.
+    """One grid of the multigrid hierarchy: the domain, its stencil, its work buffers (single channel, HW
+    float32) and (on the coarsest) a factorisation.
 
     The operator is ``scale * (deg * x - neighbour_sum(x))`` on the domain. Domain pixels sit either inside
     the array or on an open (image-border) edge, so one 3x3 filter with replicated borders computes it: a
     replicated neighbour cancels its own term, which is the zero-normal-derivative condition.
     """
 
-    def __init__(self, omega: np.ndarray, deg: np.ndarray, scale: float, channels: int):
+    def __init__(self, omega: np.ndarray, deg: np.ndarray, scale: float):
         self.omega = omega
-        self.deg = deg
         self.scale = scale
-        self.shape = omega.shape + (channels,)
-        self.mask = np.repeat(omega.astype(np.float32)[..., None], channels, axis=2)
+        self.shape = omega.shape
+        self.mask = omega.astype(np.float32)
         self.kernel = _LAPLACE * np.float32(scale)
-        # damped-Jacobi step: 0.8 / diagonal on the domain, 0 elsewhere
-        step = np.where(omega, 0.8 / (scale * deg), 0.0).astype(np.float32)
-        self.step = np.repeat(step[..., None], channels, axis=2)
+        # damped-Jacobi step: 0.8 / diagonal on the domain, 0 elsewhere (a table over the degrees 0..4)
+        with np.errstate(divide="ignore"):
+            table = np.where(np.arange(5) > 0, 0.8 / (scale * np.arange(5.0)), 0.0).astype(np.float32)
+        self.step = table[deg]
+        self.step *= self.mask
         self.tmp = np.empty(self.shape, np.float32)
         self.lu = None
+        self.nodes = None
         self.coarse: _Level | None = None
+        self.up = None  # the prolonged coarse correction (even-sized)
+        self.x = None  # this level's V-cycle result (coarse levels)
 
     def apply(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """out = A x for x of shape HWC (zero outside the domain); out is zero outside the domain."""
+        """out = A x for x of shape HW (zero outside the domain); out is zero outside the domain."""
         cv2.filter2D(x, -1, self.kernel, dst=out, borderType=cv2.BORDER_REPLICATE)
         cv2.multiply(out, self.mask, dst=out)
         return out
@@ -99,7 +110,7 @@ def _matrix(omega: np.ndarray, deg: np.ndarray, scale: float = 1.0) -> tuple[sp.
     ys, xs = np.nonzero(omega)
     n = ys.size
     index[ys, xs] = np.arange(n)
-    rows, cols, vals = [np.arange(n)], [np.arange(n)], [deg[ys, xs] * scale]
+    rows, cols, vals = [np.arange(n)], [np.arange(n)], [deg[ys, xs] * float(scale)]
     for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
         y2, x2 = ys + dy, xs + dx
         inside = (y2 >= 0) & (y2 < h) & (x2 >= 0) & (x2 < w)
@@ -115,22 +126,27 @@ def _matrix(omega: np.ndarray, deg: np.ndarray, scale: float = 1.0) -> tuple[sp.
     return matrix, index
 
 
-def _build_hierarchy(omega: np.ndarray, deg: np.ndarray, open_edges, channels: int) -> _Level:
-    top = _Level(omega, deg, 1.0, channels)
+def _build_hierarchy(omega: np.ndarray, open_edges) -> _Level:
+    top = _Level(omega, _degree(omega.shape, open_edges), 1.0)
     level = top
-    while level.omega.sum() > _COARSEST and min(level.omega.shape) >= 8:
+    while int(np.count_nonzero(level.omega)) > _COARSEST and min(level.omega.shape) >= 8:
         h, w = level.omega.shape
         hc, wc = (h + 1) // 2, (w + 1) // 2
-        padded = np.zeros((hc * 2, wc * 2), dtype=bool)
+        padded = np.zeros((hc * 2, wc * 2), dtype=np.uint8)
         padded[:h, :w] = level.omega
         # a coarse cell belongs to the domain when at least half of its fine pixels do
-        omega_c = padded.reshape(hc, 2, wc, 2).sum(axis=(1, 3)) >= 2
+        omega_c = padded.reshape(hc, 2, wc, 2).sum(axis=(1, 3), dtype=np.uint8) >= 2
+        del padded
         if not omega_c.any():
             break
-        level.coarse = _Level(omega_c, _degree((hc, wc), open_edges), level.scale * COARSE_SCALE, channels)
+        level.coarse = _Level(omega_c, _degree((hc, wc), open_edges), level.scale * COARSE_SCALE)
+        level.up = np.empty((hc * 2, wc * 2), np.float32)
         level = level.coarse
-    matrix, _ = _matrix(level.omega, level.deg, level.scale)
-    level.lu = spl.splu(matrix) if matrix.shape[0] else None
+        level.x = np.empty(level.shape, np.float32)
+    matrix, _ = _matrix(level.omega, _degree(level.shape, open_edges), level.scale)
+    if matrix.shape[0]:
+        level.lu = spl.splu(matrix)
+        level.nodes = np.nonzero(level.omega)
     return top
 
 
@@ -139,90 +155,86 @@ _BILINEAR_T = (np.outer([1, 3, 3, 1], [1, 3, 3, 1]) / 16.0).astype(np.float32)
 
 def _restrict(r: np.ndarray, shape_c: tuple[int, int]) -> np.ndarray:
     """The transpose of _prolong: each coarse cell gathers its 4x4 fine neighbourhood with bilinear weights."""
-    h, w, c = r.shape
+    h, w = r.shape
     hc, wc = shape_c
     if (h, w) != (hc * 2, wc * 2):
         r = cv2.copyMakeBorder(r, 0, hc * 2 - h, 0, wc * 2 - w, cv2.BORDER_CONSTANT, value=0)
     gathered = cv2.filter2D(r, -1, _BILINEAR_T, anchor=(1, 1), borderType=cv2.BORDER_CONSTANT)
-    return np.ascontiguousarray(gathered.reshape(hc * 2, wc * 2, c)[::2, ::2])
+    return np.ascontiguousarray(gathered[::2, ::2])
 
 
-def _prolong(e: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Cell-centred bilinear upsampling (hc x wc x C -> HWC)."""
-    h, w = shape
-    hc, wc, c = e.shape
-    up = cv2.resize(e, (wc * 2, hc * 2), interpolation=cv2.INTER_LINEAR).reshape(hc * 2, wc * 2, c)
-    return up[:h, :w]
-
-
-def _vcycle(level: _Level, b: np.ndarray, sweeps: int = 2) -> np.ndarray:
-    """One symmetric V-cycle for A x = b starting from x = 0 (b zero outside the domain)."""
+def _vcycle(level: _Level, b: np.ndarray, x: np.ndarray, sweeps: int = 2) -> np.ndarray:
+    """One symmetric V-cycle for A x = b starting from x = 0 (b, x: HW float32, b zero outside the
+    domain); the result is written into x."""
     if level.coarse is None:
-        x = np.zeros_like(b)
+        x.fill(0.0)
         if level.lu is not None:
-            ys, xs = np.nonzero(level.omega)
-            x[ys, xs] = level.lu.solve(np.ascontiguousarray(b[ys, xs], dtype=np.float64))
+            ys, xs = level.nodes
+            x[ys, xs] = level.lu.solve(b[ys, xs].astype(np.float64))
         return x
-    x = b * level.step
+    cv2.multiply(b, level.step, dst=x)
     for _ in range(sweeps - 1):
         level.smooth(x, b)
     coarse = level.coarse
     r = level.apply(x, level.tmp)
-    np.subtract(b, r, out=r)
+    cv2.subtract(b, r, dst=r)
     # restriction = transpose of the bilinear prolongation, so the cycle stays (nearly) symmetric
-    rc = _restrict(r, coarse.omega.shape)
+    rc = _restrict(r, coarse.shape)
     rc *= coarse.mask
-    ec = _vcycle(coarse, rc, sweeps)
-    up = _prolong(ec, level.omega.shape)
-    up *= level.mask
-    x += up
+    ec = _vcycle(coarse, rc, coarse.x, sweeps)
+    del rc
+    # cell-centred bilinear upsampling of the coarse correction
+    hc, wc = coarse.shape
+    cv2.resize(ec, (wc * 2, hc * 2), dst=level.up, interpolation=cv2.INTER_LINEAR)
+    h, w = level.shape
+    up = level.up[:h, :w]
+    np.multiply(up, level.mask, out=up)
+    np.add(x, up, out=x)
     for _ in range(sweeps):
         level.smooth(x, b)
     return x
 
 
-def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Per-channel inner products of two HWC arrays, accumulated in float64."""
-    c = a.shape[-1]
-    return np.array(cv2.sumElems(cv2.multiply(a, b))[:c], dtype=np.float64)
+def _dot(a: np.ndarray, b: np.ndarray, tmp: np.ndarray) -> float:
+    """Inner product of two HW float32 arrays, accumulated in float64 (tmp: a work buffer)."""
+    cv2.multiply(a, b, dst=tmp)
+    return float(cv2.sumElems(tmp)[0])
 
 
-def _scalar(values: np.ndarray) -> tuple[float, float, float, float]:
-    """Per-channel factors as an OpenCV scalar (multiplies each channel of an HWC array by its own value)."""
-    v = [float(x) for x in values] + [0.0] * (4 - len(values))
-    return tuple(v)
-
-
-def _pcg(level: _Level, b: np.ndarray, tol: float, max_iter: int, x0: np.ndarray | None = None) -> tuple[np.ndarray, int]:
-    """Multigrid-preconditioned conjugate gradients, all channels at once. Returns (x, iterations)."""
-    b = np.ascontiguousarray(b, dtype=np.float32)
-    ap = np.empty_like(b)
-    tmp = np.empty_like(b)
-    bnorm = np.sqrt(_dot(b, b))
-    bnorm[bnorm == 0] = 1.0
-    if x0 is None:
-        x = np.zeros_like(b)
-        r = b.copy()
-    else:
-        x = x0.astype(np.float32)
-        r = b - level.apply(x, ap)
-    z = _vcycle(level, r)
+def _pcg(level: _Level, b: np.ndarray, tol: float, max_iter: int) -> tuple[np.ndarray, int, float]:
+    """Multigrid-preconditioned conjugate gradients on one channel. b: HW float32, zero outside the domain;
+    it is used as the residual's buffer (overwritten). Returns (x, iterations, relative residual)."""
+    r = b
+    tmp = np.empty_like(r)
+    bnorm = np.sqrt(_dot(r, r, tmp)) or 1.0
+    x = np.zeros_like(r)
+    z = _vcycle(level, r, np.empty_like(r))
     p = z.copy()
-    rz = _dot(r, z)
+    ap = np.empty_like(r)
+    rz = _dot(r, z, tmp)
+    residual = 1.0
     for it in range(1, max_iter + 1):
         level.apply(p, ap)
-        pap = _dot(p, ap)
-        alpha = _scalar(np.where(pap > 0, rz / np.where(pap > 0, pap, 1), 0.0))
-        cv2.add(x, cv2.multiply(p, alpha, dst=tmp), dst=x)
-        cv2.subtract(r, cv2.multiply(ap, alpha, dst=tmp), dst=r)
-        if (np.sqrt(_dot(r, r)) / bnorm).max() < tol:
-            return x, it
-        z = _vcycle(level, r)
-        rz_new = _dot(r, z)
-        beta = _scalar(np.where(rz > 0, rz_new / np.where(rz > 0, rz, 1), 0.0))
-        cv2.add(cv2.multiply(p, beta, dst=p), z, dst=p)
+        pap = _dot(p, ap, tmp)
+        alpha = rz / pap if pap > 0 else 0.0
+        cv2.scaleAdd(p, alpha, x, dst=x)
+        cv2.scaleAdd(ap, -alpha, r, dst=r)
+        residual = np.sqrt(_dot(r, r, tmp)) / bnorm
+        if residual < tol:
+            return x, it, residual
+        _vcycle(level, r, z)
+        rz_new = _dot(r, z, tmp)
+        beta = rz_new / rz if rz > 0 else 0.0
+        cv2.scaleAdd(p, beta, z, dst=p)
         rz = rz_new
-    return x, max_iter
+    return x, max_iter, residual
+
+
+def _rhs(known: np.ndarray, omega: np.ndarray) -> np.ndarray:
+    """float64 HW: the sum of the 4-neighbours' Dirichlet values (``known``: HW, zero on omega) on omega."""
+    out = cv2.filter2D(known, -1, _CROSS, borderType=cv2.BORDER_CONSTANT).reshape(known.shape)
+    out[~omega] = 0.0
+    return out
 
 
 def solve_laplace(
@@ -230,42 +242,90 @@ def solve_laplace(
     boundary: np.ndarray,
     open_edges: tuple[bool, bool, bool, bool] = (True, True, True, True),
     tol: float = 5e-4,
-    max_iter: int = 200,
+    max_iter: int | None = None,
+    *,
+    out: np.ndarray | None = None,
+    info: dict | None = None,
 ) -> np.ndarray:
     """Harmonic interpolation of ``boundary`` into ``omega``.
 
     omega: HW bool, the unknown pixels. It must not touch an array edge that is not an image border.
-    boundary: HWC float, the Dirichlet values; only its values on pixels outside omega that neighbour omega
-        are read.
+    boundary: HW or HWC float, the Dirichlet values; only its values on pixels outside omega that neighbour
+        omega are read.
     open_edges: (top, bottom, left, right), True where the array edge is an image border (zero normal
         derivative there); False edges must have a ring of known pixels.
-    Returns HWC float64: the solution on omega, ``boundary`` elsewhere.
+    tol, max_iter: the iterative solve stops when every channel's residual is below tol times its
+        right-hand side, or after max_iter iterations (default MAX_ITER); stopping at the cap is logged as
+        a WARNING.
+    out: optional float32/float64 array of boundary's shape that receives the result (``boundary`` itself
+        for an in-place solve: only omega's pixels are written); by default a new float64 array.
+    info: optional dict filled with unknowns, iterations (the most any channel took), residual (the
+        largest relative residual, 0 for a direct solve) and converged (bool).
+    Returns ``out``: the solution on omega, ``boundary`` elsewhere (HW or HWC like ``boundary``).
     """
     omega = np.asarray(omega, dtype=bool)
-    boundary = np.asarray(boundary, dtype=np.float64)
+    boundary = np.asarray(boundary)
+    if not np.issubdtype(boundary.dtype, np.floating):
+        boundary = boundary.astype(np.float64)
+    max_iter = MAX_ITER if max_iter is None else int(max_iter)
+    if out is None:
+        out = boundary.astype(np.float64, copy=True)
+    elif out is not boundary:
+        if out.shape != boundary.shape:
+            raise ValueError(f"out has shape {out.shape}, boundary {boundary.shape}")
+        np.copyto(out, boundary)
     squeeze = boundary.ndim == 2
-    if squeeze:
-        boundary = boundary[..., None]
-    out = boundary.copy()
-    n = int(omega.sum())
+    bnd = boundary[..., None] if squeeze else boundary
+    res = out[..., None] if squeeze else out
+    channels = bnd.shape[2]
+    n = int(np.count_nonzero(omega))
+    report = {"unknowns": n, "iterations": 0, "residual": 0.0, "converged": True}
+    if info is not None:
+        info.update(report)
     if n == 0:
-        return out[..., 0] if squeeze else out
+        return out
     for edge, is_open in zip((omega[0], omega[-1], omega[:, 0], omega[:, -1]), open_edges):
         if not is_open and edge.any():
             raise UserError("the domain touches an array edge that is not an image border: add a ring of known pixels")
-    deg = _degree(omega.shape, open_edges)
-    known = boundary * (~omega)[..., None]
-    rhs = _neighbour_sum(known) * omega[..., None]
-    if not (rhs != 0).any() and not (_neighbour_sum((~omega).astype(np.float64)) * omega).any():
+    cross = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], np.uint8)
+    touching = cv2.dilate((~omega).view(np.uint8), cross, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    if not touching.view(bool)[omega].any():
         # no Dirichlet pixel at all (the domain is the whole image): nothing to match, h = 0
-        out[omega] = 0.0
-        return out[..., 0] if squeeze else out
+        for c in range(channels):
+            res[..., c][omega] = 0.0
+        return out
+    del touching
+
+    def known(c: int) -> np.ndarray:
+        """Channel c of the boundary with omega zeroed (HW float64: the neighbour sums are exact)."""
+        k = bnd[..., c].astype(np.float64)
+        k[omega] = 0.0
+        return k
+
     if n <= DIRECT_MAX:
-        matrix, index = _matrix(omega, deg)
+        matrix, _ = _matrix(omega, _degree(omega.shape, open_edges))
         ys, xs = np.nonzero(omega)
-        out[ys, xs] = spl.splu(matrix).solve(np.ascontiguousarray(rhs[ys, xs]))
-    else:
-        level = _build_hierarchy(omega, deg, open_edges, rhs.shape[2])
-        x, _ = _pcg(level, rhs, tol, max_iter)
-        out[omega] = x[omega]
-    return out[..., 0] if squeeze else out
+        rhs = np.stack([_rhs(known(c), omega)[ys, xs] for c in range(channels)], axis=1)
+        solution = spl.splu(matrix).solve(np.ascontiguousarray(rhs))
+        for c in range(channels):
+            res[..., c][ys, xs] = solution[:, c]
+        return out
+
+    level = _build_hierarchy(omega, open_edges)
+    iterations, residual = 0, 0.0
+    for c in range(channels):
+        b = _rhs(known(c), omega).astype(np.float32)
+        x, it, r = _pcg(level, b, tol, max_iter)
+        del b
+        np.copyto(res[..., c], x, where=omega, casting="unsafe")
+        del x
+        iterations, residual = max(iterations, it), max(residual, r)
+    converged = residual < tol
+    if not converged:
+        log.warning(
+            "gradient-domain solve stopped at relative residual %.2g after %d iterations (tolerance %.2g, "
+            "%d unknowns)", residual, iterations, tol, n,
+        )
+    if info is not None:
+        info.update(iterations=iterations, residual=float(residual), converged=bool(converged))
+    return out
