@@ -104,14 +104,15 @@ def to_rgb(image) -> np.ndarray:
     raise UserError(f"the image must be RGB, RGBA or greyscale, got shape {a.shape}")
 
 
-def display_size(width: int, height: int, limit: int = DISPLAY_MAX) -> tuple[int, int]:
-    """(width, height) scaled so the longest side is at most ``limit`` (unchanged when it already is)."""
-    scale = min(1.0, limit / max(width, height))
+def display_size(width: int, height: int, limit: int | None = None) -> tuple[int, int]:
+    """(width, height) scaled so the longest side is at most ``limit`` (default DISPLAY_MAX; unchanged when it
+    already is)."""
+    scale = min(1.0, (limit or DISPLAY_MAX) / max(width, height))
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def shrink_for_display(image: np.ndarray, limit: int = DISPLAY_MAX) -> np.ndarray:
-    """An HWC uint8 image reduced (area averaging) so its longest side is at most ``limit``."""
+def shrink_for_display(image: np.ndarray, limit: int | None = None) -> np.ndarray:
+    """An HWC uint8 image reduced (area averaging) so its longest side is at most ``limit`` (default DISPLAY_MAX)."""
     h, w = image.shape[:2]
     size = display_size(w, h, limit)
     if size == (w, h):
