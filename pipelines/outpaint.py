@@ -426,7 +426,16 @@ def anchor_correct(
     sub_new = new[y0:y1, x0:x1]
     if not sub_new.any() or strength <= 0:
         return canvas
-    sub = canvas[y0:y1, x0:x1]
+    out = canvas.copy()
+    _anchor_correct_window(out[y0:y1, x0:x1], sub_new, target, strength)
+    return out
+
+
+def _anchor_correct_window(sub: np.ndarray, sub_new: np.ndarray, target, strength: float) -> None:
+    """anchor_correct in place on one window: ``sub`` (HWC uint8 RGB, a view into the canvas) and
+    ``sub_new`` (HW bool, its new pixels); costs what the window costs, not the canvas."""
+    if not sub_new.any() or strength <= 0:
+        return
     lab = _lab(sub)
     mean_s, std_s = _lab_stats(lab[sub_new])
     mean_t, std_t = target
@@ -440,10 +449,7 @@ def anchor_correct(
     weight = (np.clip(dist / depth, 0.0, 1.0) * strength)[..., None]
     mixed = lab + weight * (corrected - lab)
     rgb = np.clip(np.rint(_rgb(mixed)), 0, 255).astype(np.uint8)
-    out = canvas.copy()
-    region = out[y0:y1, x0:x1]
-    region[sub_new] = rgb[sub_new]
-    return out
+    sub[sub_new] = rgb[sub_new]
 
 
 def _side_span(side: str, box, offset, size) -> tuple[int, int]:
@@ -461,9 +467,21 @@ def _touches(mask: np.ndarray, other: np.ndarray) -> bool:
     return bool((grown & other).any())
 
 
+def _touches_in_box(sub_mask: np.ndarray, box, other: np.ndarray) -> bool:
+    """_touches for a mask given on ``box`` (XYXY) of the canvas, against ``other`` (HW bool, canvas size):
+    only the box and a 1 px ring around it are read."""
+    x0, y0, x1, y1 = box
+    H, W = other.shape
+    ex0, ey0, ex1, ey1 = max(0, x0 - 1), max(0, y0 - 1), min(W, x1 + 1), min(H, y1 + 1)
+    grown_mask = np.zeros((ey1 - ey0, ex1 - ex0), bool)
+    grown_mask[y0 - ey0 : y1 - ey0, x0 - ex0 : x1 - ex0] = sub_mask
+    return _touches(grown_mask, other[ey0:ey1, ex0:ex1])
+
+
 def _side_parts(pads, offset, size, canvas_size) -> list:
-    """Single mode: (side, box, mask, span) per extended side; left/right cover the original's rows, top and
-    bottom the full width (corners). Each box reaches 1 px into the original so the weight starts at 0 there."""
+    """Single mode: (side, box, mask, span) per extended side, the mask (HW bool) given on the box; left/right
+    cover the original's rows, top and bottom the full width (corners). Each box reaches 1 px into the
+    original so the weight starts at 0 there."""
     ox, oy = offset
     w, h = size
     W, H = canvas_size
@@ -476,9 +494,9 @@ def _side_parts(pads, offset, size, canvas_size) -> list:
         if not pads.get(side):
             continue
         x0, y0, x1, y1 = regions[side]
-        m = np.zeros((H, W), bool)
-        m[y0:y1, x0:x1] = True
         box = (max(0, x0 - 1), max(0, y0 - 1), min(W, x1 + 1), min(H, y1 + 1))
+        m = np.zeros((box[3] - box[1], box[2] - box[0]), bool)
+        m[y0 - box[1]:y1 - box[1], x0 - box[0]:x1 - box[0]] = True
         parts.append((side, box, m, None))
     return parts
 
@@ -641,38 +659,40 @@ def outpaint(
     joins: list[dict] = []
     t_generate = t_report = t_drift = 0.0
 
-    def join(side, box, new_box, mask_c, k, total, parts, unknown, refresh):
-        """Generate one window, composite it, correct its drift, report its seam. ``unknown``: the pixels not
-        known before this join (pre-filled again inside the window when ``refresh``)."""
-        nonlocal canvas, t_generate, t_report, t_drift
+    def join(side, box, new_box, sub_mask, k, total, parts, done, refresh):
+        """Generate one window, composite it, correct its drift, report its seam, in place on the canvas.
+        ``sub_mask``: the join's new pixels on the window ``box``; ``parts``: (side, box, mask on that box,
+        span) for drift control; ``done``: the pixels known before this join (the window's others are
+        pre-filled again when ``refresh``). Every step reads and writes the window only, so a join costs
+        what its window costs, whatever the canvas's size."""
+        nonlocal t_generate, t_report, t_drift
         x0, y0, x1, y1 = box
         check_cancel(cancel, k, total)
         t0 = time.perf_counter()
-        sub_mask = mask_c[y0:y1, x0:x1]
+        window_view = canvas[y0:y1, x0:x1]
         if refresh:  # pre-fill the window's unknown pixels again, from what is known now
-            canvas = canvas.copy()
-            canvas[y0:y1, x0:x1] = refill(canvas[y0:y1, x0:x1], ~unknown[y0:y1, x0:x1], seed + k)
+            window_view[...] = refill(window_view, done[y0:y1, x0:x1], seed + k)
         kwargs = gen_kwargs
-        if auto_feather and not _touches(mask_c, known):
+        if auto_feather and not _touches_in_box(sub_mask, box, known):
             kwargs = dict(gen_kwargs, feather=DEFAULT_FEATHER)
-        out = generate_window(canvas[y0:y1, x0:x1], sub_mask, seed=seed + k, **kwargs)
-        before = canvas
-        canvas = canvas.copy()
-        region = canvas[y0:y1, x0:x1]
-        region[sub_mask] = np.asarray(out)[sub_mask]  # only the window's new pixels are ever written
+        out = generate_window(window_view, sub_mask, seed=seed + k, **kwargs)
+        before = window_view.copy()
+        window_view[sub_mask] = np.asarray(out)[sub_mask]  # only the window's new pixels are ever written
+        del out
         t_generate += time.perf_counter() - t0
         if drift_strength > 0:
             t0 = time.perf_counter()
-            for part_side, part_box, part_mask, span in parts:
+            for part_side, (px0, py0, px1, py1), part_mask, span in parts:
                 target = _lab_stats(_lab(border_ring(rgb, part_side, span)))
-                canvas = anchor_correct(canvas, part_mask, part_box, target, drift_strength)
+                _anchor_correct_window(canvas[py0:py1, px0:px1], part_mask, target, drift_strength)
             t_drift += time.perf_counter() - t0
         t0 = time.perf_counter()
         from . import seams
 
         # the join's report on the window: inside it the mask's edge is the join with known pixels; the
         # band beyond the window's along-edge ends is left to the next window (its own join)
-        report = seams.seam_report(before[y0:y1, x0:x1], canvas[y0:y1, x0:x1], sub_mask)
+        report = seams.seam_report(before, window_view, sub_mask)
+        del before
         t_report += time.perf_counter() - t0
         joins.append({
             "side": side, "box": tuple(int(v) for v in box), "new_box": tuple(int(v) for v in new_box),
@@ -688,23 +708,26 @@ def outpaint(
         nx0, ny0, nx1, ny1 = masks.bbox(new_area)
         box = (max(0, nx0 - context), max(0, ny0 - context), min(W, nx1 + context), min(H, ny1 + context))
         sides = [s for s in SIDES if pads[s]]
-        join("+".join(sides), box, (nx0, ny0, nx1, ny1), new_area, 0, 1, _side_parts(pads, offset, (w, h), (W, H)),
-             new_area, False)
+        bx0, by0, bx1, by1 = box
+        join("+".join(sides), box, (nx0, ny0, nx1, ny1), new_area[by0:by1, bx0:bx1], 0, 1,
+             _side_parts(pads, offset, (w, h), (W, H)), known, False)
         boxes = [box]
     else:
         plan = plan_windows((w, h), pads, window=window, context=context, max_new_fraction=max_new_fraction)
         done = known.copy()
         for k, win in enumerate(plan):
             nx0, ny0, nx1, ny1 = win.new_box
-            mask_c = np.zeros((H, W), bool)
-            mask_c[ny0:ny1, nx0:nx1] = True
-            mask_c &= ~done
-            if not mask_c.any():
+            x0, y0, x1, y1 = win.box
+            # the window's mask, on the window: its band minus the pixels generated earlier
+            sub_mask = np.zeros((y1 - y0, x1 - x0), bool)
+            sub_mask[ny0 - y0:ny1 - y0, nx0 - x0:nx1 - x0] = True
+            sub_mask &= ~done[y0:y1, x0:x1]
+            if not sub_mask.any():
                 continue
             span = _side_span(win.side, win.box, offset, (w, h))
-            join(win.side, win.box, win.new_box, mask_c, k, len(plan), [(win.side, win.box, mask_c, span)],
-                 ~done, k > 0)
-            done |= mask_c
+            join(win.side, win.box, win.new_box, sub_mask, k, len(plan), [(win.side, win.box, sub_mask, span)],
+                 done, k > 0)
+            done[y0:y1, x0:x1] |= sub_mask
         boxes = [win.box for win in plan]
 
     # 5. The original, explicitly; the overall report and the drift.
