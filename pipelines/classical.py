@@ -126,7 +126,8 @@ def inpaint(
         filled = fill(current[y0:y1, x0:x1], group[y0:y1, x0:x1], method=method, radius=radius)
         t_fill += time.perf_counter() - t0
         t0 = time.perf_counter()
-        current = blend.composite(current, filled, group, method=blend_method, feather=join_feather, grow=0, box=box)
+        current = blend.composite(current, filled, group, method=blend_method, feather=join_feather, grow=0, box=box,
+                                  notes=notes)
         t_composite += time.perf_counter() - t0
         if progress is not None:
             progress(k + 1, len(jobs))
@@ -149,6 +150,6 @@ def inpaint(
         },
         engine=method,
         model=None,
-        notes=notes,
+        notes=list(dict.fromkeys(notes)),
         sizes=[(x1 - x0, y1 - y0) for _, (x0, y0, x1, y1) in jobs],
     )

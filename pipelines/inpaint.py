@@ -53,6 +53,8 @@ DEFAULT_MARGIN = 32
 """Context pixels around each mask group, at full resolution, before the crop is squared and sized."""
 GROUP_GAP = 64
 """Mask regions closer than this (px) share one crop; farther ones are generated separately."""
+MIN_SIDE = 2
+"""Smallest image side (px) we inpaint: the seam measures need a neighbour on each axis."""
 MAX_VARIANTS = 16
 MAX_SEED = 2**63 - 1
 
@@ -183,7 +185,7 @@ def prepare(image, mask, grow: int = DEFAULT_GROW) -> Prepared:
     copy, and grow the mask only when ``grow`` > 0."""
     from . import io
 
-    native = io.check_native(image)
+    native = io.check_native(image, min_side=MIN_SIDE)
     height, width = native.shape[:2]
     given = masks.to_mask(mask, size=(width, height))
     grow = check_int(grow, "grow", 0)
@@ -358,18 +360,11 @@ def inpaint(
     Raises ValueError for bad parameters, an empty mask or a mask of another size; models.ModelLoadError
     (a ValueError) when the model cannot be loaded; Cancelled when cancelled.
     """
-    if engine in ("telea", "ns"):
-        from . import classical
-
-        return classical.inpaint(
-            image, mask, prompt, negative_prompt, method=engine, radius=radius, grow=grow, feather=feather,
-            blend_method=method, context_margin=context_margin, progress=progress, cancel=cancel,
-            ignored={"model": model, "seed": seed, "variants": variants, "prefill": prefill},
-        )
-    if engine != "diffusers":
+    if engine not in ENGINES:
         raise UserError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
 
-    # 1. Checks (before any model is loaded) and the mask contract.
+    # 1. Checks (before any model is loaded, whichever the engine: a parameter out of range is an error even
+    #    where the engine ignores it) and the mask contract.
     t_start = time.perf_counter()
     if not isinstance(prompt, str) or not isinstance(negative_prompt or "", str):
         raise UserError("prompt and negative_prompt must be strings")
@@ -385,6 +380,14 @@ def inpaint(
     variants = check_int(variants, "variants", 1, MAX_VARIANTS)
     if seed is not None:
         seed = check_int(seed, "seed", 0, MAX_SEED - MAX_VARIANTS)
+    if engine in ("telea", "ns"):
+        from . import classical
+
+        return classical.inpaint(
+            image, mask, prompt, negative_prompt, method=engine, radius=radius, grow=grow, feather=feather,
+            blend_method=method, context_margin=context_margin, progress=progress, cancel=cancel,
+            ignored={"model": model, "seed": seed, "variants": variants, "prefill": prefill},
+        )
     context_margin = check_int(context_margin, "context_margin", 0)
     method = check_method(method)
     feather = check_feather(feather)
@@ -466,7 +469,8 @@ def _inpaint_with(loaded, prep: Prepared, prompt, negative_prompt, *, strength, 
             )
             t_generate += time.perf_counter() - t0
             t0 = time.perf_counter()
-            current = blend.composite(current, generated, group, method=method, feather=join_feather, grow=0, box=box)
+            current = blend.composite(current, generated, group, method=method, feather=join_feather, grow=0, box=box,
+                                      notes=notes)
             t_composite += time.perf_counter() - t0
         images.append(current)
 
@@ -493,7 +497,7 @@ def _inpaint_with(loaded, prep: Prepared, prompt, negative_prompt, *, strength, 
         },
         engine="diffusers",
         model=loaded.name,
-        notes=notes,
+        notes=list(dict.fromkeys(notes)),
         sizes=[size for _, _, size in jobs],
     )
 
