@@ -1,5 +1,7 @@
 """python -m pipelines seams: print the seam report of a result as JSON."""
 
+from ..errors import UserError
+
 HELP = "print the seam report (outside_changed, ring_delta_e, seam_excess, noref_ratio) of a result as JSON"
 
 
@@ -30,6 +32,9 @@ def run(args):
         raise UserError(f"the original has shape {original.shape} but the result {result.shape}")
     if original is None and reference.shape != result.shape:
         raise UserError(f"the reference has shape {reference.shape} but the result {result.shape}")
+    if min(result.shape[:2]) < 2:
+        raise UserError(f"the result is {result.shape[1]}x{result.shape[0]}: too small to measure a seam "
+                        "(at least 2 px a side)")
     mask = to_mask(open_image(args.mask), size=(result.shape[1], result.shape[0]))
     print(json.dumps(seam_report(reference, result, mask, original=original), indent=2))
     return 0
