@@ -298,7 +298,8 @@ def composite(
         if not info.get("converged", True):
             message = (
                 f"the gradient-domain solve stopped at residual {info['residual']:.1e} after "
-                f"{info['iterations']} iterations ({info['unknowns']} px): the blend may show a faint seam"
+                f"{info['iterations']} iteration{'s' if info['iterations'] != 1 else ''} ({info['unknowns']} px): "
+                "the blend may show a faint seam"
             )
             if notes is not None:
                 notes.append(message)

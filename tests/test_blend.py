@@ -244,3 +244,20 @@ def test_open_image_edges_are_neumann():
     boundary = np.full((20, 30, 1), 50.0)
     out = poisson.solve_laplace(omega, boundary, (True, True, True, True))
     assert np.allclose(out[omega], 50.0, atol=1e-6)
+
+
+def test_a_solve_that_stops_at_the_cap_is_reported(monkeypatch, caplog):
+    photo = data.astronaut()[100:260, 100:260]
+    generated = np.clip(photo * np.float32(1.1), 0, 255).astype(np.uint8)
+    yy, xx = np.mgrid[:160, :160]
+    mask = np.hypot(yy - 80, xx - 80) < 60
+    assert mask.sum() > poisson.DIRECT_MAX  # the iterative solver
+    notes = []
+    blend.composite(photo, generated, mask, notes=notes)
+    assert notes == []  # a converged solve says nothing
+    monkeypatch.setattr(poisson, "MAX_ITER", 1)
+    with caplog.at_level("WARNING", logger="pipelines.poisson"):
+        result = blend.composite(photo, generated, mask, notes=notes)
+    assert len(notes) == 1 and "stopped at residual" in notes[0] and "after 1 iteration " in notes[0]
+    assert any(r.levelname == "WARNING" and r.name == "pipelines.poisson" for r in caplog.records)
+    np.testing.assert_array_equal(result[~mask], photo[~mask])  # the contract holds all the same
