@@ -159,10 +159,11 @@ class CheckpointUnavailable(UserError):
 
 
 def _unavailable(spec: SamModelSpec, target: Path, why: str) -> CheckpointUnavailable:
-    source = f" from {spec.url}" if spec.url else ""
+    # the remedies before the long paths: a one-line error is cut at errors.one_line's limit
+    source = f" {spec.url}" if spec.url else " it"
     return CheckpointUnavailable(
-        f"SAM checkpoint {spec.filename} is not available ({why}); download it by hand{source} to {target}, "
-        f"or pass --sam-checkpoint PATH, or use --engine grabcut (the no-weights fallback)"
+        f"no SAM checkpoint {spec.filename} ({why}): use --sam-checkpoint PATH or --engine grabcut, "
+        f"or save{source} as {target}"
     )
 
 
