@@ -231,8 +231,10 @@ def editor_mask(value, session: Session, *, allow_empty: bool = False) -> np.nda
     if session.mask is not None and shown.shape == session.display.shape[:2]:
         if np.array_equal(shown, to_display_mask(session.mask, session)):
             return session.mask.copy()
+    # what the canvas shows as mask (alpha >= 128 on the display copy), scaled up as a 0/1 picture: a translucent
+    # brush's soft alpha is not a weight, so its edges stay where they are shown
     mask = shown if shown.shape == (h, w) else masks.to_mask(
-        {"background": None, "layers": layers, "composite": None}, size=(w, h), resize=True, allow_empty=True)
+        shown.astype(np.float32), size=(w, h), resize=True, allow_empty=True)
     if not allow_empty and not mask.any():
         raise UserError(masks.EMPTY_MESSAGE)
     return mask
