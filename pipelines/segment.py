@@ -32,10 +32,12 @@ from __future__ import annotations
 import collections
 import dataclasses
 import hashlib
+import logging
 import math
 import os
 import tempfile
 import threading
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -47,10 +49,13 @@ import numpy as np
 
 from . import masks as mask_ops
 from .errors import UserError
+from .io import check_pixels
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
     from segment_anything.modeling import Sam
+
+logger = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, "int | None"], None]
 """progress(done_bytes, total_bytes or None) while a checkpoint downloads."""
@@ -334,13 +339,17 @@ class Prompts(NamedTuple):
 
 
 def check_image(image: Any) -> np.ndarray:
-    """Return ``image`` as a C-contiguous HWC uint8 RGB array, or raise ValueError saying what is wrong."""
+    """Return ``image`` as a C-contiguous HWC uint8 RGB array, or raise ValueError saying what is wrong.
+
+    Images over the project's pixel limit (pipelines.io.MAX_PIXELS, 64 MP) are refused before anything is copied.
+    """
     if not isinstance(image, np.ndarray):
         raise UserError(f"the image must be a numpy array (HWC uint8 RGB), got {type(image).__name__}")
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise UserError(f"the image must be HWC uint8 RGB, got shape {image.shape} and dtype {image.dtype}")
     if image.shape[0] < 2 or image.shape[1] < 2:
         raise UserError(f"the image is too small to segment ({image.shape[1]}x{image.shape[0]})")
+    check_pixels(image.shape[1], image.shape[0])
     return np.ascontiguousarray(image)
 
 
@@ -444,6 +453,8 @@ class Segmentation:
             the chosen one goes back in as mask_input when this result is passed as ``previous``
     engine  which segmenter made it, e.g. "sam vit_b" or "grabcut (fallback: no SAM checkpoint)"
     image_key, prompts: the image (content hash) and the validated prompts it answers
+    note    one line for the user when the mask is a compromise (GrabCut: its time budget ran out, or the box held
+            nothing to separate); "" otherwise
     """
 
     masks: np.ndarray
@@ -453,6 +464,7 @@ class Segmentation:
     engine: str
     image_key: str
     prompts: Prompts
+    note: str = ""
 
     @property
     def mask(self) -> np.ndarray:
@@ -776,9 +788,31 @@ def _check_previous(previous: Any, key: str) -> None:
 
 GRABCUT_CLICK_ITERATIONS = 5
 GRABCUT_BOX_ITERATIONS = 8
+GRABCUT_MAX_ITERATIONS = 10
+"""The most iterations a GrabCutSegmenter takes: each one is a colour-model fit and a max-flow solve."""
+
+GRABCUT_MAX_SIDE = 512
+"""GrabCut solves regions at most this many px on a side (downscaled with INTER_AREA, the mask upscaled back)."""
+
+GRABCUT_MAX_SIDE_LIMIT = 1024
+"""The largest ``max_side`` a GrabCutSegmenter accepts (the max-flow time grows faster than the pixel count)."""
+
+GRABCUT_TIME_BUDGET = 5.0
+"""Seconds one GrabCut segmentation may run; then it returns its best mask so far, with a note, instead of going on."""
+
+FLAT_MESSAGE = "nothing to separate around the click: the picture is flat there; draw the mask by hand or add a box"
+FLAT_NEGATIVE_MESSAGE = (
+    "nothing separates the positive and negative clicks: they are on one flat area; draw the mask by hand or add a box"
+)
+
 _SEED_REACH = 0.25  # click seeds reach at most this fraction of the image's long side ...
 _SEED_DELTA_E = 20.0  # ... through pixels within this Lab distance (or 3x the clicked spot's own spread)
 _RING = 0.15  # background ring around a rectangle, as a fraction of its long side
+_PASS1_SCALE = 0.625  # pass 1 (clicks only, on the whole picture) works at this fraction of max_side
+_CANDIDATES = 5  # at most this many growing boxes when the clicks-only pass collapses or spills
+_FLAT_STEP = 2  # neighbours (working image, blurred) closer than this in every channel belong to one flat area ...
+_FLAT_COVER = 0.98  # ... and a flat area around the click covering this much of the picture leaves nothing to separate;
+_FLAT_AREA = 0.25  # one covering this much is the answer (GrabCut's max-flow crawls on a large flat area)
 
 
 class GrabCutSegmenter:
@@ -794,10 +828,19 @@ class GrabCutSegmenter:
     nor reaches its edge.
     Clicks are cumulative (pass all of them), so ``previous`` is only checked to belong to the same image: GrabCut
     starts again from all the clicks, which lets a negative click fully undo a region. Only the parts of the mask
-    that a positive click touches are kept. Regions are solved at most ``max_side`` px on a side and scaled back.
+    that a positive click touches are kept.
     GrabCut models colours: it works on objects whose colours differ from their surroundings and fails where they
     do not, and with a box it keeps other things that lie wholly inside the box (add a negative click on them).
     Same prepare()/segment() API as Segmenter; nothing to load. Results are repeatable (OpenCV's RNG is reseeded).
+
+    Bounded work (a max-flow solve on a flat picture is slow): regions are solved at most ``max_side`` px on a side
+    (<= GRABCUT_MAX_SIDE_LIMIT) and the mask is scaled back; each solve runs at most ``click_iterations`` /
+    ``box_iterations`` (<= GRABCUT_MAX_ITERATIONS) and stops early once the mask no longer changes; at most
+    _CANDIDATES growing boxes are tried. A click on a flat picture (the area of near-equal colours around it covers
+    the whole picture: a uniform image, a smooth gradient) is the UserError FLAT_MESSAGE, answered before any
+    GrabCut; a box that holds nothing to separate gives the box itself, with a note. After ``time_budget`` seconds
+    (None: no limit) no further iteration or pass starts and the best mask so far is returned, with a note
+    (Segmentation.note); the one solve running at that moment finishes first.
     """
 
     loaded = True
@@ -809,13 +852,16 @@ class GrabCutSegmenter:
         click_iterations: int = GRABCUT_CLICK_ITERATIONS,
         box_iterations: int = GRABCUT_BOX_ITERATIONS,
         click_radius: int | None = None,
-        max_side: int = 640,
+        max_side: int = GRABCUT_MAX_SIDE,
+        time_budget: float | None = GRABCUT_TIME_BUDGET,
     ) -> None:
+        _check_grabcut_settings(click_iterations, box_iterations, max_side, time_budget)
         self.reason = reason
         self.click_iterations = int(click_iterations)
         self.box_iterations = int(box_iterations)
         self.click_radius = click_radius
         self.max_side = int(max_side)
+        self.time_budget = None if time_budget is None else float(time_budget)
 
     @property
     def engine(self) -> str:
@@ -844,7 +890,10 @@ class GrabCutSegmenter:
         previous: Segmentation | None = None,
         multimask: bool = True,
     ) -> Segmentation:
-        """Same arguments and formats as Segmenter.segment; returns one candidate (score NaN: no estimate)."""
+        """Same arguments and formats as Segmenter.segment; returns one candidate (score NaN: no estimate).
+
+        A click on a flat picture is the UserError FLAT_MESSAGE; a compromise mask carries a ``note``.
+        """
         image = check_image(image)
         prompts = check_prompts(
             image.shape[:2], points=points, labels=labels, positive=positive, negative=negative, box=box
@@ -852,9 +901,9 @@ class GrabCutSegmenter:
         key = image_key(image)
         if previous is not None:
             _check_previous(previous, key)  # GrabCut starts again from all the clicks: they are cumulative
-        mask = grabcut_mask(
-            image, prompts, click_iterations=self.click_iterations,
-            box_iterations=self.box_iterations, click_radius=self.click_radius, max_side=self.max_side,
+        mask, note = _grabcut(
+            image, prompts, click_iterations=self.click_iterations, box_iterations=self.box_iterations,
+            click_radius=self.click_radius, max_side=self.max_side, budget=_Budget(self.time_budget),
         )
         return Segmentation(
             masks=_frozen(mask[None]),
@@ -864,7 +913,53 @@ class GrabCutSegmenter:
             engine=self.engine,
             image_key=key,
             prompts=prompts,
+            note=note,
         )
+
+
+def _check_grabcut_settings(click_iterations: Any, box_iterations: Any, max_side: Any, time_budget: Any) -> None:
+    for name, value in (("click_iterations", click_iterations), ("box_iterations", box_iterations)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
+                or not 1 <= value <= GRABCUT_MAX_ITERATIONS:
+            raise UserError(f"{name} must be a whole number from 1 to {GRABCUT_MAX_ITERATIONS}, got {value!r}")
+    if isinstance(max_side, bool) or not isinstance(max_side, (int, np.integer)) \
+            or not 64 <= max_side <= GRABCUT_MAX_SIDE_LIMIT:
+        raise UserError(f"max_side must be a whole number of px from 64 to {GRABCUT_MAX_SIDE_LIMIT}, got {max_side!r}")
+    if time_budget is not None and (isinstance(time_budget, bool) or not isinstance(time_budget, (int, float))
+                                    or not 0 < time_budget < math.inf):
+        raise UserError(f"time_budget must be a number of seconds > 0 (or None for no limit), got {time_budget!r}")
+
+
+class _Budget:
+    """The wall-clock guard of one GrabCut segmentation (``seconds`` from its creation; None: no limit).
+
+    over() turns True, for good, once the time is up; allows(pixels) also says no (and turns over() True) when a
+    GrabCut iteration on that many pixels, at the slowest rate seen so far in this segmentation, would end past it.
+    """
+
+    def __init__(self, seconds: float | None) -> None:
+        self.seconds = seconds
+        self._deadline = math.inf if seconds is None else time.monotonic() + seconds
+        self._rate = 0.0  # the slowest seconds per pixel of an iteration so far
+        self.hit = False
+
+    def over(self) -> bool:
+        if not self.hit and time.monotonic() >= self._deadline:
+            self.hit = True
+        return self.hit
+
+    def allows(self, pixels: int) -> bool:
+        if not self.over() and time.monotonic() + self._rate * pixels > self._deadline:
+            self.hit = True
+        return not self.hit
+
+    def spent(self, seconds: float, pixels: int) -> None:
+        self._rate = max(self._rate, seconds / max(1, pixels))
+
+    def note(self) -> str:
+        if not self.hit:
+            return ""
+        return f"GrabCut stopped at its {self.seconds:g} s time budget: the mask is the best found by then"
 
 
 def grabcut_mask(
@@ -874,43 +969,90 @@ def grabcut_mask(
     click_iterations: int = GRABCUT_CLICK_ITERATIONS,
     box_iterations: int = GRABCUT_BOX_ITERATIONS,
     click_radius: int | None = None,
-    max_side: int = 640,
+    max_side: int = GRABCUT_MAX_SIDE,
+    time_budget: float | None = GRABCUT_TIME_BUDGET,
 ) -> np.ndarray:
     """GrabCut seeded by validated ``prompts`` (see check_prompts) on ``image`` (HWC uint8 RGB) -> HW bool mask.
 
-    See GrabCutSegmenter for the recipe. RGB becomes BGR only at the cv2.grabCut call.
+    See GrabCutSegmenter for the recipe, the bounds on the work and ``time_budget``; a click on a flat picture is
+    the UserError FLAT_MESSAGE, and a compromise mask is logged (GrabCutSegmenter.segment returns it as the note).
+    RGB becomes BGR only at the cv2.grabCut call.
     """
+    _check_grabcut_settings(click_iterations, box_iterations, max_side, time_budget)
+    mask, note = _grabcut(
+        image, prompts, click_iterations=click_iterations, box_iterations=box_iterations,
+        click_radius=click_radius, max_side=max_side, budget=_Budget(time_budget),
+    )
+    if note:
+        logger.info("%s", note)
+    return mask
+
+
+def _grabcut(
+    image: np.ndarray,
+    prompts: Prompts,
+    *,
+    click_iterations: int,
+    box_iterations: int,
+    click_radius: int | None,
+    max_side: int,
+    budget: _Budget,
+) -> tuple[np.ndarray, str]:
+    """grabcut_mask's steps; returns (mask, note), the note "" unless the mask is a compromise."""
     h, w = image.shape[:2]
     radius = int(click_radius) if click_radius is not None else max(3, round(0.008 * max(h, w)))
     pos, neg = prompts.positive, prompts.negative
     if prompts.box is not None:
         rect = _clip_rect(*prompts.box, h, w)
         if rect != (0, 0, w, h) or not len(pos):
-            return _grabcut_rect(image, rect, pos, neg, None, radius, box_iterations, max_side)
+            if _flat_box(image, rect, pos, max_side):
+                x0, y0, x1, y1 = rect
+                mask = np.zeros((h, w), bool)
+                mask[y0:y1, x0:x1] = True
+                return mask, "the picture is flat in and around the box: nothing to separate, so the mask is the box"
+            mask = _grabcut_rect(image, rect, pos, neg, None, radius, box_iterations, max_side, budget)
+            return mask, budget.note()
         # a box around the whole image says nothing about the background: segment from the clicks alone
-    mask, seeds = _grabcut_seeded(image, pos, neg, radius, click_iterations, max_side)
+    # 1. the flat area around the positive clicks: the whole picture is nothing to separate; a large part of it is
+    # the answer (GrabCut's max-flow crawls there and has no edge to find but the area's own)
+    work, sx, sy = _downscale(image, max_side)
+    flat = _flat_area(work, pos * (sx, sy))
+    share = float(np.count_nonzero(flat)) / flat.size
+    if share >= _FLAT_AREA:
+        if share >= _FLAT_COVER:
+            raise UserError(FLAT_MESSAGE)
+        fh, fw = flat.shape
+        if any(flat[min(fh - 1, int(y * sy)), min(fw - 1, int(x * sx))] for x, y in neg):
+            raise UserError(FLAT_NEGATIVE_MESSAGE)
+        return _keep_clicked(_upscale(flat, w, h), pos), "the click is on a large flat area: the mask is that area"
+    # 2. pass 1, on a coarser picture: clicks and colour-connected seeds
+    mask, seeds = _grabcut_seeded(image, pos, neg, radius, click_iterations, round(max_side * _PASS1_SCALE), budget)
     area = int(mask.sum())
     if area >= 0.5 * seeds.sum() and area < 0.6 * h * w:
-        # pass 2: the box recipe on pass 1's bounding box, grown by 15%
+        # 3. pass 2: the box recipe on pass 1's bounding box, grown by 15%
         rect = _grow_rect(mask_ops.bbox(mask), 1.15, 0.02 * max(h, w), h, w)
-        return _grabcut_rect(image, rect, pos, neg, mask, radius, click_iterations, max_side)
-    # Pass 1 collapsed onto the click (the object's colours also fill the background model) or spilled over most of
+        if not budget.allows(_work_pixels(_ring_rect(rect, h, w), max_side)):
+            return mask, budget.note()
+        return _grabcut_rect(image, rect, pos, neg, mask, radius, click_iterations, max_side, budget), budget.note()
+    # 4. Pass 1 collapsed onto the click (the object's colours also fill the background model) or spilled over most of
     # the image: fall back to boxes around the seeds, growing by half until one neither collapses nor reaches its
     # own edge (then the background outside it is clean, which is what GrabCut needs).
     rect = _grow_rect(mask_ops.bbox(seeds), 1.5, 0.02 * max(h, w), h, w)
     best = mask if area else seeds
-    for _ in range(5):
-        candidate = _grabcut_rect(image, rect, pos, neg, None, radius, click_iterations, max_side)
+    for _ in range(_CANDIDATES):
+        if not budget.allows(_work_pixels(_ring_rect(rect, h, w), max_side)):
+            break
+        candidate = _grabcut_rect(image, rect, pos, neg, None, radius, click_iterations, max_side, budget)
         fill = candidate.sum() / max(1, (rect[2] - rect[0]) * (rect[3] - rect[1]))
         if fill >= 0.08:
             if _edge_fraction(candidate, rect) < 0.05:
-                return candidate
+                return candidate, budget.note()
             best = candidate
         bigger = _grow_rect(rect, 1.5, 0.01 * max(h, w), h, w)
         if bigger == rect:
             break
         rect = bigger
-    return best
+    return best, budget.note()
 
 
 def _edge_fraction(mask: np.ndarray, rect: tuple[int, int, int, int]) -> float:
@@ -942,9 +1084,65 @@ def _grow_rect(rect: Sequence[float], factor: float, pad: float, h: int, w: int)
     return _clip_rect(cx - hw, cy - hh, cx + hw, cy + hh, h, w)
 
 
-def _draw_clicks(gc: np.ndarray, pos: np.ndarray, neg: np.ndarray, radius: int, scale_xy, offset_xy=(0, 0)) -> None:
-    import cv2
+def _ring_rect(rect: tuple[int, int, int, int], h: int, w: int) -> tuple[int, int, int, int]:
+    """``rect`` plus the background ring _grabcut_rect learns the background from, clipped to the image."""
+    x0, y0, x1, y1 = rect
+    ring = max(12, int(_RING * max(x1 - x0, y1 - y0)))
+    return max(0, x0 - ring), max(0, y0 - ring), min(w, x1 + ring), min(h, y1 + ring)
 
+
+def _work_pixels(rect: tuple[int, int, int, int], max_side: int) -> int:
+    """How many pixels GrabCut works on for the region ``rect`` (see _downscale)."""
+    x0, y0, x1, y1 = rect
+    scale = min(1.0, max_side / max(x1 - x0, y1 - y0))
+    return max(2, round((y1 - y0) * scale)) * max(2, round((x1 - x0) * scale))
+
+
+def _downscale(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float, float]:
+    """``image`` shrunk (INTER_AREA) so that its long side is at most ``max_side``; returns (small, sx, sy), the
+    scale factors from image to small pixel coordinates."""
+    h, w = image.shape[:2]
+    scale = min(1.0, max_side / max(h, w))
+    if scale == 1.0:
+        return image, 1.0, 1.0
+    sh, sw = max(2, round(h * scale)), max(2, round(w * scale))
+    return cv2.resize(image, (sw, sh), interpolation=cv2.INTER_AREA), sw / w, sh / h
+
+
+def _upscale(mask: np.ndarray, w: int, h: int) -> np.ndarray:
+    """A working-resolution HW bool mask back to (h, w): bilinear on 0/255, then halfway."""
+    if mask.shape == (h, w):
+        return mask
+    return cv2.resize(mask.astype(np.uint8) * 255, (w, h), interpolation=cv2.INTER_LINEAR) >= 128
+
+
+def _flat_area(small: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """The flat area around ``points`` ((x, y) in small's pixels) in ``small`` (HWC uint8 RGB, working resolution),
+    HW bool: the pixels reached from them through 4-neighbours that differ by at most _FLAT_STEP in every channel,
+    after a light blur (noise and a smooth gradient do not stop it; an edge does)."""
+    h, w = small.shape[:2]
+    blurred = cv2.GaussianBlur(small, (0, 0), 1.0)
+    reached = np.zeros((h + 2, w + 2), np.uint8)
+    step = (_FLAT_STEP,) * 3
+    for x, y in points:
+        cx, cy = min(w - 1, max(0, int(x))), min(h - 1, max(0, int(y)))
+        if not reached[cy + 1, cx + 1]:
+            cv2.floodFill(blurred, reached, (cx, cy), (0, 0, 0), step, step,
+                          4 | cv2.FLOODFILL_MASK_ONLY | (1 << 8))
+    return reached[1:-1, 1:-1].astype(bool)
+
+
+def _flat_box(image: np.ndarray, rect: tuple[int, int, int, int], pos: np.ndarray, max_side: int) -> bool:
+    """True when the box and its background ring are one flat area (see _flat_share): nothing to separate."""
+    h, w = image.shape[:2]
+    rx0, ry0, rx1, ry1 = _ring_rect(rect, h, w)
+    small, sx, sy = _downscale(image[ry0:ry1, rx0:rx1], max_side)
+    x0, y0, x1, y1 = rect
+    starts = np.concatenate([[((x0 + x1) / 2, (y0 + y1) / 2)], pos.reshape(-1, 2)])
+    return np.mean(_flat_area(small, (starts - (rx0, ry0)) * (sx, sy))) >= _FLAT_COVER
+
+
+def _draw_clicks(gc: np.ndarray, pos: np.ndarray, neg: np.ndarray, radius: int, scale_xy, offset_xy=(0, 0)) -> None:
     sx, sy = scale_xy
     ox, oy = offset_xy
     gh, gw = gc.shape
@@ -956,24 +1154,22 @@ def _draw_clicks(gc: np.ndarray, pos: np.ndarray, neg: np.ndarray, radius: int, 
 
 
 def _grabcut_seeded(
-    image: np.ndarray, pos: np.ndarray, neg: np.ndarray, radius: int, iterations: int, max_side: int
+    image: np.ndarray, pos: np.ndarray, neg: np.ndarray, radius: int, iterations: int, max_side: int,
+    budget: _Budget,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Clicks-only pass 1: everything probably background except colour-connected seeds around positive clicks.
     Returns (mask, seeds), both HW bool at the image's size."""
-    import cv2
-
     h, w = image.shape[:2]
-    scale = min(1.0, max_side / max(h, w))
-    sh, sw = max(2, round(h * scale)), max(2, round(w * scale))
-    small = image if scale == 1.0 else cv2.resize(image, (sw, sh), interpolation=cv2.INTER_AREA)
-    r = max(1, int(round(radius * scale)))
+    small, sx, sy = _downscale(image, max_side)
+    sh, sw = small.shape[:2]
+    r = max(1, int(round(radius * sx)))
     gc = np.full((sh, sw), cv2.GC_PR_BGD, np.uint8)
-    seeds = _click_seeds(small, pos * np.array([sw / w, sh / h]), r)
+    seeds = _click_seeds(small, pos * (sx, sy), r)
     gc[seeds] = cv2.GC_PR_FGD
-    _draw_clicks(gc, pos, neg, r, (sw / w, sh / h))
-    fg = _run_grabcut(small, gc, iterations)
-    if scale != 1.0:
-        fg = cv2.resize(fg.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR) >= 0.5
+    _draw_clicks(gc, pos, neg, r, (sx, sy))
+    fg = _run_grabcut(small, gc, iterations, budget)
+    if (sh, sw) != (h, w):
+        fg = _upscale(fg, w, h)
         seeds = cv2.resize(seeds.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
     return _keep_clicked(fg, pos), seeds
 
@@ -981,8 +1177,6 @@ def _grabcut_seeded(
 def _click_seeds(image: np.ndarray, pos: np.ndarray, radius: int) -> np.ndarray:
     """Probable-foreground seeds: around each click, the pixels within _SEED_REACH of the long side that connect to
     it through colours close to the clicked spot's median colour, so seeds stop at colour edges."""
-    import cv2
-
     h, w = image.shape[:2]
     lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
     reach = max(2, int(round(_SEED_REACH * max(h, w))))
@@ -1012,24 +1206,20 @@ def _grabcut_rect(
     radius: int,
     iterations: int,
     max_side: int,
+    budget: _Budget,
 ) -> np.ndarray:
     """GrabCut with everything outside ``rect`` as background, solved on the rectangle plus a background ring.
 
     Inside the rectangle: probable foreground (or, with ``previous``, probable foreground where previous is set and
     probable background elsewhere); clicks are definite discs.
     """
-    import cv2
-
     h, w = image.shape[:2]
     x0, y0, x1, y1 = rect
-    ring = max(12, int(_RING * max(x1 - x0, y1 - y0)))
-    rx0, ry0, rx1, ry1 = max(0, x0 - ring), max(0, y0 - ring), min(w, x1 + ring), min(h, y1 + ring)
+    rx0, ry0, rx1, ry1 = _ring_rect(rect, h, w)
     crop = image[ry0:ry1, rx0:rx1]
     ch, cw = crop.shape[:2]
-    scale = min(1.0, max_side / max(ch, cw))
-    sh, sw = max(2, round(ch * scale)), max(2, round(cw * scale))
-    sx, sy = sw / cw, sh / ch
-    small = crop if scale == 1.0 else cv2.resize(crop, (sw, sh), interpolation=cv2.INTER_AREA)
+    small, sx, sy = _downscale(crop, max_side)
+    sh, sw = small.shape[:2]
 
     gc = np.full((sh, sw), cv2.GC_BGD, np.uint8)
     ix0, iy0 = int(round((x0 - rx0) * sx)), int(round((y0 - ry0) * sy))
@@ -1038,24 +1228,25 @@ def _grabcut_rect(
     if previous is not None:
         prev = cv2.resize(previous[ry0:ry1, rx0:rx1].astype(np.uint8), (sw, sh), interpolation=cv2.INTER_NEAREST)
         gc[(gc == cv2.GC_PR_FGD) & (prev == 0)] = cv2.GC_PR_BGD
-    _draw_clicks(gc, pos, neg, max(1, int(round(radius * scale))), (sx, sy), (rx0, ry0))
+    _draw_clicks(gc, pos, neg, max(1, int(round(radius * sx))), (sx, sy), (rx0, ry0))
     if not np.any((gc == cv2.GC_BGD) | (gc == cv2.GC_PR_BGD)):
         # The rectangle is the whole image: let the image's outer frame stand for the background.
         frame = np.zeros_like(gc, bool)
         frame[[0, -1], :] = frame[:, [0, -1]] = True
         gc[frame & (gc != cv2.GC_FGD)] = cv2.GC_PR_BGD
-    fg = _run_grabcut(small, gc, iterations)
-    if scale != 1.0:
-        fg = cv2.resize(fg.astype(np.float32), (cw, ch), interpolation=cv2.INTER_LINEAR) >= 0.5
+    fg = _upscale(_run_grabcut(small, gc, iterations, budget), cw, ch)
     out = np.zeros((h, w), bool)
     out[ry0:ry1, rx0:rx1] = fg
     return _keep_clicked(out, pos)
 
 
-def _run_grabcut(rgb: np.ndarray, gc: np.ndarray, iterations: int) -> np.ndarray:
-    """cv2.grabCut on an RGB image with an initial label map ``gc`` (changed in place); returns the foreground."""
-    import cv2
+def _run_grabcut(rgb: np.ndarray, gc: np.ndarray, iterations: int, budget: _Budget) -> np.ndarray:
+    """cv2.grabCut on an RGB image with an initial label map ``gc`` (changed in place); returns the foreground.
 
+    One iteration at a time (cv2.GC_EVAL continues from the fitted models, exactly as grabCut's own loop does): it
+    stops after ``iterations``, once no pixel changes side, or when ``budget`` does not allow another iteration (the
+    first iteration always runs).
+    """
     fg_seed = (gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)
     bg_seed = (gc == cv2.GC_BGD) | (gc == cv2.GC_PR_BGD)
     if not fg_seed.any() or not bg_seed.any():
@@ -1063,13 +1254,28 @@ def _run_grabcut(rgb: np.ndarray, gc: np.ndarray, iterations: int) -> np.ndarray
     bgd = np.zeros((1, 65), np.float64)
     fgd = np.zeros((1, 65), np.float64)
     bgr = np.ascontiguousarray(rgb[..., ::-1])  # RGB -> BGR at the OpenCV boundary
+    fg = fg_seed
     try:
         # GrabCut seeds its k-means from OpenCV's RNG (per thread): reseed it so that results are repeatable.
         cv2.setRNGSeed(0)
-        cv2.grabCut(bgr, gc, None, bgd, fgd, max(1, int(iterations)), cv2.GC_INIT_WITH_MASK)
-    except cv2.error:
-        return fg_seed  # too few samples of one class to fit a colour model: keep the seeds
-    return (gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)
+        mode = cv2.GC_INIT_WITH_MASK
+        for done in range(max(1, int(iterations))):
+            if done and not budget.allows(gc.size):
+                break
+            start = time.monotonic()
+            cv2.grabCut(bgr, gc, None, bgd, fgd, 1, mode)
+            budget.spent(time.monotonic() - start, gc.size)
+            mode = cv2.GC_EVAL
+            new = (gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)
+            changed = np.count_nonzero(new != fg)
+            fg = new
+            if done and changed == 0:
+                break
+    except cv2.error as exc:
+        # too few samples of one class to fit a colour model: keep the seeds
+        logger.debug("GrabCut could not fit its colour models (%s); keeping the seeds", str(exc).strip()[:120])
+        return fg_seed
+    return fg
 
 
 def _keep_clicked(mask: np.ndarray, pos: np.ndarray) -> np.ndarray:
@@ -1077,8 +1283,6 @@ def _keep_clicked(mask: np.ndarray, pos: np.ndarray) -> np.ndarray:
 
     Without positive clicks (a box alone), or when no click lands on the mask, the mask is returned unchanged.
     """
-    import cv2
-
     if len(pos) == 0 or not mask.any():
         return mask
     count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)

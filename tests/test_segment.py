@@ -31,6 +31,7 @@ import torch
 from scipy import ndimage
 
 from pipelines import cli
+from pipelines import io as image_io
 from pipelines import segment as S
 from pipelines.io import load_image
 
@@ -412,6 +413,20 @@ def test_bad_images_are_clear_value_errors(segmenter):
             segmenter.segment(bad, positive=[(1, 1)])
 
 
+def test_images_over_the_pixel_limit_are_refused(segmenter, monkeypatch):
+    # 8001 x 8001 = 64.016 MP, a read-only view of one pixel: it costs no memory, so nothing may copy it first
+    huge = np.broadcast_to(np.zeros((1, 1, 3), np.uint8), (8001, 8001, 3))
+    for call in (lambda: S.check_image(huge), lambda: segmenter.prepare(huge),
+                 lambda: segmenter.segment(huge, positive=[(5, 5)]), lambda: S.GrabCutSegmenter().prepare(huge),
+                 lambda: S.GrabCutSegmenter().segment(huge, box=(0, 0, 100, 100))):
+        with pytest.raises(S.UserError, match=r"8001x8001.*megapixels"):
+            call()
+    monkeypatch.setattr(image_io, "MAX_PIXELS", 399)  # the project's limit, wherever it is set
+    with pytest.raises(S.UserError, match="megapixels"):
+        S.GrabCutSegmenter().segment(np.zeros((20, 20, 3), np.uint8), positive=[(5, 5)])
+    assert S.check_image(np.zeros((19, 21, 3), np.uint8)).shape == (19, 21, 3)
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # Checkpoints: cache folder, one download with progress, offline error
 # ----------------------------------------------------------------------------------------------------------------
@@ -692,7 +707,148 @@ def test_grabcut_sweep_all_photos_and_shapes():
     print(f"click >= 0.8: {np.mean(clicks >= 0.8):.0%}, box >= 0.85: {np.mean(boxes >= 0.85):.0%}")
     # Measured when this was written: click 24/27 (89%), box 20/27 (74%); the misses are mostly the horse (thin
     # legs: the box is mostly background) and objects whose texture has two far-apart tones (one click gets a part).
+    # With the time budget (pass 1 at 320 px, the rest at 512, iterations stepped and stopped at a fixed point):
+    # click 26/27, box 20/27.
     assert np.mean(clicks >= 0.8) >= 0.85 and np.mean(boxes >= 0.85) >= 0.7
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# GrabCut's time budget: bounded work, flat pictures, the wall-clock guard (no test here measures time)
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def grabcut_calls(monkeypatch):
+    """Spy on cv2.grabCut: records (image shape, iterCount, mode) of every call, then runs the real one."""
+    calls = []
+    real = cv2.grabCut
+
+    def spy(img, mask, rect, bgd, fgd, iterations, mode):
+        calls.append((img.shape, iterations, mode))
+        return real(img, mask, rect, bgd, fgd, iterations, mode)
+
+    monkeypatch.setattr(cv2, "grabCut", spy)
+    return calls
+
+
+def noisy(image: np.ndarray, sigma: float = 2.0, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.clip(image + rng.normal(0, sigma, image.shape), 0, 255).astype(np.uint8)
+
+
+def test_grabcut_work_is_bounded_on_a_large_photo(grabcut_calls):
+    """A 2400 px photo is solved at most GRABCUT_MAX_SIDE px a side, with at most the configured iterations per
+    solve and a bounded number of solves, and the mask (scaled back by OpenCV) still fits the object."""
+    image, gt = scene(0, 1, seed=100)
+    image = cv2.resize(image, (2400, 2400), interpolation=cv2.INTER_CUBIC)
+    gt = cv2.resize(gt.astype(np.uint8), (2400, 2400), interpolation=cv2.INTER_NEAREST).astype(bool)
+    gc = S.GrabCutSegmenter()
+    for prompts, per_solve in ((dict(positive=[centre_click(gt)]), gc.click_iterations),
+                               (dict(box=loose_box(gt, pad=12)), gc.box_iterations)):
+        grabcut_calls.clear()
+        result = gc.segment(image, **prompts)
+        assert result.mask.shape == gt.shape and iou(result.mask, gt) >= 0.8, iou(result.mask, gt)
+        assert grabcut_calls and all(max(shape[:2]) <= S.GRABCUT_MAX_SIDE for shape, _, _ in grabcut_calls)
+        assert all(iterations == 1 for _, iterations, _ in grabcut_calls)  # one at a time, so the guard can act
+        solves = sum(mode == cv2.GC_INIT_WITH_MASK for _, _, mode in grabcut_calls)
+        assert 1 <= solves <= 2 + S._CANDIDATES and len(grabcut_calls) <= solves * per_solve
+    # the caps are enforced on the settings too
+    for bad in (dict(click_iterations=S.GRABCUT_MAX_ITERATIONS + 1), dict(box_iterations=0),
+                dict(max_side=S.GRABCUT_MAX_SIDE_LIMIT + 1), dict(max_side=10), dict(time_budget=0),
+                dict(time_budget=float("inf")), dict(click_iterations=2.5)):
+        with pytest.raises(S.UserError, match="must be"):
+            S.GrabCutSegmenter(**bad)
+
+
+def test_grabcut_iterations_one_at_a_time_match_one_call():
+    """_run_grabcut steps cv2.grabCut one iteration at a time (GC_EVAL continues from the fitted models): without
+    a time limit the labels are those of one call with all the iterations, unless it stopped at a fixed point."""
+    image, gt = scene(1, 1, seed=101)
+    small = cv2.resize(image, (320, 240), interpolation=cv2.INTER_AREA)
+    small_gt = cv2.resize(gt.astype(np.uint8), (320, 240), interpolation=cv2.INTER_NEAREST).astype(bool)
+    gc = np.where(ndimage.binary_dilation(small_gt, iterations=6), cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
+    one = gc.copy()
+    cv2.setRNGSeed(0)
+    cv2.grabCut(np.ascontiguousarray(small[..., ::-1]), one, None, np.zeros((1, 65)), np.zeros((1, 65)), 5,
+                cv2.GC_INIT_WITH_MASK)
+    stepped = S._run_grabcut(small, gc.copy(), 5, S._Budget(None))
+    assert np.array_equal(stepped, (one == cv2.GC_FGD) | (one == cv2.GC_PR_FGD))
+
+
+class FakeClock:
+    """Stands in for the time module in pipelines.segment: each cv2.grabCut call takes ``step`` seconds."""
+
+    def __init__(self, step: float):
+        self.now, self.step = 0.0, step
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def test_grabcut_time_budget_returns_the_best_mask_so_far_with_a_note(monkeypatch, grabcut_calls):
+    image, gt = scene(2, 2, seed=102)
+    clock = FakeClock(step=2.0)
+    monkeypatch.setattr(S, "time", clock)
+    real = cv2.grabCut  # the spy from grabcut_calls
+
+    def slow(*args):
+        clock.now += clock.step
+        return real(*args)
+
+    monkeypatch.setattr(cv2, "grabCut", slow)
+    result = S.GrabCutSegmenter(time_budget=5).segment(image, positive=[centre_click(gt)])
+    # iteration 1 ends at 2 s, 2 at 4 s; a third would end at 6 s, past the budget: none starts
+    assert len(grabcut_calls) == 2 and clock.now == 4.0
+    assert result.note == "GrabCut stopped at its 5 s time budget: the mask is the best found by then"
+    assert result.mask.shape == gt.shape and result.mask[tuple(int(v) for v in centre_click(gt)[::-1])]
+    assert iou(result.mask, gt) >= 0.5  # pass 1 alone, two iterations at the coarse scale
+
+    grabcut_calls.clear()
+    clock.now = 0.0
+    unlimited = S.GrabCutSegmenter(time_budget=None).segment(image, positive=[centre_click(gt)])
+    assert unlimited.note == "" and len(grabcut_calls) > 2 and iou(unlimited.mask, gt) >= 0.8
+    with_logs = S.grabcut_mask(image, S.check_prompts(gt.shape, positive=[centre_click(gt)]), time_budget=5)
+    assert with_logs.shape == gt.shape
+
+
+@pytest.mark.parametrize("kind", ["uniform", "noise", "gradient"])
+def test_a_click_on_a_flat_picture_is_one_clear_error_before_any_grabcut(kind, grabcut_calls):
+    h, w = 768, 1024
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    picture = {
+        "uniform": np.full((h, w, 3), 128, np.uint8),
+        "noise": noisy(np.full((h, w, 3), 128.0)),
+        "gradient": noisy(np.stack([xx / w * 255, yy / h * 255, np.full((h, w), 90.0)], axis=-1), 1.0),
+    }[kind]
+    gc = S.GrabCutSegmenter()
+    for clicks in ([(512, 384)], [(3, 3), (1000, 700)]):
+        with pytest.raises(S.UserError) as err:
+            gc.segment(picture, positive=clicks)
+        assert str(err.value) == S.FLAT_MESSAGE and "\n" not in str(err.value)
+    # a box is an answer: the box itself, with a note
+    boxed = gc.segment(picture, box=(300, 200, 500, 400))
+    expected = np.zeros((h, w), bool)
+    expected[200:400, 300:500] = True
+    assert np.array_equal(boxed.mask, expected) and "flat" in boxed.note
+    assert grabcut_calls == []
+
+
+def test_a_click_on_a_large_flat_area_gives_that_area(grabcut_calls):
+    """A flat background around a distinct object: a click on the background gives the background (GrabCut's
+    max-flow crawls there: minutes before), one on the object goes to GrabCut as usual."""
+    h, w = 768, 1024
+    disc = np.zeros((h, w), np.uint8)
+    cv2.circle(disc, (700, 400), 150, 1, -1)
+    disc = disc.astype(bool)
+    picture = noisy(np.where(disc[..., None], np.float32([200, 60, 60]), np.float32([128, 128, 128])))
+    gc = S.GrabCutSegmenter()
+    background = gc.segment(picture, positive=[(200, 200)])
+    assert iou(background.mask, ~disc) >= 0.98 and "large flat area" in background.note
+    assert grabcut_calls == []
+    with pytest.raises(S.UserError, match="one flat area"):
+        gc.segment(picture, positive=[(200, 200)], negative=[(100, 600)])
+    obj = gc.segment(picture, positive=[(700, 400)])
+    assert iou(obj.mask, disc) >= 0.95 and obj.note == "" and grabcut_calls
 
 
 # ----------------------------------------------------------------------------------------------------------------
