@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from bad_inputs import CASES, IMAGE_ROLE, cli_argv, make_files, materialize
-from conftest import EDGE_CASES, sha256
+from conftest import EDGE_CASES
 from pipelines import io, masks
 
 
@@ -62,15 +62,15 @@ def _check_ok(case, resolved, run):
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
-def test_case(case, inputs, tmp_path, run_cli):
+def test_case(case, inputs, tmp_path, run_cli, hash_files):
     resolved = materialize(case, inputs, tmp_path)
     files = [p for p in resolved["files"].values() if p.is_file()]
-    before = {str(p): sha256(p) for p in files}
+    before = hash_files(*files)
     listing = _listing(inputs, tmp_path)
     out = resolved["out"]
     run = run_cli(cli_argv(case, resolved))
     assert "Traceback" not in run.err
-    assert {str(p): sha256(p) for p in files} == before, "an input file changed"
+    assert hash_files(*files) == before, "an input file changed"
     if case["expect"] == "ok":
         assert run.code == 0, run.err
         _check_ok(case, resolved, run)

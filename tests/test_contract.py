@@ -124,6 +124,26 @@ def test_cli_blend_fails_closed_too(rgb_photo, tmp_path, monkeypatch, run_cli):
     assert not (tmp_path / "out.png").exists()
 
 
+def test_every_result_is_verified_before_it_is_returned(rgb_photo, spy_on):
+    image, mask = _scene(rgb_photo)
+    spy = spy_on(contract, "verify_outside")
+    result = inpaint(image, mask, engine="telea")
+    assert spy.count == 2  # the 8-bit working result, then the result at the input's format
+    (working_in, working_out, m1), _ = spy.calls[0]
+    (native_in, native_out, m2), _ = spy.calls[1]
+    assert np.array_equal(m1, mask) and np.array_equal(m2, mask)
+    assert native_in is not native_out and np.array_equal(native_out, result.image)
+
+
+def test_a_real_photo_with_its_real_mask(shared_images):
+    picture = io.read(shared_images / "bench_dog.png")
+    mask = io.read(shared_images / "bench_dog_mask.png").pixels >= 128
+    result = inpaint(picture.pixels, mask, engine="telea")
+    assert result.report["outside_changed"] == 0
+    assert np.array_equal(result.image[~mask], picture.pixels[~mask])
+    assert not np.array_equal(result.image[mask], picture.pixels[mask])
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Growth: never implicit, always reported
 
