@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import socket
 from pathlib import Path
 
 import numpy as np
@@ -30,14 +29,8 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="Python Playwright 
 pytest.importorskip("gradio")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def server():
+def server(free_port):
     from editor.layout import build_demo
     from editor.state import AppConfig
 

@@ -27,8 +27,8 @@ FAST = dict(steps=2, guidance=2.0)
 
 
 @pytest.fixture(scope="session")
-def sd9_folder(tmp_path_factory) -> Path:
-    return tiny_models.tiny_pipeline_folder(tmp_path_factory, 9)
+def sd9_folder(tiny_model_folder) -> Path:
+    return tiny_model_folder
 
 
 @pytest.fixture(scope="session")
@@ -37,8 +37,8 @@ def sd9(sd9_folder):
 
 
 @pytest.fixture(scope="session")
-def sd4(tmp_path_factory):
-    return load_model(tiny_models.tiny_pipeline_folder(tmp_path_factory, 4), device="cpu", cache=ModelCache())
+def sd4(tiny_base_model_folder):
+    return load_model(tiny_base_model_folder, device="cpu", cache=ModelCache())
 
 
 class SpyPipe:
