@@ -15,16 +15,33 @@ Measured through pipelines.segment.Segmenter, as the app calls it:
   refine  the same with every click added to the previous ones and the previous result as mask_input
 Prints the figures and the embed/click ratio; writes JSON to bench/out/click_latency.json. The target (a click
 <= 0.1 s on the CPU) is reported, never asserted.
+
+GrabCut (the no-weights fallback), 1024x768 pictures, median seconds per click over --grabcut-clicks clicks:
+  flat        grey 128 with Gaussian noise (sigma 2), click in the middle
+  gradient    a smooth two-colour gradient with noise (sigma 1), click in the middle
+  flat+disc   a red disc on the flat grey, click on the background
+  photo       tests/data/segment/dog.jpg, random clicks (the same draw as the SAM clicks)
+  sky         scikit-image's rocket photo, click in its dark, noisy sky
+A click may answer with a UserError (a flat picture): it is timed like a mask and counted as an answer.
+
+    python bench/click_latency.py --skip-sam --grabcut-baseline 338cd4e   # GrabCut only, before/after
+
+--grabcut-baseline REV also times pipelines/segment.py as it was at git revision REV, on the same clicks (once each:
+the pictures with one click point get one), each picture in its own process killed after --baseline-timeout seconds
+(the old code ran for minutes on flat pictures).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -34,6 +51,119 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 TARGET_CLICK_S = 0.1
+GRABCUT_CASES = ("flat", "gradient", "flat+disc", "photo", "sky")
+
+
+def grabcut_picture(name: str) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """One GrabCut bench picture (1024x768 HWC uint8 RGB) and the clicks to time on it."""
+    import cv2
+
+    h, w = 768, 1024
+    rng = np.random.default_rng(0)
+    grey = np.full((h, w, 3), 128.0)
+    if name == "flat":
+        image = grey + rng.normal(0, 2, grey.shape)
+        return np.clip(image, 0, 255).astype(np.uint8), [(512.0, 384.0)]
+    if name == "gradient":
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+        image = np.stack([xx / w * 255, yy / h * 255, np.full((h, w), 90.0)], axis=-1) + rng.normal(0, 1, grey.shape)
+        return np.clip(image, 0, 255).astype(np.uint8), [(512.0, 384.0)]
+    if name == "flat+disc":
+        cv2.circle(grey, (700, 400), 150, (200, 60, 60), -1)
+        image = grey + rng.normal(0, 2, grey.shape)
+        return np.clip(image, 0, 255).astype(np.uint8), [(200.0, 200.0)]
+    if name == "photo":
+        from pipelines.io import load_image
+
+        photo = load_image(ROOT / "tests" / "data" / "segment" / "dog.jpg", keep_alpha=False)
+        image = np.ascontiguousarray(cv2.resize(photo, (w, h), interpolation=cv2.INTER_CUBIC))
+        return image, [(float(rng.integers(0, w)), float(rng.integers(0, h))) for _ in range(9)]
+    if name == "sky":
+        import skimage.data
+
+        image = np.ascontiguousarray(cv2.resize(skimage.data.rocket(), (w, h), interpolation=cv2.INTER_AREA))
+        return image, [(100.0, 100.0)]
+    raise ValueError(f"unknown GrabCut bench picture {name!r}")
+
+
+def load_segment_module(path: str | None):
+    """pipelines.segment, or the file ``path`` loaded in its place (an older version, for a before/after)."""
+    if path is None:
+        from pipelines import segment
+
+        return segment
+    import pipelines
+
+    spec = importlib.util.spec_from_file_location("pipelines._bench_baseline_segment", path)
+    module = importlib.util.module_from_spec(spec)
+    module.__package__ = pipelines.__name__
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def time_grabcut(name: str, clicks: int, module_path: str | None = None, *, distinct: bool = False) -> dict:
+    """Median seconds per click of GrabCutSegmenter on picture ``name``; what each click answered.
+    ``distinct``: each click point once (at most ``clicks``)."""
+    S = load_segment_module(module_path)
+    image, points = grabcut_picture(name)
+    if distinct:
+        clicks = min(clicks, len(points))
+    seg = S.GrabCutSegmenter()
+    times, answers = [], []
+    for k in range(clicks):
+        point = points[k % len(points)]
+        start = time.perf_counter()
+        try:
+            result = seg.segment(image, positive=[point])
+            answer = f"mask {result.mask.mean():.0%}" + (f" ({result.note})" if getattr(result, "note", "") else "")
+        except ValueError as exc:  # UserError: the flat-picture answer
+            answer = f"error: {exc}"
+        times.append(time.perf_counter() - start)
+        answers.append(answer)
+    return {"median_s": round(statistics.median(times), 3), "max_s": round(max(times), 3), "clicks": len(times),
+            "answers": sorted(set(answers))}
+
+
+def baseline_grabcut(rev: str, clicks: int, timeout: float) -> dict[str, dict]:
+    """time_grabcut on pipelines/segment.py at git revision ``rev``, each picture in a process of its own."""
+    source = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:pipelines/segment.py"], check=True,
+                            capture_output=True, text=True).stdout
+    out: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "segment_baseline.py"
+        path.write_text(source)
+        for name in GRABCUT_CASES:
+            cmd = [sys.executable, __file__, "--_grabcut-case", name, "--_module", str(path),
+                   "--grabcut-clicks", str(clicks), "--_distinct"]
+            try:
+                done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=True)
+                out[name] = json.loads(done.stdout.strip().splitlines()[-1])
+            except subprocess.TimeoutExpired:
+                out[name] = {"median_s": None, "timed_out_after_s": timeout, "clicks": 0, "answers": []}
+            print(f"  baseline {name:10s} {fmt_s(out[name])}", flush=True)
+    return out
+
+
+def fmt_s(entry: dict) -> str:
+    if entry.get("median_s") is None:
+        return f"> {entry['timed_out_after_s']:g} s (killed)"
+    return f"{entry['median_s']:.3f} s"
+
+
+def grabcut_section(args: argparse.Namespace) -> dict:
+    print(f"GrabCut, 1024x768 pictures, median s per click ({os.cpu_count()} CPUs)")
+    baseline = {}
+    if args.grabcut_baseline:
+        baseline = baseline_grabcut(args.grabcut_baseline, args.grabcut_clicks, args.baseline_timeout)
+    after = {}
+    for name in GRABCUT_CASES:
+        after[name] = time_grabcut(name, args.grabcut_clicks)
+        before = f"   before ({args.grabcut_baseline}) {fmt_s(baseline[name]):>18s}" if baseline else ""
+        print(f"  {name:10s} {fmt_s(after[name]):>10s} (max {after[name]['max_s']:.3f}, {after[name]['clicks']} "
+              f"clicks){before}   {'; '.join(after[name]['answers'])[:90]}", flush=True)
+    return {"clicks_per_picture": args.grabcut_clicks, "after": after,
+            "baseline_rev": args.grabcut_baseline, "baseline": baseline}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,7 +173,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clicks", type=int, default=20, help="timed clicks (default 20)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "out" / "click_latency.json"))
+    parser.add_argument("--skip-sam", action="store_true", help="time the GrabCut fallback only")
+    parser.add_argument("--skip-grabcut", action="store_true", help="time SAM only")
+    parser.add_argument("--grabcut-clicks", type=int, default=5, help="timed GrabCut clicks per picture (default 5)")
+    parser.add_argument("--grabcut-baseline", metavar="REV", help="also time pipelines/segment.py at git revision REV")
+    parser.add_argument("--baseline-timeout", type=float, default=300.0,
+                        help="seconds before a baseline picture's process is killed (default 300)")
+    parser.add_argument("--_grabcut-case", dest="grabcut_case", help=argparse.SUPPRESS)
+    parser.add_argument("--_module", dest="module", help=argparse.SUPPRESS)
+    parser.add_argument("--_distinct", dest="distinct", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.grabcut_case:  # one baseline picture, in its own process (see baseline_grabcut)
+        print(json.dumps(time_grabcut(args.grabcut_case, args.grabcut_clicks, args.module, distinct=args.distinct)))
+        return 0
+
+    report: dict = {}
+    if not args.skip_grabcut:
+        report["grabcut"] = grabcut_section(args)
+    if not args.skip_sam:
+        report.update(sam_section(args))
+    report["load_average"] = [round(x, 2) for x in os.getloadavg()]
+    report["when"] = time.strftime("%Y-%m-%d %H:%M:%S")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {out}")
+    return 0
+
+
+def sam_section(args: argparse.Namespace) -> dict:
 
     import cv2
     import torch
@@ -135,8 +293,6 @@ def main(argv: list[str] | None = None) -> int:
         "embeddings_computed": info.misses,
         "target_click_s": TARGET_CLICK_S,
         "meets_target": click_s <= TARGET_CLICK_S,
-        "load_average": [round(x, 2) for x in os.getloadavg()],
-        "when": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
     print(f"SAM {args.model} on {report['device_name']} ({report['torch_threads']} torch threads), {w}x{h} photo")
     print(f"  embedding (prepare, once)    {embed_s:8.3f} s")
@@ -147,11 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  embedding / click            {report['embed_over_click']:8.1f} x")
     print(f"  embeddings computed          {info.misses:8d}  for {info.hits} clicks on one image")
     print(f"  target <= {TARGET_CLICK_S} s per click: {'met' if report['meets_target'] else 'NOT met'}")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {out}")
-    return 0
+    return report
 
 
 if __name__ == "__main__":
