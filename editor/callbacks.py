@@ -593,6 +593,8 @@ def run_segment(session: Session, resources: Resources):
     session.segmentation = result
     choices = candidate_choices(result)
     status = f"{result.engine}: {len(result.masks)} candidate(s); pick one and press “Use as mask”."
+    if getattr(result, "note", ""):
+        status += f"  \nnote: {result.note}"
     return segmentation_overlay(session, result.mask), session, choices, int(result.best), status
 
 

@@ -116,11 +116,14 @@ def run(args: argparse.Namespace) -> int:
         "area_fraction": round(area / mask.size, 6),
         "bbox": list(seg_mod.mask_ops.bbox(mask)) if area else None,
         "timings": timings,
+        "note": getattr(result, "note", "") or None,
     }
     if area == 0:
         print("warning: the mask is empty: try another click or a box", file=sys.stderr)
     if result.is_fallback:
         print(f"note: {result.engine}", file=sys.stderr)
+    if getattr(result, "note", ""):
+        print(f"note: {result.note}", file=sys.stderr)
     print(json.dumps(report))
     return 0
 
