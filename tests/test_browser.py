@@ -1,7 +1,8 @@
-"""A real browser (Debian's chromium through Python Playwright) drives the app: upload a photo into the editor,
-paint a stroke on the canvas with the mouse, click on an object to segment it, run Inpaint (classical engine),
-wait for the result, fetch it and check that pixels inside the stroke changed and those far outside did not.
-A screenshot is saved under tests/out/.
+"""A real browser (Debian's chromium through Python Playwright) drives the app: upload a photo file into the Photo
+box (the server decodes it and shows a display copy in the editor), paint a stroke on the editor's canvas with the
+mouse, click on an object in the segmentation view, run Inpaint (classical engine), wait for the result, fetch the
+downloads and check that pixels inside the stroke changed and those far outside are byte-identical to the
+uploaded file's own decode (pipelines.io.read). A screenshot is saved under tests/out/.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def server(free_port):
     from editor.layout import build_demo
     from editor.state import AppConfig
 
-    demo = build_demo(AppConfig(engine="telea", segmenter="grabcut"))
+    demo = build_demo(AppConfig(engine="telea", segmenter="grabcut", examples=False))
     port = free_port()
     demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
     try:
@@ -58,15 +59,27 @@ def page(server):
 
 def test_paint_click_run_and_check_pixels(page, tmp_path):
     OUT.mkdir(exist_ok=True)
-    # a PNG (exact decoding in the browser and here) of the example photo
-    photo = np.asarray(Image.open(PHOTO).convert("RGB").resize((256, 256), Image.LANCZOS))  # small: fast canvas
+    # a PNG of the example photo (small: the software-rendered canvas stays fast)
+    photo = np.asarray(Image.open(PHOTO).convert("RGB").resize((256, 256), Image.LANCZOS))
     h, w = photo.shape[:2]
     png = tmp_path / "photo.png"
     Image.fromarray(photo).save(png)
+    from pipelines import io as pio
 
-    # 1. upload into the editor; the new-image event shows it in the click-to-segment view
-    page.locator("#editor input[type=file]").first.set_input_files(str(png))
-    page.wait_for_selector("#seg-view img", timeout=240_000)
+    native = pio.read(png).pixels  # what the server decodes: the reference for "unchanged"
+    assert np.array_equal(native, photo)
+
+    # 1. upload the file into the Photo box; the server shows its display copy in the editor and the segmentation
+    #    view (the status names the decoded photo)
+    page.locator("#photo input[type=file]").first.set_input_files(str(png))
+    page.wait_for_function(
+        "() => document.querySelector('#seg-status') && document.querySelector('#seg-status').innerText.includes('256x256')",
+        timeout=240_000)
+    page.wait_for_selector("#seg-view img", timeout=60_000)
+    page.wait_for_function(  # the editor's background image is in (its canvas is drawn)
+        "() => document.querySelector('#editor canvas') && document.querySelector('#editor canvas').width > 0",
+        timeout=60_000)
+    page.wait_for_timeout(1000)
     canvas = page.locator("#editor canvas").first
     canvas.wait_for(state="visible")
     box = canvas.bounding_box()
@@ -97,20 +110,20 @@ def test_paint_click_run_and_check_pixels(page, tmp_path):
     page.screenshot(path=str(OUT / "browser_app.png"), full_page=True)
 
     href = link.get_attribute("href")
-    result = np.asarray(Image.open(io.BytesIO(page.request.get(href).body())).convert("RGB"))
+    result = np.asarray(Image.open(io.BytesIO(page.request.get(href).body())))
     mask_href = page.locator("#mask-file a[href]").first.get_attribute("href")
     mask = np.asarray(Image.open(io.BytesIO(page.request.get(mask_href).body()))) > 0
-    assert result.shape == photo.shape and mask.shape == (h, w)
+    assert result.shape == native.shape and mask.shape == (h, w)
 
     # the stroke went through the photo's centre: there the pixels changed
     yc, xc = h // 2, w // 2
     assert mask[yc, xc - 20:xc + 20].all(), "the painted stroke did not reach the server as a mask"
-    inside = np.abs(result[yc - 2:yc + 3, xc - 30:xc + 30].astype(int) - photo[yc - 2:yc + 3, xc - 30:xc + 30])
+    inside = np.abs(result[yc - 2:yc + 3, xc - 30:xc + 30].astype(int) - native[yc - 2:yc + 3, xc - 30:xc + 30])
     assert inside.mean() > 2, "pixels inside the stroke did not change"
     # far outside (rows more than 60 px from the stroke) nothing changed, byte for byte
     far = np.abs(np.arange(h) - yc)[:, None] > 60
     far = np.broadcast_to(far, (h, w))
     assert not mask[far].any()
-    assert np.array_equal(result[far], photo[far])
-    # and everywhere outside the mask the result is the input, byte for byte
-    assert np.array_equal(result[~mask], photo[~mask])
+    assert np.array_equal(result[far], native[far])
+    # and everywhere outside the mask the result is the uploaded file's decode, byte for byte
+    assert np.array_equal(result[~mask], native[~mask])
