@@ -758,8 +758,9 @@ def run_outpaint(path, left, right, top, bottom, aspect, mode, prompt, negative,
         name = (model or "").strip() or default_model
         if config is not None:
             name = config.check_model(name)
-        kwargs.update(model=name, steps=int(steps), guidance=float(guidance), seed=parse_seed(seed), device=device)
-    image = io.to_working(picture.pixels)  # TODO(outpaint native formats): pass picture.pixels once outpaint takes them
+        kwargs.update(model=name, steps=int(steps), guidance=float(guidance), seed=parse_seed(seed), device=device,
+                      allow_download=config.allow_downloads if config is not None else True)
+    image = picture.pixels  # outpaint returns the file's own format (16-bit, alpha), the original byte-identical
     try:
         pads = [int(v or 0) for v in (left, right, top, bottom)]
     except (TypeError, ValueError):

@@ -37,6 +37,7 @@ Steps:
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 import secrets
@@ -200,7 +201,7 @@ def extension(
 
 
 def _as_rgb(image) -> tuple[np.ndarray, np.ndarray | None, bool]:
-    """(HWC uint8 RGB, alpha or None, was greyscale) from an array or PIL image."""
+    """(HWC uint8 RGB, alpha or None, was greyscale) from a working array (io.to_working) or PIL image."""
     a = io.as_image(image, min_side=2)
     if a.ndim == 2:
         return np.repeat(a[:, :, None], 3, axis=2), None, True
@@ -559,11 +560,13 @@ def outpaint(
     cancel=None,
     device: str | None = "auto",
     dtype=None,
+    allow_download: bool = True,
 ) -> OutpaintResult:
     """Extend ``image`` by ``left``/``right``/``top``/``bottom`` px (or to ``aspect`` with ``anchor``).
 
-    image             HWC uint8 RGB (RGBA, HW greyscale, PIL accepted); it sits byte-identical in the
-                      result at offset (left, top)
+    image             HWC uint8 RGB (RGBA, HW greyscale, LA, 16-bit and PIL accepted); it sits byte-identical
+                      in the result, at its own format, at offset (left, top); the new area is generated on an
+                      8-bit working copy and written at the input's depth
     aspect, anchor    instead of sizes: a target width/height ("16:9", "4/3", 1.5) and where the original
                       sits along the axis that grows ("center", "left", "right", "top", "bottom")
     prompt            what to paint in the new area (ignored by the classical engines; noted)
@@ -590,7 +593,8 @@ def outpaint(
     """
     t_start = time.perf_counter()
     # 1. Checks.
-    rgb, alpha, grey = _as_rgb(image)
+    source = io.check_native(image, min_side=2)  # the input at its own format: it must come back byte-identical
+    rgb, alpha, grey = _as_rgb(io.to_working(source))
     h, w = rgb.shape[:2]
     pads = extension((w, h), left, right, top, bottom, aspect=aspect, anchor=anchor)
     if mode not in MODES:
@@ -621,148 +625,158 @@ def outpaint(
         context = check_int(context, "context", 1)
     check_cancel(cancel)
 
-    notes: list[str] = []
-    t_load = 0.0
-    loaded = model
-    native = CLASSICAL_WINDOW
-    if engine == "diffusers":
-        from . import models
+    with contextlib.ExitStack() as stack:  # holds the model's lease for the whole job
+        notes: list[str] = []
+        t_load = 0.0
+        loaded = model
+        native = CLASSICAL_WINDOW
+        if engine == "diffusers":
+            from . import models
 
-        t0 = time.perf_counter()
-        if not isinstance(model, models.LoadedModel):
-            loaded = models.load_model(model, device=device, dtype=dtype)
-        native = loaded.native_size
-        t_load = time.perf_counter() - t0
-    elif (prompt or "").strip():
-        notes.append(f"prompt ignored by the classical engine ({engine})")
-    window = window or native
-    if context is None:
-        context = window // 3
-    if mode == "tiled" and context >= window:
-        raise UserError(f"context ({context} px) must be smaller than the window ({window} px)")
-
-    # 2. Canvas and pre-fill.
-    t0 = time.perf_counter()
-    offset = (pads["left"], pads["top"])
-    canvas = prefill(rgb, pads, seed)
-    H, W = canvas.shape[:2]
-    known = np.zeros((H, W), bool)
-    known[offset[1]:offset[1] + h, offset[0]:offset[0] + w] = True
-    new_area = ~known
-    prefilled = canvas.copy()
-    t_prepare = time.perf_counter() - t0
-
-    gen_kwargs = dict(
-        prompt=prompt, negative_prompt=negative_prompt, engine=engine, model=loaded, steps=steps,
-        strength=strength, guidance=guidance, method=method, feather=feather, cancel=cancel,
-    )
-    joins: list[dict] = []
-    t_generate = t_report = t_drift = 0.0
-
-    def join(side, box, new_box, sub_mask, k, total, parts, done, refresh):
-        """Generate one window, composite it, correct its drift, report its seam, in place on the canvas.
-        ``sub_mask``: the join's new pixels on the window ``box``; ``parts``: (side, box, mask on that box,
-        span) for drift control; ``done``: the pixels known before this join (the window's others are
-        pre-filled again when ``refresh``). Every step reads and writes the window only, so a join costs
-        what its window costs, whatever the canvas's size."""
-        nonlocal t_generate, t_report, t_drift
-        x0, y0, x1, y1 = box
-        check_cancel(cancel, k, total)
-        t0 = time.perf_counter()
-        window_view = canvas[y0:y1, x0:x1]
-        if refresh:  # pre-fill the window's unknown pixels again, from what is known now
-            window_view[...] = refill(window_view, done[y0:y1, x0:x1], seed + k)
-        kwargs = gen_kwargs
-        if auto_feather and not _touches_in_box(sub_mask, box, known):
-            kwargs = dict(gen_kwargs, feather=DEFAULT_FEATHER)
-        out = generate_window(window_view, sub_mask, seed=seed + k, **kwargs)
-        before = window_view.copy()
-        window_view[sub_mask] = np.asarray(out)[sub_mask]  # only the window's new pixels are ever written
-        del out
-        t_generate += time.perf_counter() - t0
-        if drift_strength > 0:
             t0 = time.perf_counter()
-            for part_side, (px0, py0, px1, py1), part_mask, span in parts:
-                target = _lab_stats(_lab(border_ring(rgb, part_side, span)))
-                _anchor_correct_window(canvas[py0:py1, px0:px1], part_mask, target, drift_strength)
-            t_drift += time.perf_counter() - t0
+            loaded = stack.enter_context(
+                models.lease(model, device=device, dtype=dtype, allow_download=allow_download))
+            native = loaded.native_size
+            t_load = time.perf_counter() - t0
+        elif (prompt or "").strip():
+            notes.append(f"prompt ignored by the classical engine ({engine})")
+        window = window or native
+        if context is None:
+            context = window // 3
+        if mode == "tiled" and context >= window:
+            raise UserError(f"context ({context} px) must be smaller than the window ({window} px)")
+
+        # 2. Canvas and pre-fill.
         t0 = time.perf_counter()
-        from . import seams
+        offset = (pads["left"], pads["top"])
+        canvas = prefill(rgb, pads, seed)
+        H, W = canvas.shape[:2]
+        known = np.zeros((H, W), bool)
+        known[offset[1]:offset[1] + h, offset[0]:offset[0] + w] = True
+        new_area = ~known
+        prefilled = canvas.copy()
+        t_prepare = time.perf_counter() - t0
 
-        # the join's report on the window: inside it the mask's edge is the join with known pixels; the
-        # band beyond the window's along-edge ends is left to the next window (its own join)
-        report = seams.seam_report(before, window_view, sub_mask)
-        del before
+        gen_kwargs = dict(
+            prompt=prompt, negative_prompt=negative_prompt, engine=engine, model=loaded, steps=steps,
+            strength=strength, guidance=guidance, method=method, feather=feather, cancel=cancel,
+        )
+        joins: list[dict] = []
+        t_generate = t_report = t_drift = 0.0
+
+        def join(side, box, new_box, sub_mask, k, total, parts, done, refresh):
+            """Generate one window, composite it, correct its drift, report its seam, in place on the canvas.
+            ``sub_mask``: the join's new pixels on the window ``box``; ``parts``: (side, box, mask on that box,
+            span) for drift control; ``done``: the pixels known before this join (the window's others are
+            pre-filled again when ``refresh``). Every step reads and writes the window only, so a join costs
+            what its window costs, whatever the canvas's size."""
+            nonlocal t_generate, t_report, t_drift
+            x0, y0, x1, y1 = box
+            check_cancel(cancel, k, total)
+            t0 = time.perf_counter()
+            window_view = canvas[y0:y1, x0:x1]
+            if refresh:  # pre-fill the window's unknown pixels again, from what is known now
+                window_view[...] = refill(window_view, done[y0:y1, x0:x1], seed + k)
+            kwargs = gen_kwargs
+            if auto_feather and not _touches_in_box(sub_mask, box, known):
+                kwargs = dict(gen_kwargs, feather=DEFAULT_FEATHER)
+            out = generate_window(window_view, sub_mask, seed=seed + k, **kwargs)
+            before = window_view.copy()
+            window_view[sub_mask] = np.asarray(out)[sub_mask]  # only the window's new pixels are ever written
+            del out
+            t_generate += time.perf_counter() - t0
+            if drift_strength > 0:
+                t0 = time.perf_counter()
+                for part_side, (px0, py0, px1, py1), part_mask, span in parts:
+                    target = _lab_stats(_lab(border_ring(rgb, part_side, span)))
+                    _anchor_correct_window(canvas[py0:py1, px0:px1], part_mask, target, drift_strength)
+                t_drift += time.perf_counter() - t0
+            t0 = time.perf_counter()
+            from . import seams
+
+            # the join's report on the window: inside it the mask's edge is the join with known pixels; the
+            # band beyond the window's along-edge ends is left to the next window (its own join)
+            report = seams.seam_report(before, window_view, sub_mask)
+            del before
+            t_report += time.perf_counter() - t0
+            joins.append({
+                "side": side, "box": tuple(int(v) for v in box), "new_box": tuple(int(v) for v in new_box),
+                "known_px": int(sub_mask.size - sub_mask.sum()), "new_px": int(sub_mask.sum()), "report": report,
+            })
+            if progress is not None:
+                progress(k + 1, total)
+
+        # 3-4. Generate (with drift control after each join).
+        if mode == "single":
+            from . import masks
+
+            nx0, ny0, nx1, ny1 = masks.bbox(new_area)
+            box = (max(0, nx0 - context), max(0, ny0 - context), min(W, nx1 + context), min(H, ny1 + context))
+            sides = [s for s in SIDES if pads[s]]
+            bx0, by0, bx1, by1 = box
+            join("+".join(sides), box, (nx0, ny0, nx1, ny1), new_area[by0:by1, bx0:bx1], 0, 1,
+                 _side_parts(pads, offset, (w, h), (W, H)), known, False)
+            boxes = [box]
+        else:
+            plan = plan_windows((w, h), pads, window=window, context=context, max_new_fraction=max_new_fraction)
+            done = known.copy()
+            for k, win in enumerate(plan):
+                nx0, ny0, nx1, ny1 = win.new_box
+                x0, y0, x1, y1 = win.box
+                # the window's mask, on the window: its band minus the pixels generated earlier
+                sub_mask = np.zeros((y1 - y0, x1 - x0), bool)
+                sub_mask[ny0 - y0:ny1 - y0, nx0 - x0:nx1 - x0] = True
+                sub_mask &= ~done[y0:y1, x0:x1]
+                if not sub_mask.any():
+                    continue
+                span = _side_span(win.side, win.box, offset, (w, h))
+                join(win.side, win.box, win.new_box, sub_mask, k, len(plan), [(win.side, win.box, sub_mask, span)],
+                     done, k > 0)
+                done[y0:y1, x0:x1] |= sub_mask
+            boxes = [win.box for win in plan]
+
+        # 5. The original must still be there, untouched (fail closed); the overall report and the drift.
+        from . import contract, seams
+
+        ox, oy = offset
+        contract.verify_outside(rgb, canvas[oy:oy + h, ox:ox + w], np.zeros((h, w), bool),
+                                what="the outpainted canvas")
+
+        t0 = time.perf_counter()
+        overall = seams.seam_report(prefilled, canvas, new_area)
+        drift = colour_drift(canvas, rgb, pads, offset)
         t_report += time.perf_counter() - t0
-        joins.append({
-            "side": side, "box": tuple(int(v) for v in box), "new_box": tuple(int(v) for v in new_box),
-            "known_px": int(sub_mask.size - sub_mask.sum()), "new_px": int(sub_mask.sum()), "report": report,
-        })
-        if progress is not None:
-            progress(k + 1, total)
-
-    # 3-4. Generate (with drift control after each join).
-    if mode == "single":
-        from . import masks
-
-        nx0, ny0, nx1, ny1 = masks.bbox(new_area)
-        box = (max(0, nx0 - context), max(0, ny0 - context), min(W, nx1 + context), min(H, ny1 + context))
-        sides = [s for s in SIDES if pads[s]]
-        bx0, by0, bx1, by1 = box
-        join("+".join(sides), box, (nx0, ny0, nx1, ny1), new_area[by0:by1, bx0:bx1], 0, 1,
-             _side_parts(pads, offset, (w, h), (W, H)), known, False)
-        boxes = [box]
-    else:
-        plan = plan_windows((w, h), pads, window=window, context=context, max_new_fraction=max_new_fraction)
-        done = known.copy()
-        for k, win in enumerate(plan):
-            nx0, ny0, nx1, ny1 = win.new_box
-            x0, y0, x1, y1 = win.box
-            # the window's mask, on the window: its band minus the pixels generated earlier
-            sub_mask = np.zeros((y1 - y0, x1 - x0), bool)
-            sub_mask[ny0 - y0:ny1 - y0, nx0 - x0:nx1 - x0] = True
-            sub_mask &= ~done[y0:y1, x0:x1]
-            if not sub_mask.any():
-                continue
-            span = _side_span(win.side, win.box, offset, (w, h))
-            join(win.side, win.box, win.new_box, sub_mask, k, len(plan), [(win.side, win.box, sub_mask, span)],
-                 done, k > 0)
-            done[y0:y1, x0:x1] |= sub_mask
-        boxes = [win.box for win in plan]
-
-    # 5. The original, explicitly; the overall report and the drift.
-    canvas[known] = rgb.reshape(-1, 3)
-    from . import seams
-
-    t0 = time.perf_counter()
-    overall = seams.seam_report(prefilled, canvas, new_area)
-    drift = colour_drift(canvas, rgb, pads, offset)
-    t_report += time.perf_counter() - t0
-    if grey:
-        final = cv2.cvtColor(canvas, cv2.COLOR_RGB2GRAY)
-    elif alpha is not None:
-        a = np.full((H, W), 255, np.uint8)
-        a[known] = alpha.reshape(-1)
-        final = np.dstack([canvas, a])
-    else:
-        final = canvas
-    return OutpaintResult(
-        images=[final],
-        reports=[overall],
-        seeds=[seed],
-        boxes=[tuple(int(v) for v in b) for b in boxes],
-        mask=new_area,
-        timings={
-            "load": t_load, "prepare": t_prepare, "generate": t_generate, "drift": t_drift,
-            "report": t_report, "total": time.perf_counter() - t_start,
-        },
-        engine=engine,
-        model=getattr(loaded, "name", None) if engine == "diffusers" else None,
-        notes=notes,
-        sizes=[(b[2] - b[0], b[3] - b[1]) for b in boxes],
-        offset=offset,
-        pads=pads,
-        joins=joins,
-        drift=drift,
-        mode=mode,
-    )
+        if grey:
+            work = cv2.cvtColor(canvas, cv2.COLOR_RGB2GRAY)
+        elif alpha is not None:
+            a = np.full((H, W), 255, np.uint8)
+            a[known] = alpha.reshape(-1)
+            work = np.dstack([canvas, a])
+        else:
+            work = canvas
+        # back to the input's own format: the original's pixels as given (16-bit, LA, alpha), the new area from
+        # the 8-bit canvas; verified before it is returned
+        base = np.zeros((H, W) + source.shape[2:], source.dtype)
+        base[oy:oy + h, ox:ox + w] = source
+        final = io.from_working(base, work, new_area)
+        contract.verify_outside(base, final, new_area, what="the outpainted canvas")
+        return OutpaintResult(
+            images=[final],
+            reports=[overall],
+            seeds=[seed],
+            boxes=[tuple(int(v) for v in b) for b in boxes],
+            mask=new_area,
+            timings={
+                "load": t_load, "prepare": t_prepare, "generate": t_generate, "drift": t_drift,
+                "report": t_report, "total": time.perf_counter() - t_start,
+            },
+            engine=engine,
+            model=getattr(loaded, "name", None) if engine == "diffusers" else None,
+            notes=notes,
+            sizes=[(b[2] - b[0], b[3] - b[1]) for b in boxes],
+            offset=offset,
+            pads=pads,
+            joins=joins,
+            drift=drift,
+            mode=mode,
+        )

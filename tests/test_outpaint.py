@@ -312,3 +312,20 @@ def test_tiny_base_model_blended_latent_diffusion(tmp_path_factory):
     r = op.outpaint(image, top=20, model=sd4, seed=1, **FAST)
     assert r.images[0].shape == (68, 48, 3) and original_at_offset(r, image)
     assert len(r.joins) == len(op.plan_windows((48, 48), dict(top=20), window=tiny_models.TINY_NATIVE))
+
+
+@pytest.mark.parametrize("kind", ["grey16", "rgba16", "la"])
+def test_outpaint_keeps_the_inputs_own_format(kind):
+    """16-bit and LA inputs come back in their format, the original byte-identical at its offset."""
+    rng = np.random.default_rng(3)
+    if kind == "grey16":
+        image = rng.integers(0, 65536, (24, 32), dtype=np.uint16)
+    elif kind == "rgba16":
+        image = rng.integers(0, 65536, (24, 32, 4), dtype=np.uint16)
+    else:
+        image = rng.integers(0, 256, (24, 32, 2), dtype=np.uint8)
+    res = op.outpaint(image, left=8, bottom=6, engine="telea", mode="single")
+    out = res.images[0]
+    assert out.dtype == image.dtype and out.shape == (30, 40) + image.shape[2:]
+    assert np.array_equal(out[:24, 8:], image)
+    assert out[24:].any()  # the new strip was filled
