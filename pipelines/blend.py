@@ -303,6 +303,10 @@ def composite(
             )
             if notes is not None:
                 notes.append(message)
+    if method in CONTRACT_SAFE:  # fail closed: a changed outside pixel is a bug, never a result
+        from .contract import verify_outside
+
+        verify_outside(original, result, mask, what=f"the {method} composite")
     return result
 
 

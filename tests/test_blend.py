@@ -261,3 +261,24 @@ def test_a_solve_that_stops_at_the_cap_is_reported(monkeypatch, caplog):
     assert len(notes) == 1 and "stopped at residual" in notes[0] and "after 1 iteration " in notes[0]
     assert any(r.levelname == "WARNING" and r.name == "pipelines.poisson" for r in caplog.records)
     np.testing.assert_array_equal(result[~mask], photo[~mask])  # the contract holds all the same
+
+
+def test_composite_fails_closed_when_a_region_writes_outside_the_mask(monkeypatch):
+    """The composite verifies its own outside before returning: a sabotaged region blend is refused."""
+    from pipelines import blend as blend_mod
+    from pipelines.errors import ContractViolation
+
+    original = np.full((40, 50, 3), 100, np.uint8)
+    generated = np.full((40, 50, 3), 180, np.uint8)
+    mask = np.zeros((40, 50), bool)
+    mask[10:20, 10:20] = True
+    real = blend_mod._blend_region
+
+    def leaky(original, result, *args, **kwargs):
+        out = real(original, result, *args, **kwargs)
+        result[0, 0] = 7  # one pixel outside the mask
+        return out
+
+    monkeypatch.setattr(blend_mod, "_blend_region", leaky)
+    with pytest.raises(ContractViolation, match="outside the mask"):
+        blend_mod.composite(original, generated, mask, method="hard")
