@@ -104,18 +104,22 @@ def native_array(image: Image.Image) -> np.ndarray:
         raise UserError(f"images in mode {mode} are not supported; save it as PNG or JPEG") from None
 
 
-def check_native(image, name: str = "image", *, min_side: int = 1, limit: bool = True) -> np.ndarray:
+def check_native(image, name: str = "image", *, min_side: int = 1, limit: bool = True,
+                 working: bool = False) -> np.ndarray:
     """An image array in its native form (PIL images are converted), checked: uint8 or uint16; HW, HWC with 1
-    (taken as HW), 2, 3 or 4 channels; sides >= ``min_side``; at most MAX_PIXELS with ``limit``."""
+    (taken as HW), 2, 3 or 4 channels; sides >= ``min_side``; at most MAX_PIXELS with ``limit``. With
+    ``working`` only the working forms pass: uint8 HW, RGB or RGBA."""
     if isinstance(image, Image.Image):
-        image = native_array(image)
+        image = to_array(image) if working else native_array(image)
     a = np.asarray(image)
-    if a.dtype not in (np.uint8, np.uint16):
-        raise UserError(f"{name} must be uint8 or uint16, got {a.dtype}")
+    dtypes, channels = ((np.uint8,), (3, 4)) if working else ((np.uint8, np.uint16), (2, 3, 4))
+    if a.dtype not in dtypes:
+        raise UserError(f"{name} must be {' or '.join(np.dtype(d).name for d in dtypes)}, got {a.dtype}")
     if a.ndim == 3 and a.shape[2] == 1:
         a = a[..., 0]
-    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (2, 3, 4)):
-        raise UserError(f"{name} must be HW, HWC LA, RGB or RGBA, got shape {a.shape}")
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in channels):
+        kinds = "HWC RGB or HWC RGBA" if working else "HWC LA, RGB or RGBA"
+        raise UserError(f"{name} must be HW, {kinds}, got shape {a.shape}")
     if min(a.shape[:2]) < min_side:
         raise UserError(f"{name} is too small ({a.shape[1]}x{a.shape[0]}; at least {min_side} px a side)")
     if limit:
@@ -131,20 +135,7 @@ def as_image(image, name: str = "image", *, min_side: int = 1, limit: bool = Tru
     more than MAX_PIXELS. uint16 and LA arrays are refused here: entry points that take them convert with
     to_working first.
     """
-    if isinstance(image, Image.Image):
-        image = to_array(image)
-    a = np.asarray(image)
-    if a.dtype != np.uint8:
-        raise UserError(f"{name} must be uint8, got {a.dtype}")
-    if a.ndim == 3 and a.shape[2] == 1:
-        a = a[..., 0]
-    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)):
-        raise UserError(f"{name} must be HW, HWC RGB or HWC RGBA, got shape {a.shape}")
-    if min(a.shape[:2]) < min_side:
-        raise UserError(f"{name} is too small ({a.shape[1]}x{a.shape[0]}; at least {min_side} px a side)")
-    if limit:
-        check_pixels(a.shape[1], a.shape[0], what=name)
-    return a
+    return check_native(image, name, min_side=min_side, limit=limit, working=True)
 
 
 def _to8(a: np.ndarray) -> np.ndarray:
