@@ -328,10 +328,10 @@ def run_case(case: dict, client, inputs: Path, tmp: Path) -> list[Path]:
         before, after, png, info = client.predict(up(path), p["left"], p["right"], p["top"], p["bottom"],
                                                   p["aspect"], p["mode"], "", "", "telea", "", 2, 2.0, 1,
                                                   api_name="/outpaint")
-        native = io.to_working(io.read(path).pixels)  # TODO in run_outpaint: the native format is not kept yet
+        native = io.read(path).pixels  # the file's own format (16-bit, LA, alpha kept)
         result = io.read(png).pixels
         h, w = native.shape[:2]
-        assert result.shape[:2] == (h, w + 24)
+        assert result.dtype == native.dtype and result.shape == (h, w + 24) + native.shape[2:]
         assert np.array_equal(result[:, :w], native)
     elif kind == "feather_lab":
         path = inputs / case["file"]
