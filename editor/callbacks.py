@@ -216,13 +216,25 @@ def editor_value(session: Session, mask: np.ndarray | None = None) -> dict:
     return {"background": session.display_path, "layers": layers, "composite": None}
 
 
+def _as_layer(layer):
+    """A layer as the mask reads it. The editor hands every layer over as RGBA; one that is opaque everywhere and
+    grey (R = G = B, give or take JPEG noise) is a black/white image without alpha (a JPEG mask), not paint, so
+    its luminance decides, as pipelines.masks.to_mask reads such an image. Paint keeps the alpha rule."""
+    a = np.asarray(layer) if not isinstance(layer, (str, os.PathLike)) else layer
+    if isinstance(a, np.ndarray) and a.ndim == 3 and a.shape[2] == 4 and a.size and a[..., 3].min() == 255:
+        rgb = a[..., :3]
+        if int((rgb.max(axis=2).astype(np.int16) - rgb.min(axis=2)).max()) <= 12:
+            return np.ascontiguousarray(rgb)
+    return layer
+
+
 def editor_mask(value, session: Session, *, allow_empty: bool = False) -> np.ndarray:
     """The mask in an ImageEditor value at the photo's full size: the union of the layers' alpha >= 128. When the
     layers are exactly the last mask the server put there, that mask itself; else the painted layers, scaled up
     (smoothly, then thresholded) when the editor shows a reduced copy."""
     require_photo(session)
     h, w = session.image.shape[:2]
-    layers = [layer for layer in ((value or {}).get("layers") or []) if layer is not None]
+    layers = [_as_layer(layer) for layer in ((value or {}).get("layers") or []) if layer is not None]
     if not layers:
         if allow_empty:
             return np.zeros((h, w), bool)
@@ -308,6 +320,30 @@ def difference_heatmap(before: np.ndarray, after: np.ndarray, gain: float = HEAT
     heat = cv2.cvtColor(cv2.applyColorMap(level, cv2.COLORMAP_INFERNO), cv2.COLOR_BGR2RGB)
     heat[changed == 0] = 0
     return heat
+
+
+def change_map(before: np.ndarray, after: np.ndarray, repainted: np.ndarray) -> np.ndarray:
+    """difference_heatmap at display size, computed on the repainted mask's bounding box only: the result's
+    outside was verified unchanged already (pipelines.contract), so everything else is exactly black."""
+    h, w = before.shape[:2]
+    dw, dh = display_size(w, h)
+    x0, y0, x1, y1 = masks.bbox(repainted)
+    # the box in display pixels, widened to whole display pixels so no change is cut off
+    sx, sy = dw / w, dh / h
+    X0, Y0 = int(np.floor(x0 * sx)), int(np.floor(y0 * sy))
+    X1, Y1 = min(dw, int(np.ceil(x1 * sx))), min(dh, int(np.ceil(y1 * sy)))
+    fx0, fy0 = int(np.floor(X0 / sx)), int(np.floor(Y0 / sy))
+    fx1, fy1 = min(w, int(np.ceil(X1 / sx))), min(h, int(np.ceil(Y1 / sy)))
+    part = difference_heatmap(before[fy0:fy1, fx0:fx1], after[fy0:fy1, fx0:fx1])
+    out = np.zeros((dh, dw, 3), np.uint8)
+    if (X1 - X0, Y1 - Y0) != (fx1 - fx0, fy1 - fy0):
+        changed = cv2.resize((part.any(axis=2)).astype(np.uint8) * 255, (X1 - X0, Y1 - Y0),
+                             interpolation=cv2.INTER_AREA) > 0
+        part = cv2.resize(part, (X1 - X0, Y1 - Y0), interpolation=cv2.INTER_AREA)
+        part[~changed] = 0
+        part[changed & ~part.any(axis=2)] = 1
+    out[Y0:Y1, X0:X1] = part
+    return out
 
 
 def segmentation_overlay(session: Session, mask: np.ndarray | None = None) -> np.ndarray:
@@ -481,7 +517,7 @@ def run_inpaint(editor, prompt, negative, mode, engine, model, strength, feather
     best_work = io.to_working(best, keep_alpha=True)
     previews = [display_copy(io.to_working(img)) for img in result.images]
     gallery = [(img, _caption(k, s, r)) for k, (img, s, r) in enumerate(zip(previews, result.seeds, result.reports))]
-    heat = difference_heatmap(native, best, limit=DISPLAY_MAX)
+    heat = change_map(native, best, result.mask)
     report = result.reports[0]
     folder = folder or Path(session.display_path).parent
     growth = result.growth()
@@ -506,7 +542,7 @@ def run_inpaint(editor, prompt, negative, mode, engine, model, strength, feather
         "gallery": gallery,
         "heatmap": heat,
         "result_png": save_png(best, folder, "result.png", session.picture.icc_profile),
-        "mask_png": save_png(result.mask.astype(np.uint8) * 255, folder, "mask.png"),
+        "mask_png": save_png(result.mask, folder, "mask.png"),
         "info": "  \n".join(lines),
         "session": session,
     }

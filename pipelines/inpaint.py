@@ -168,8 +168,7 @@ class Prepared:
         for k, (img, report) in enumerate(zip(images, reports)):
             contract.verify_outside(self.rgb, img, self.mask, what=f"{what} #{k + 1} (8-bit working copy)")
             final = self.restore(img)
-            contract.verify_outside(self.native, final, self.mask, what=f"{what} #{k + 1}")
-            measured = contract.outside_report(self.native, final, self.mask)
+            measured = contract.verify_outside(self.native, final, self.mask, what=f"{what} #{k + 1}")
             report["outside_changed"] = measured["outside_changed"]
             report["outside_max_diff"] = measured["outside_max_diff"]
             if self.grow:

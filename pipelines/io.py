@@ -388,10 +388,14 @@ def load_image(path: str | os.PathLike, keep_alpha: bool = True) -> np.ndarray:
 
 def encode_png(array: np.ndarray, icc_profile: bytes | None = None) -> bytes:
     """Lossless PNG bytes of a native or working array (uint8: L, LA, RGB, RGBA; uint16: L, RGB, RGBA; 16-bit LA
-    is written as 16-bit RGBA). ``icc_profile`` is embedded for 8-bit and 16-bit greyscale output."""
+    is written as 16-bit RGBA; an HW bool mask as a 1-bit black/white PNG). ``icc_profile`` is embedded for 8-bit and 16-bit greyscale output."""
     import io as _io
 
     a = np.asarray(array)
+    if a.dtype == bool and a.ndim == 2:  # a mask: a 1-bit PNG (white = True), 8x less to compress
+        buf = _io.BytesIO()
+        Image.fromarray(a).save(buf, format="PNG", compress_level=PNG_COMPRESSION)
+        return buf.getvalue()
     if a.ndim == 3 and a.shape[2] == 1:
         a = a[..., 0]
     ok_shape = a.ndim == 2 or (a.ndim == 3 and a.shape[2] in (2, 3, 4))

@@ -445,3 +445,25 @@ def test_click_to_segment_with_a_tiny_sam_offers_candidates_and_refines(tmp_path
     if mask.any():
         value = cb.use_segmentation(session, editor(img), "none")
         assert np.array_equal(cb.editor_mask({"layers": [np.asarray(x) for x in value["layers"]]}, session), mask)
+
+
+def test_an_opaque_layer_without_alpha_is_read_by_luminance(tmp_path):
+    """The editor turns every layer into RGBA: a black/white image layer arrives opaque everywhere and must not
+    repaint the whole photo."""
+    session = session_for(photo(), tmp_path)
+    bw = np.zeros((96, 128, 4), np.uint8)
+    bw[..., 3] = 255
+    bw[20:40, 30:60, :3] = 255
+    assert np.array_equal(cb.editor_mask({"layers": [bw]}, session), rect(96, 128, 20, 40, 30, 60))
+
+
+def test_change_map_is_black_outside_the_repainted_box_and_marks_every_change(monkeypatch):
+    monkeypatch.setattr(cb, "DISPLAY_MAX", 40)
+    before = photo()
+    after = before.copy()
+    repainted = rect(96, 128, 50, 53, 61, 64)
+    after[51, 62] += 1  # one changed pixel, far smaller than a display pixel
+    heat = cb.change_map(before, after, repainted)
+    assert heat.shape == (30, 40, 3)
+    assert heat.any(axis=2).sum() >= 1 and heat[int(51 * 30 / 96), int(62 * 40 / 128)].any()
+    assert heat.any(axis=2).sum() <= 4  # nothing outside the box

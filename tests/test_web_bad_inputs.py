@@ -76,13 +76,9 @@ def _cases() -> list[dict]:
     # masks as editor layers (what the browser sends; display size)
     for layer, expect in [("empty", "the mask is empty"), ("alpha127", "the mask is empty"), ("full", "ok"),
                           ("one-pixel", "ok"), ("jpeg-noisy", "ok"), ("mismatched", "ok"), ("two-layers", "ok")]:
-        case = {"id": f"layer-{layer}", "kind": "layer", "layer": layer, "photo": GOOD,
-                "expect": "ok" if expect == "ok" else "error", "message": expect}
-        if layer == "jpeg-noisy":
-            case["xfail"] = ("a layer without alpha (a JPEG) is converted to RGBA by the ImageEditor (image_mode "
-                             "RGBA) before editor_mask sees it: alpha 255 everywhere, so the WHOLE photo is "
-                             "repainted instead of the white part (masks.to_mask's luminance rule never applies)")
-        cases.append(case)
+        # jpeg-noisy: a layer without alpha arrives as opaque RGBA; its luminance must decide (only the white part)
+        cases.append({"id": f"layer-{layer}", "kind": "layer", "layer": layer, "photo": GOOD,
+                      "expect": "ok" if expect == "ok" else "error", "message": expect})
 
     # parameters out of range: /inpaint (telea; the diffusion-only ones with the tiny model)
     for params, message in [
