@@ -98,6 +98,22 @@ def free_port() -> Callable[[], int]:
     return _free_port
 
 
+@contextlib.contextmanager
+def launched_app(**config):
+    """``with launched_app(engine="telea", ...) as url``: the app (editor.layout.build_demo with AppConfig(**config))
+    served on a free port of 127.0.0.1 for the block's duration; yields its URL."""
+    from editor.layout import build_demo
+    from editor.state import AppConfig
+
+    demo = build_demo(AppConfig(**config))
+    port = _free_port()
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()
+
+
 @pytest.fixture(scope="session")
 def tiny_model_folder(tmp_path_factory) -> Path:
     """A tiny seeded SD inpainting pipeline (9-channel UNet, 64x64 native) saved as a diffusers folder, built once

@@ -23,6 +23,7 @@ from gradio_client import Client, handle_file  # noqa: E402
 
 from conftest import sha256  # noqa: E402
 from pipelines import io  # noqa: E402
+from conftest import launched_app  # noqa: E402
 
 LAYER_RGBA = (255, 59, 48, 166)  # the editor's brush: translucent red, alpha >= 128 counts as mask
 
@@ -32,22 +33,14 @@ LAYER_RGBA = (255, 59, 48, 166)  # the editor's brush: translucent red, alpha >=
 
 
 @pytest.fixture(scope="module")
-def app(tiny_model_folder, free_port):
+def app(tiny_model_folder):
     """The app (classical engine by default, the tiny model as the configured model, GrabCut segmenter) on a free
     port; yields its URL."""
     import torch
 
-    from editor.layout import build_demo
-    from editor.state import AppConfig
-
     torch.set_num_threads(1)
-    demo = build_demo(AppConfig(model=str(tiny_model_folder), engine="telea", device="cpu", segmenter="grabcut"))
-    port = free_port()
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        demo.close()
+    with launched_app(model=str(tiny_model_folder), engine="telea", device="cpu", segmenter="grabcut") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

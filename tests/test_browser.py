@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from conftest import launched_app  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
@@ -31,17 +32,9 @@ pytest.importorskip("gradio")
 
 
 @pytest.fixture(scope="module")
-def server(free_port):
-    from editor.layout import build_demo
-    from editor.state import AppConfig
-
-    demo = build_demo(AppConfig(engine="telea", segmenter="grabcut", examples=False))
-    port = free_port()
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        demo.close()
+def server():
+    with launched_app(engine="telea", segmenter="grabcut", examples=False) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

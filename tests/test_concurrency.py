@@ -20,6 +20,7 @@ pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
 
 from pipelines import io  # noqa: E402
+from conftest import launched_app  # noqa: E402
 
 CLIENTS = 16
 REQUESTS = 5
@@ -27,17 +28,9 @@ H, W = 96, 128
 
 
 @pytest.fixture(scope="module")
-def app(free_port):
-    from editor.layout import build_demo
-    from editor.state import AppConfig
-
-    demo = build_demo(AppConfig(engine="telea", device="cpu", segmenter="grabcut", concurrency=2, examples=False))
-    port = free_port()
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        demo.close()
+def app():
+    with launched_app(engine="telea", device="cpu", segmenter="grabcut", concurrency=2, examples=False) as url:
+        yield url
 
 
 def client_files(k: int, folder: Path) -> list[tuple[Path, Path, np.ndarray]]:

@@ -28,6 +28,7 @@ from gradio_client import Client, handle_file  # noqa: E402
 import bad_inputs  # noqa: E402
 from conftest import EDGE_CASES  # noqa: E402
 from pipelines import io, masks  # noqa: E402
+from conftest import launched_app  # noqa: E402
 
 LAYER_RGBA = (255, 59, 48, 255)
 GOOD = "photo.png"  # 128x96 RGB, written by bad_inputs.make_files
@@ -166,21 +167,13 @@ def read_log():
 
 
 @pytest.fixture(scope="module")
-def app(tiny_model_folder, free_port, read_log):
+def app(tiny_model_folder, read_log):
     import torch
 
-    from editor.layout import build_demo
-    from editor.state import AppConfig
-
     torch.set_num_threads(1)
-    demo = build_demo(AppConfig(model=str(tiny_model_folder), engine="telea", device="cpu", segmenter="grabcut",
-                                examples=False))
-    port = free_port()
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        demo.close()
+    with launched_app(model=str(tiny_model_folder), engine="telea", device="cpu", segmenter="grabcut",
+                      examples=False) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -430,6 +423,7 @@ def test_bombs_are_refused_from_their_header_without_decoding(client, inputs, tm
         sizes.append(self.size)
         return inner(self, *args, **kwargs)
 
+    load(client, inputs / GOOD)  # a photo in the session, so /upload_mask gets as far as reading the mask
     monkeypatch.setattr(Image.Image, "load", watched)
     for name in ("bomb_full_14200x14200_L.png", "bomb_header_100k.png"):
         for call in (lambda p: load(client, p),
