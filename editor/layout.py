@@ -18,7 +18,6 @@ from pathlib import Path
 import gradio as gr
 
 from pipelines import blend
-from pipelines.models import DEFAULT_MODEL
 
 from . import callbacks as cb
 from .state import ENGINES, AppConfig, Resources, Session
