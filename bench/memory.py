@@ -10,7 +10,9 @@ size with added grain so no area is flat):
 - composite: blend.composite (seamless) of a colour-shifted copy followed by seams.seam_report, same masks;
 - outpaint: pipelines.outpaint.outpaint(engine="telea", right=512) of a photo of that size;
 - outpaint_long: outpaint(engine="telea", right=5000) of a 320x240 photo (the CLI's
-  ``python -m pipelines outpaint --image small.png --right 5000 --engine telea``).
+  ``python -m pipelines outpaint --image small.png --right 5000 --engine telea``);
+- cli: ``python -m pipelines inpaint --engine telea`` end to end (decode a JPEG photo and a PNG mask, inpaint,
+  verify, write the PNG), with the same masks and sizes as inpaint.
 
 Each case runs in a child process (this script with --child) that prints its peak RSS (VmHWM from
 /proc/self/status), the RSS before the job (imports and inputs) and the job's wall time; the parent also
@@ -97,9 +99,20 @@ def child(case: str, mp: int, mask_kind: str) -> dict:
         image = photo(*SIZES_MP[mp])
     h, w = image.shape[:2]
     out = {"case": case, "mp": mp, "mask": mask_kind, "size": [w, h]}
-    if case in ("inpaint", "composite"):
+    if case in ("inpaint", "composite", "cli"):
         mask = mask_for(mask_kind, w, h)
         out["mask_px"] = int(mask.sum())
+    if case == "cli":
+        import tempfile
+
+        import cv2
+
+        from pipelines import cli, io
+
+        folder = Path(tempfile.mkdtemp(prefix="memory-bench-"))
+        cv2.imwrite(str(folder / "photo.jpg"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92])
+        io.save_png(folder / "mask.png", mask)
+        del image, mask
     if case == "composite":
         generated = np.clip(image * np.float32(1.08), 0, 255).astype(np.uint8)
     rss_before = _status_kb("VmRSS")
@@ -113,6 +126,15 @@ def child(case: str, mp: int, mask_kind: str) -> dict:
         outpaint(image, right=512, engine="telea", seed=0)
     elif case == "outpaint_long":
         outpaint(image, right=5000, engine="telea", seed=0)
+    elif case == "cli":
+        import contextlib
+        import io as stdio
+
+        with contextlib.redirect_stdout(stdio.StringIO()):
+            code = cli.main(["inpaint", "--image", str(folder / "photo.jpg"), "--mask", str(folder / "mask.png"),
+                             "--out", str(folder / "out.png"), "--engine", "telea"])
+        if code != 0:
+            raise SystemExit(f"the CLI exited with {code}")
     else:
         raise SystemExit(f"unknown case {case}")
     out["seconds"] = time.perf_counter() - t0
@@ -205,6 +227,9 @@ def main(argv=None):
     a, b = find("composite", 24, "half"), find("composite", 6, "half")
     if a and b:
         ratios["composite_time_24mp_over_6mp_half"] = a["seconds"] / b["seconds"]
+    a, b = find("cli", 24, "half"), find("cli", 6, "half")
+    if a and b:
+        ratios["cli_inpaint_time_24mp_over_6mp_half"] = a["seconds"] / b["seconds"]
     for k, v in ratios.items():
         print(f"{k}: {v:.2f}")
     args.out.mkdir(parents=True, exist_ok=True)
