@@ -266,3 +266,12 @@ def test_save_png_refuses_to_overwrite_a_protected_input(tmp_path, rgb_photo):
 def test_save_png_into_a_missing_folder_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="does not exist"):
         io.save_png(tmp_path / "no" / "x.png", np.zeros((3, 3), np.uint8))
+
+
+@pytest.mark.parametrize("shape", [(20, 30), (20, 30, 3), (20, 30, 4)])
+def test_16_bit_tiff_keeps_every_bit(tmp_path, shape):
+    tifffile = pytest.importorskip("tifffile")
+    a = np.random.default_rng(0).integers(0, 65536, shape, dtype=np.uint16)
+    tifffile.imwrite(tmp_path / "t16.tif", a, photometric="minisblack" if len(shape) == 2 else "rgb")
+    picture = io.read(tmp_path / "t16.tif")
+    assert picture.pixels.dtype == np.uint16 and np.array_equal(picture.pixels, a)
