@@ -48,7 +48,7 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 
-from . import io
+from . import io, masks
 from .errors import UserError
 from .inpaint import (
     ENGINES,
@@ -72,6 +72,8 @@ DRIFT_STRENGTH = 0.75
 RING = 16
 """Depth in px of the original's border ring that anchors the colour statistics (and the drift measure)."""
 PREFILL_MAX_SIGMA = 48.0
+REFILL_REACH = int(3 * PREFILL_MAX_SIGMA) + 16
+"""px of known pixels around the unknown area that refill() reads (3 sigma of the widest blur, plus the grain's)."""
 DEFAULT_FEATHER = 1.0
 """Cross-fade width (px) of joins between generated strips when feather=None (method "seamless"). The
 cross-fade hands texture over from the pixels under the mask, the pre-fill (stretch plus grain matched to
@@ -290,6 +292,17 @@ def refill(image: np.ndarray, known: np.ndarray, seed: int | None = 0) -> np.nda
     from a continuation of the pixels known at that moment (freshly generated strips included)."""
     if known.all() or not known.any():
         return image.copy()
+    # Only known pixels near the unknown area matter (the nearest-known map, the blur up to PREFILL_MAX_SIGMA and
+    # the grain statistics reach REFILL_REACH px): work on the unknown area's box grown by that much, so a large
+    # photo extended on one side costs the new strip, not the whole canvas (~160 bytes per pixel worked on).
+    x0, y0, x1, y1 = masks.bbox(~known)
+    H, W = known.shape
+    y0, x0 = max(0, y0 - REFILL_REACH), max(0, x0 - REFILL_REACH)
+    y1, x1 = min(H, y1 + REFILL_REACH), min(W, x1 + REFILL_REACH)
+    if (y1 - y0) * (x1 - x0) < 0.8 * H * W:
+        out = image.copy()
+        out[y0:y1, x0:x1] = refill(image[y0:y1, x0:x1], known[y0:y1, x0:x1], seed)
+        return out
     unknown = (~known).astype(np.uint8)
     dist, labels = cv2.distanceTransformWithLabels(unknown, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
     coords = np.argwhere(known)  # scan order = label order (1-based)
@@ -708,8 +721,6 @@ def outpaint(
 
         # 3-4. Generate (with drift control after each join).
         if mode == "single":
-            from . import masks
-
             nx0, ny0, nx1, ny1 = masks.bbox(new_area)
             box = (max(0, nx0 - context), max(0, ny0 - context), min(W, nx1 + context), min(H, ny1 + context))
             sides = [s for s in SIDES if pads[s]]
