@@ -217,11 +217,16 @@ def editor_value(session: Session, mask: np.ndarray | None = None) -> dict:
 
 
 def _as_layer(layer):
-    """A layer as the mask reads it. The editor hands every layer over as RGBA; one that is opaque everywhere and
-    grey (R = G = B, give or take JPEG noise) is a black/white image without alpha (a JPEG mask), not paint, so
-    its luminance decides, as pipelines.masks.to_mask reads such an image. Paint keeps the alpha rule."""
-    a = np.asarray(layer) if not isinstance(layer, (str, os.PathLike)) else layer
-    if isinstance(a, np.ndarray) and a.ndim == 3 and a.shape[2] == 4 and a.size and a[..., 3].min() == 255:
+    """A layer as the mask reads it: an array (a file path, as the editor hands layers over, is read by our
+    reader). The editor makes every layer RGBA; one that is opaque everywhere and grey (R = G = B, give or take
+    JPEG noise) is a black/white image without alpha (a JPEG mask), not paint, so its luminance decides, as
+    pipelines.masks.to_mask reads such an image. Paint keeps the alpha rule."""
+    if isinstance(layer, (str, os.PathLike)):
+        from pipelines import io
+
+        layer = io.read(layer).pixels
+    a = np.asarray(layer)
+    if a.ndim == 3 and a.shape[2] == 4 and a.size and a[..., 3].min() == 255:
         rgb = a[..., :3]
         if int((rgb.max(axis=2).astype(np.int16) - rgb.min(axis=2)).max()) <= 12:
             return np.ascontiguousarray(rgb)
