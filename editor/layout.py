@@ -245,7 +245,7 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
                          api_name=False)
         use_btn.click(cb.user_errors(cb.use_segmentation), [session, editor, seg_grow], editor, api_name="use_mask",
                       concurrency_id=TOOLS, concurrency_limit=4)
-        clicks_clear.click(cb.clear_clicks, session, [seg_view, session, seg_status], api_name=False)
+        clicks_clear.click(cb.user_errors(cb.clear_clicks), session, [seg_view, session, seg_status], api_name=False)
 
         with gr.Row(visible=False):
             api_image = gr.File(type="filepath", label="image file")
@@ -266,13 +266,13 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
                            editor, api_name="upload_mask", concurrency_id=TOOLS, concurrency_limit=4)
 
         seed_btn.click(cb.random_seed, None, seed, api_name="random_seed")
-        mode.input(cb.quick_mode, [mode, prompt, negative, strength], [prompt, negative, strength], api_name=False)
+        mode.input(cb.user_errors(cb.quick_mode), [mode, prompt, negative, strength], [prompt, negative, strength], api_name=False)
         preview_btn.click(cb.preview, [editor, grow, feather, method, session], band, api_name="preview",
                           concurrency_id=TOOLS, concurrency_limit=4)
         for control in (grow, feather):  # live preview while tuning; silent when there is no mask yet
-            control.release(cb.preview_quiet, [editor, grow, feather, method, session], band, api_name=False,
+            control.release(cb.user_errors(cb.preview_quiet), [editor, grow, feather, method, session], band, api_name=False,
                             show_progress="hidden", concurrency_id=TOOLS, concurrency_limit=4)
-        method.input(cb.preview_quiet, [editor, grow, feather, method, session], band, api_name=False,
+        method.input(cb.user_errors(cb.preview_quiet), [editor, grow, feather, method, session], band, api_name=False,
                      show_progress="hidden", concurrency_id=TOOLS, concurrency_limit=4)
 
         @cb.user_errors
