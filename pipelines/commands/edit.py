@@ -1,0 +1,97 @@
+"""``python -m pipelines edit``: one plain-English instruction does the whole edit.
+
+    python -m pipelines edit --instruction "replace the car with a red bus" --dry-run    # the plan only
+    python -m pipelines edit --image photo.jpg --mask car.png --out result.png --instruction "remove the car"
+
+The instruction is parsed by pipelines.instructions into a plan (select, mode, prompt). --dry-run prints that plan
+as one JSON object and reads no image. Otherwise the object is taken from --mask (selecting it by text needs the
+text segmenter, which is not built yet) and painted with pipelines.inpaint.inpaint: remove uses pre-fill, strength
+0.9 and the app's background prompt; replace and recolour paint the plan's prompt. The result is written like the
+inpaint command's (a lossless PNG in the input's own format, with its ICC profile) and stdout gets one JSON object:
+the plan, the seam report and the rest of the inpaint summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ..errors import UserError
+from ..instructions import REMOVE_NEGATIVE, REMOVE_PROMPT, parse
+
+HELP = "do one plain-English edit ('remove the car', 'replace the sky with a sunset', 'make the door red')"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--instruction", required=True,
+                        help="the edit in plain English, e.g. \"replace the car with a red bus\"")
+    parser.add_argument("--image", default=None, help="input image file (not needed with --dry-run)")
+    parser.add_argument("--out", default=None,
+                        help="output .png file, never one of the inputs (not needed with --dry-run)")
+    parser.add_argument("--mask", default=None,
+                        help="mask of the object to edit, white = repaint; the image's size (required for now: "
+                             "selecting by text is not built yet)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the parsed plan as one JSON object (select, mode, prompt) and stop")
+    parser.add_argument("--engine", default="diffusers", choices=["diffusers", "telea", "ns"],
+                        help="diffusers (a diffusion model, default) or a classical OpenCV fill: telea, ns")
+    parser.add_argument("--model", default=None,
+                        help="hub id, local diffusers folder or .safetensors/.ckpt file "
+                             "(default stable-diffusion-v1-5/stable-diffusion-inpainting)")
+    parser.add_argument("--steps", type=int, default=30, help="denoising steps (default 30)")
+    parser.add_argument("--strength", type=float, default=None,
+                        help="in (0, 1] (default 0.9 for remove, where the mask is pre-filled; 1 otherwise)")
+    parser.add_argument("--seed", type=int, default=None, help="seed (default: random, printed)")
+    parser.add_argument("--grow", type=int, default=0,
+                        help="px to grow the mask by first (default 0: the mask as given is the contract)")
+    parser.add_argument("--device", default="auto", help="auto (cuda, mps, cpu), cuda, cuda:N, mps or cpu")
+
+
+def run(args: argparse.Namespace) -> int:
+    plan = parse(args.instruction)
+    if args.dry_run:
+        print(plan.as_json())
+        return 0
+
+    if not args.image or not args.out:
+        raise UserError("--image and --out are required (only --dry-run works without them)")
+    out = Path(args.out)
+    if out.suffix.lower() != ".png":
+        raise UserError(f"--out must be a .png file (lossless), got {args.out}")
+    if not args.mask:
+        raise UserError(f"selecting {plan.select!r} by text needs the text segmenter, which is not built yet: "
+                        "pass --mask MASK.png")
+    for given in (args.image, args.mask):
+        if Path(given).exists() and Path(given).resolve() == out.resolve():
+            raise UserError(f"refusing to overwrite the input {given}: choose another --out")
+
+    from .. import io, masks
+    from ..inpaint import inpaint
+
+    picture = io.read(args.image)
+    mask = masks.to_mask(args.mask, size=picture.size)
+    if plan.mode == "remove":
+        prompt, negative, prefill = REMOVE_PROMPT, REMOVE_NEGATIVE, True
+        strength = 0.9 if args.strength is None else args.strength
+    else:
+        prompt, negative, prefill = plan.prompt, "", False
+        strength = 1.0 if args.strength is None else args.strength
+
+    def progress(step: int, total: int) -> None:
+        if sys.stderr.isatty():
+            print(f"\rstep {step}/{total}", end="" if step < total else "\n", file=sys.stderr, flush=True)
+
+    result = inpaint(
+        picture.pixels, mask, prompt, negative,
+        engine=args.engine, model=args.model, strength=strength, steps=args.steps, seed=args.seed,
+        grow=args.grow, prefill=prefill, progress=progress, device=args.device,
+    )
+    written = str(io.save_png(out, result.images[0], protect=(args.image, args.mask), icc_profile=picture.icc_profile))
+
+    summary = result.summary()
+    summary["notes"] = picture.notes + summary["notes"]
+    print(json.dumps({"plan": json.loads(plan.as_json()), "report": summary["reports"][0], "outputs": [written],
+                      **summary}, indent=2))
+    return 0
