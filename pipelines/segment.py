@@ -1377,14 +1377,21 @@ def make_segmenter(
     engine "sam": SAM (the checkpoint from ``checkpoint``, the cache, or one download; CheckpointUnavailable if
     none can be had). "grabcut": the fallback, labelled "chosen by the user". "auto": SAM when ``checkpoint`` is given
     or the cached file exists, else the GrabCut fallback labelled "no SAM checkpoint" (auto never downloads).
+    "sam2": SAM 2.1 through transformers (pipelines.sam2.Sam2Segmenter); ``checkpoint`` is then a hub id or a folder
+    saved with save_pretrained (default facebook/sam2.1-hiera-tiny).
     """
     if engine == "grabcut":
         return GrabCutSegmenter(reason="chosen by the user")
+    if engine == "sam2":
+        from .sam2 import DEFAULT_SAM2_MODEL, Sam2Segmenter
+
+        model_id = DEFAULT_SAM2_MODEL if checkpoint is None else checkpoint
+        return Sam2Segmenter(model_id, device=device, download=download).load(progress=progress)
     if engine == "auto":
         if checkpoint is None and not checkpoint_path(model_type, cache_dir).is_file():
             return GrabCutSegmenter(reason=FALLBACK_REASON)
         engine = "sam"  # a checkpoint that was named but is missing is an error, not a reason to fall back
     if engine != "sam":
-        raise UserError(f"unknown engine {engine!r}: use sam, grabcut or auto")
+        raise UserError(f"unknown engine {engine!r}: use sam, sam2, grabcut or auto")
     seg = Segmenter(model_type, checkpoint, cache_dir=cache_dir, device=device, download=download)
     return seg.load(progress=progress)
