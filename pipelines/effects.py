@@ -27,6 +27,8 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
+from .errors import UserError
+
 # Tunables (measured with bench/effects.py, not on a handful of scenes).
 MIN_DARKENING = 0.13  # a pixel is a shadow candidate when luminance < (1 - this) x background
 CHROMA_TOLERANCE = 0.04  # max |chromaticity - background chromaticity| (r, g, b fractions)
@@ -63,20 +65,20 @@ class Shadow:
 def check_inputs(image, object_mask, light) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     image = np.asarray(image)
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] not in (3, 4):
-        raise ValueError(f"image must be HWC uint8 RGB, got {image.dtype} of shape {image.shape}")
+        raise UserError(f"image must be HWC uint8 RGB, got {image.dtype} of shape {image.shape}")
     mask = np.asarray(object_mask)
     if mask.dtype != bool or mask.ndim != 2:
-        raise ValueError(f"object_mask must be HW bool, got {mask.dtype} of shape {mask.shape}")
+        raise UserError(f"object_mask must be HW bool, got {mask.dtype} of shape {mask.shape}")
     if mask.shape != image.shape[:2]:
-        raise ValueError(f"object_mask is {mask.shape[1]}x{mask.shape[0]} but the image is "
+        raise UserError(f"object_mask is {mask.shape[1]}x{mask.shape[0]} but the image is "
                          f"{image.shape[1]}x{image.shape[0]}")
     if not mask.any():
-        raise ValueError("object_mask is empty: select the object first")
+        raise UserError("object_mask is empty: select the object first")
     direction = None
     if light is not None:
         direction = np.asarray(light, dtype=np.float64).reshape(-1)
         if direction.shape != (2,) or not np.all(np.isfinite(direction)) or not np.any(direction):
-            raise ValueError(f"light must be a non-zero (x, y) direction towards the light, got {light!r}")
+            raise UserError(f"light must be a non-zero (x, y) direction towards the light, got {light!r}")
         direction = direction / np.linalg.norm(direction)
     return image[..., :3], mask, direction
 
@@ -137,7 +139,7 @@ def suggest_shadow(image, object_mask, *, light=None) -> Shadow:
     Without it the shadow must touch the object's lower part.
 
     Returns a Shadow whose mask is HW bool, never overlapping the object, all False when there is no shadow.
-    Raises ValueError for inputs of the wrong type or size, or an empty object mask.
+    Raises UserError (a ValueError) for inputs of the wrong type or size, or an empty object mask.
     """
     # 1. Check the inputs.
     image, obj_full, direction = check_inputs(image, object_mask, light)
