@@ -13,6 +13,10 @@ Measured through pipelines.segment.Segmenter, as the app calls it:
           mask decoder, upscaling 3 candidate masks to 1024x768 (median of --clicks, after 2 warm-up clicks)
   bare    SamPredictor.predict on the same embedding, interleaved with the clicks: what our layer adds
   refine  the same with every click added to the previous ones and the previous result as mask_input
+SAM 2.1 (pipelines.sam2.Sam2Segmenter, transformers' Sam2Model) at the real architectures of facebook/sam2.1-hiera-
+tiny (default) and -small, random weights (the configs are written below, nothing is downloaded), on the same photo
+and clicks: embed, click and refine as above; its embedding and click are also given as a ratio of SAM 1's
+(targets: embedding <= 0.25x vit_b, click <= 0.1 s). --sam2 tiny,small picks them; --sam2 none skips them.
 Prints the figures and the embed/click ratio; writes JSON to bench/out/click_latency.json. The target (a click
 <= 0.1 s on the CPU) is reported, never asserted.
 
@@ -175,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(ROOT / "bench" / "out" / "click_latency.json"))
     parser.add_argument("--skip-sam", action="store_true", help="time the GrabCut fallback only")
     parser.add_argument("--skip-grabcut", action="store_true", help="time SAM only")
+    parser.add_argument("--sam2", default="tiny", help="SAM 2.1 sizes to time: tiny, small, comma-separated, or none")
     parser.add_argument("--grabcut-clicks", type=int, default=5, help="timed GrabCut clicks per picture (default 5)")
     parser.add_argument("--grabcut-baseline", metavar="REV", help="also time pipelines/segment.py at git revision REV")
     parser.add_argument("--baseline-timeout", type=float, default=300.0,
@@ -192,6 +197,10 @@ def main(argv: list[str] | None = None) -> int:
         report["grabcut"] = grabcut_section(args)
     if not args.skip_sam:
         report.update(sam_section(args))
+    sizes = [x.strip() for x in args.sam2.split(",") if x.strip() and x.strip() != "none"]
+    if sizes and not args.skip_sam:
+        report["sam2"] = {size: sam2_section(args, size, report.get("embed_s"), report.get("click_median_s"))
+                          for size in sizes}
     report["load_average"] = [round(x, 2) for x in os.getloadavg()]
     report["when"] = time.strftime("%Y-%m-%d %H:%M:%S")
     out = Path(args.out)
@@ -303,6 +312,123 @@ def sam_section(args: argparse.Namespace) -> dict:
     print(f"  embedding / click            {report['embed_over_click']:8.1f} x")
     print(f"  embeddings computed          {info.misses:8d}  for {info.hits} clicks on one image")
     print(f"  target <= {TARGET_CLICK_S} s per click: {'met' if report['meets_target'] else 'NOT met'}")
+    return report
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# SAM 2.1
+# ----------------------------------------------------------------------------------------------------------------
+
+SAM2_HIERA = {
+    # facebook/sam2.1-hiera-{tiny,small}: the Hiera backbone's config (both at 1024 px, FPN width 256, and the
+    # prompt encoder and mask decoder at transformers' Sam2Config defaults, which are these checkpoints' values)
+    "tiny": dict(blocks_per_stage=[1, 2, 7, 2], global_attention_blocks=[5, 7, 9]),
+    "small": dict(blocks_per_stage=[1, 2, 11, 2], global_attention_blocks=[7, 10, 13]),
+}
+
+
+def sam2_config(size: str):
+    """The Sam2Config of facebook/sam2.1-hiera-<size>, written out (no download)."""
+    from transformers import Sam2Config
+
+    backbone = dict(
+        model_type="sam2_hiera_det_model", image_size=[1024, 1024], hidden_size=96, num_attention_heads=1,
+        patch_kernel_size=[7, 7], patch_stride=[4, 4], patch_padding=[3, 3], query_stride=[2, 2],
+        num_query_pool_stages=3, embed_dim_per_stage=[96, 192, 384, 768], num_attention_heads_per_stage=[1, 2, 4, 8],
+        window_size_per_stage=[8, 4, 14, 7], window_positional_embedding_background_size=[7, 7], mlp_ratio=4.0,
+        **SAM2_HIERA[size],
+    )
+    return Sam2Config(
+        vision_config=dict(
+            backbone_config=backbone, backbone_channel_list=[768, 384, 192, 96],
+            backbone_feature_sizes=[[256, 256], [128, 128], [64, 64]], fpn_hidden_size=256,
+            fpn_top_down_levels=[2, 3], num_feature_levels=3,
+        ),
+        prompt_encoder_config=dict(hidden_size=256, image_size=1024, patch_size=16, mask_input_channels=16),
+        mask_decoder_config=dict(hidden_size=256, mlp_dim=2048, num_hidden_layers=2, num_attention_heads=8,
+                                 iou_head_depth=3, iou_head_hidden_dim=256),
+    )
+
+
+def sam2_section(args: argparse.Namespace, size: str, sam1_embed_s: float | None, sam1_click_s: float | None) -> dict:
+    import cv2
+    import torch
+    from transformers import Sam2Model, Sam2Processor
+    from transformers.models.sam2 import Sam2ImageProcessor
+
+    from pipelines.io import load_image
+    from pipelines.sam2 import Sam2Segmenter
+
+    if size not in SAM2_HIERA:
+        raise SystemExit(f"unknown SAM 2.1 size {size!r}: use {', '.join(SAM2_HIERA)}")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
+    photo = load_image(ROOT / "tests" / "data" / "segment" / "dog.jpg", keep_alpha=False)
+    image = np.ascontiguousarray(cv2.resize(photo, (1024, 768), interpolation=cv2.INTER_CUBIC))
+
+    t0 = time.perf_counter()
+    model = Sam2Model(sam2_config(size)).to(device).eval()  # random weights: same compute as the real ones
+    build_s = time.perf_counter() - t0
+    processor = Sam2Processor(image_processor=Sam2ImageProcessor())  # 1024x1024, ImageNet mean/std
+    seg = Sam2Segmenter.from_model(model, processor, name=f"hiera-{size}")
+
+    def timed(call) -> tuple[float, object]:
+        sync()
+        start = time.perf_counter()
+        out = call()
+        sync()
+        return time.perf_counter() - start, out
+
+    embed_s, _ = timed(lambda: seg.prepare(image))
+    rng = np.random.default_rng(0)  # the same clicks as SAM 1's
+    h, w = image.shape[:2]
+    points = [(float(rng.integers(0, w)), float(rng.integers(0, h))) for _ in range(args.clicks + 2)]
+    click_times = []
+    for k, p in enumerate(points):
+        dt, _ = timed(lambda: seg.segment(image, positive=[p]))
+        if k >= 2:
+            click_times.append(dt)
+    refine_times = []
+    previous = None
+    clicks: list[tuple[float, float]] = []
+    labels: list[int] = []
+    for k, p in enumerate(points[: min(len(points), 12)]):
+        clicks.append(p)
+        labels.append(0 if k % 3 == 2 else 1)
+        dt, previous = timed(lambda: seg.segment(image, points=clicks, labels=labels, previous=previous))
+        if k >= 2:
+            refine_times.append(dt)
+    info = seg.cache_info()
+    seg.close()
+    click_s = statistics.median(click_times)
+    report = {
+        "model": f"sam2.1-hiera-{size}",
+        "parameters_m": round(sum(p.numel() for p in model.parameters()) / 1e6, 1),
+        "device": str(device),
+        "torch_threads": torch.get_num_threads(),
+        "image": f"{w}x{h}",
+        "build_s": round(build_s, 3),
+        "embed_s": round(embed_s, 3),
+        "click_median_s": round(click_s, 4),
+        "click_p90_s": round(float(np.percentile(click_times, 90)), 4),
+        "clicks": len(click_times),
+        "refine_median_s": round(statistics.median(refine_times), 4),
+        "embeddings_computed": info.misses,
+        "embed_vs_sam1": round(embed_s / sam1_embed_s, 3) if sam1_embed_s else None,
+        "click_vs_sam1": round(click_s / sam1_click_s, 3) if sam1_click_s else None,
+        "meets_target": click_s <= TARGET_CLICK_S and (sam1_embed_s is None or embed_s <= 0.25 * sam1_embed_s),
+    }
+    print(f"SAM 2.1 hiera-{size} ({report['parameters_m']} M parameters, random weights), {w}x{h} photo")
+    print(f"  embedding (prepare, once)    {embed_s:8.3f} s" +
+          (f"   = {report['embed_vs_sam1']:.2f}x SAM 1 {args.model}" if sam1_embed_s else ""))
+    print(f"  click, cached embedding      {click_s:8.4f} s median of {len(click_times)} (p90 {report['click_p90_s']:.4f})"
+          + (f"   = {report['click_vs_sam1']:.2f}x SAM 1" if sam1_click_s else ""))
+    print(f"  refining click (mask_input)  {report['refine_median_s']:8.4f} s median of {len(refine_times)}")
+    print(f"  embeddings computed          {info.misses:8d}")
+    print(f"  targets (embedding <= 0.25x vit_b, click <= {TARGET_CLICK_S} s): "
+          f"{'met' if report['meets_target'] else 'NOT met'}")
     return report
 
 
