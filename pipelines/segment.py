@@ -697,7 +697,7 @@ class Segmenter:
         mask_input = None
         if previous is not None:
             _check_previous(previous, key)
-            if previous.logits is None or not previous.engine.startswith("sam"):
+            if previous.logits is None or previous.engine != self.engine:
                 raise UserError(f"a {previous.engine} result cannot refine a SAM mask; start again without previous")
             mask_input = previous.mask_input.copy()  # torch wants a writable array
             expected = tuple(4 * s for s in model.prompt_encoder.image_embedding_size)

@@ -9,6 +9,7 @@ tests check the plumbing: sizes, candidates, the embedding cache, refinement, bo
 
 from __future__ import annotations
 
+import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -357,3 +358,29 @@ def test_from_model_and_import_is_light():
     seg = S2.Sam2Segmenter.from_model(model, processor, name="toy")
     assert seg.engine == "sam2.1 toy" and seg.loaded
     assert seg.segment(photo("coffee"), positive=[(3, 3)]).masks.shape == (3, 96, 128)
+
+
+def test_segment_cli_with_sam2(folder, tmp_path, run_cli):
+    from pipelines import io
+
+    image = tmp_path / "photo.png"
+    io.save_png(image, photo("astronaut"))
+    run = run_cli(["segment", "--image", str(image), "--out", str(tmp_path / "mask.png"), "--point", "60,40",
+                   "--engine", "sam2", "--sam-checkpoint", str(folder)])
+    assert run.code == 0, run.err
+    assert json.loads(run.out)["engine"].startswith("sam2.1")
+    assert io.read(tmp_path / "mask.png").pixels.shape == (96, 128)
+
+
+def test_a_sam2_result_cannot_refine_a_sam1_mask(shared):
+    """Both have 256x256 logits, so the engine itself must match, not just the logits' size."""
+    from test_segment import seeded_tiny_sam
+
+    from pipelines.errors import UserError
+    from pipelines.segment import Segmenter
+
+    image = photo("astronaut")
+    first = shared.segment(image, positive=[(60, 40)])
+    sam1 = Segmenter.from_model(seeded_tiny_sam(), name="tiny")
+    with pytest.raises(UserError, match="cannot refine"):
+        sam1.segment(image, positive=[(60, 40)], previous=first)

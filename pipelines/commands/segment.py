@@ -32,8 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--negative", action="append", default=[], metavar="X,Y",
                         help="a negative click on something that is not the object (repeatable)")
     parser.add_argument("--box", default=None, metavar="X0,Y0,X1,Y1", help="a box around the object (exclusive ends)")
-    parser.add_argument("--engine", default="sam", choices=["sam", "grabcut"],
-                        help="sam (Segment Anything, default) or grabcut (the no-weights fallback)")
+    parser.add_argument("--engine", default="sam", choices=["sam", "sam2", "grabcut"],
+                        help="sam (Segment Anything, default), sam2 (SAM 2.1 through transformers; --sam-checkpoint "
+                             "is then a hub id or a saved folder, default facebook/sam2.1-hiera-tiny) or grabcut "
+                             "(the no-weights fallback)")
     parser.add_argument("--sam-model", default="vit_b", help="SAM model type: vit_b (default), vit_l or vit_h")
     parser.add_argument("--sam-checkpoint", default=None, metavar="PATH",
                         help="local SAM checkpoint (default: the cache folder, downloaded there once)")
@@ -87,6 +89,9 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     if args.engine == "grabcut":
         segmenter = seg_mod.GrabCutSegmenter(reason="chosen with --engine grabcut")
+    elif args.engine == "sam2":
+        device = None if args.device == "auto" else args.device
+        segmenter = seg_mod.make_segmenter("sam2", checkpoint=args.sam_checkpoint, device=device)  # loaded
     else:
         seg_mod.get_sam_spec(args.sam_model)
         device = None if args.device == "auto" else args.device
