@@ -1,0 +1,400 @@
+"""The GrabCut fallback on photos it has never seen: a wide, seeded evaluation set (measurement only).
+
+Scenes (seeded, one recipe per scene index): a background that is a random crop (30-100% of the side, aspect
+0.6-1.7) of one of the photos available without downloads (skimage.data astronaut, coffee, chelsea, rocket,
+stereo_motorcycle left, camera, hubble_deep_field, retina, immunohistochemistry, brick, grass, gravel, coins, moon,
+the grey ones made RGB, and ../shared/images/*.jpg and bench_dog.png), resized to 640 px on the longer side. On it
+one object: a silhouette (skimage's horse, an ellipse, a random blob, a thin shape: bar / arc / stroke, a shape with
+holes: ring / holed blob), rotated and flipped at random, whose area is log-uniform from 1% to 30% of the image;
+about a third of the objects are pushed partly off the frame (touching the border). Its pixels are a crop of ANOTHER
+photo, its mean colour moved to ring + c * (far - ring) in Lab, where ring is the mean of the background around the
+object, far the palette colour farthest from it and c the scene's contrast level (low 0.05-0.3, mid 0.3-0.65,
+high 0.65-1.0), its texture detail kept (scaled by 0.5-1.0). Pasted with a soft matte (Gaussian sigma 0.6-1.5).
+Truth = matte > 0.5. The contrast bucket reported is the measured one: dE76 between the object's mean Lab colour and
+the ring's (< 15 low, 15-35 mid, >= 35 high).
+
+Prompts: one click at the object's most interior point (distance transform maximum), and separately a box = the
+object's bounding box padded by 3-8 px (clipped to the image). Each runs GrabCutSegmenter(time_budget=2.0) with its
+other settings at their defaults; IoU against the truth and the wall time of the segment() call are recorded. A
+UserError (e.g. "flat picture") counts as IoU 0 and is listed.
+
+Report: IoU distribution (p10/p25/median/p75), the share of clicks with IoU >= 0.8 (issue 11's target: >= 75%) and
+of boxes with IoU >= 0.85 (target >= 90%), by size bucket (1-3%, 3-10%, 10-30%), contrast bucket and border
+contact, and the time per click and per box (median, p90, max) against the 2 s budget. Writes bench/out/grabcut.json.
+
+    python bench/grabcut.py [--scenes 150] [--seed 0] [--quick] [--out bench/out]
+
+OpenCV runs with 2 threads (cv2.setNumThreads(2)); timings are wall clock on whatever else the machine is doing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+from scipy import ndimage
+from skimage import data
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pipelines.errors import UserError  # noqa: E402
+from pipelines.io import load_image  # noqa: E402
+from pipelines.segment import GrabCutSegmenter  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "images"
+SIDE = 640
+BUDGET = 2.0
+CLICK_TARGET, CLICK_SHARE = 0.8, 0.75
+BOX_TARGET, BOX_SHARE = 0.85, 0.90
+SIZE_BUCKETS = (("1-3%", 0.0, 0.03), ("3-10%", 0.03, 0.10), ("10-30%", 0.10, 1.0))
+CONTRAST_LEVELS = {"low": (0.05, 0.3), "mid": (0.3, 0.65), "high": (0.65, 1.0)}
+CONTRAST_BUCKETS = (("low dE<15", 0.0, 15.0), ("mid dE15-35", 15.0, 35.0), ("high dE>=35", 35.0, math.inf))
+KINDS = ("horse", "ellipse", "blob", "thin", "holes")
+PALETTE = np.array([[220, 40, 40], [40, 200, 60], [40, 80, 230], [230, 210, 40], [210, 50, 210], [40, 210, 210],
+                    [240, 130, 20], [120, 40, 200], [250, 250, 250], [25, 25, 25], [128, 128, 128],
+                    [140, 90, 50]], np.uint8)
+
+
+def _rgb(img: np.ndarray) -> np.ndarray:
+    if img.ndim == 2:
+        img = np.repeat(img[..., None], 3, axis=2)
+    return np.ascontiguousarray(img[..., :3])
+
+
+def photos() -> list[tuple[str, np.ndarray]]:
+    """Every real photo available without downloads, HWC uint8 RGB at native size."""
+    out = [(n, _rgb(getattr(data, n)())) for n in (
+        "astronaut", "coffee", "chelsea", "rocket", "camera", "hubble_deep_field", "retina",
+        "immunohistochemistry", "brick", "grass", "gravel", "coins", "moon")]
+    out.append(("motorcycle_left", _rgb(data.stereo_motorcycle()[0])))
+    for p in sorted(SHARED.glob("*.jpg")) + [SHARED / "bench_dog.png"]:
+        if p.exists():
+            out.append((p.stem, _rgb(load_image(p, keep_alpha=False))))
+    return out
+
+
+def background(photo: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A random crop (30-100% of the side, aspect 0.6-1.7) resized to SIDE px on the longer side."""
+    h, w = photo.shape[:2]
+    aspect = math.exp(rng.uniform(math.log(0.6), math.log(1.7)))  # w / h
+    scale = rng.uniform(0.3, 1.0)
+    ch = scale * min(h, w / aspect)
+    cw, ch = max(32, int(ch * aspect)), max(32, int(ch))
+    cw, ch = min(cw, w), min(ch, h)
+    y0, x0 = rng.integers(0, h - ch + 1), rng.integers(0, w - cw + 1)
+    crop = photo[y0:y0 + ch, x0:x0 + cw]
+    s = SIDE / max(ch, cw)
+    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC
+    return cv2.resize(crop, (max(1, round(cw * s)), max(1, round(ch * s))), interpolation=interp)
+
+
+def _blob(rng: np.random.Generator, n: int = 240) -> np.ndarray:
+    noise = cv2.resize(ndimage.gaussian_filter(rng.normal(size=(40, 40)), rng.uniform(3, 6)), (n, n),
+                       interpolation=cv2.INTER_CUBIC)
+    yy, xx = np.mgrid[-n // 2:n // 2, -n // 2:n // 2]
+    blob = noise / noise.std() + 2.2 * (1 - np.hypot(xx, yy) / (n // 2)) > 1.0
+    labels, count = ndimage.label(blob)
+    if count == 0:
+        return np.hypot(xx, yy) < n // 3
+    return ndimage.binary_fill_holes(labels == np.argmax(np.bincount(labels.ravel())[1:]) + 1)
+
+
+def silhouette(kind: str, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+    """A bool shape (tightly cropped, any size) and its sub-kind."""
+    sub = kind
+    if kind == "horse":
+        m = ~data.horse()
+    elif kind == "ellipse":
+        a = rng.uniform(0.4, 1.0)
+        m = np.zeros((202, 302), np.uint8)
+        cv2.ellipse(m, (151, 101), (150, int(100 * a)), 0, 0, 360, 1, -1)
+        m = m.astype(bool)
+    elif kind == "blob":
+        m = _blob(rng)
+    elif kind == "thin":
+        sub = ("bar", "arc", "stroke")[rng.integers(3)]
+        m = np.zeros((300, 300), np.uint8)
+        t = int(rng.integers(12, 30))
+        if sub == "bar":
+            cv2.rectangle(m, (20, 150 - t // 2), (280, 150 + t // 2), 1, -1)
+        elif sub == "arc":
+            cv2.ellipse(m, (150, 150), (130, 100), 0, 180, 360 + rng.uniform(-60, 0), 1, t)
+        else:
+            pts = np.cumsum(rng.normal(0, 40, size=(6, 2)), axis=0)
+            pts = (pts - pts.min(0)) / max(1e-6, np.ptp(pts, axis=0).max()) * 240 + 30
+            cv2.polylines(m, [pts.astype(np.int32)], False, 1, t)
+        m = m.astype(bool)
+    else:  # holes
+        sub = ("ring", "holed_blob")[rng.integers(2)]
+        if sub == "ring":
+            yy, xx = np.mgrid[-150:151, -150:151]
+            r = np.hypot(xx, yy)
+            m = (r <= 150) & (r >= 150 * rng.uniform(0.4, 0.7))
+        else:
+            m = _blob(rng)
+            dist = ndimage.distance_transform_edt(m)
+            for _ in range(int(rng.integers(1, 4))):
+                ys, xs = np.nonzero(dist > 25)
+                if not len(ys):
+                    break
+                k = rng.integers(len(ys))
+                cv2.circle(m.view(np.uint8), (int(xs[k]), int(ys[k])), int(rng.integers(8, 20)), 0, -1)
+                dist = ndimage.distance_transform_edt(m)
+    m = m.astype(np.uint8)
+    angle = rng.uniform(0, 360)
+    h, w = m.shape
+    d = int(math.ceil(math.hypot(h, w))) + 4
+    pad = np.zeros((d, d), np.uint8)
+    pad[(d - h) // 2:(d - h) // 2 + h, (d - w) // 2:(d - w) // 2 + w] = m
+    rot = cv2.warpAffine(pad, cv2.getRotationMatrix2D((d / 2, d / 2), angle, 1.0), (d, d),
+                         flags=cv2.INTER_NEAREST).astype(bool)
+    if rng.random() < 0.5:
+        rot = rot[:, ::-1]
+    ys, xs = np.nonzero(rot)
+    return rot[ys.min():ys.max() + 1, xs.min():xs.max() + 1], sub
+
+
+def _lab(rgb: np.ndarray) -> np.ndarray:
+    """float RGB 0-255 (..., 3) -> float Lab (L 0-100)."""
+    arr = np.clip(rgb, 0, 255).astype(np.float32).reshape(-1, 1, 3) / 255.0
+    return cv2.cvtColor(arr, cv2.COLOR_RGB2LAB).reshape(rgb.shape)
+
+
+def _rgb_of_lab(lab: np.ndarray) -> np.ndarray:
+    arr = lab.astype(np.float32).reshape(-1, 1, 3)
+    return (np.clip(cv2.cvtColor(arr, cv2.COLOR_LAB2RGB), 0, 1) * 255).reshape(lab.shape)
+
+
+def make_scene(index: int, seed: int, pool: list[tuple[str, np.ndarray]]) -> dict:
+    """Scene ``index`` of the set drawn with ``seed``: image (HWC uint8 RGB), truth (HW bool) and its recipe."""
+    rng = np.random.default_rng([seed, index])
+    pi = int(rng.integers(len(pool)))
+    host = background(pool[pi][1], rng).astype(np.float32)
+    h, w = host.shape[:2]
+    kind = KINDS[index % len(KINDS)] if rng.random() < 0.8 else KINDS[int(rng.integers(len(KINDS)))]
+    shape, sub = silhouette(kind, rng)
+    frac = math.exp(rng.uniform(math.log(0.01), math.log(0.30)))
+    border = bool(rng.random() < 1 / 3)
+    level = ("low", "mid", "high")[int(rng.integers(3))]
+    c = rng.uniform(*CONTRAST_LEVELS[level])
+    sigma = rng.uniform(0.6, 1.5)
+
+    # 1. scale the shape to the target area (cannot exceed the frame), place it (partly off the frame if border)
+    s = math.sqrt(frac * h * w / max(1, shape.sum()))
+    s = min(s, 0.98 * w / shape.shape[1], 0.98 * h / shape.shape[0])
+    m = cv2.resize(shape.astype(np.uint8), (max(4, round(shape.shape[1] * s)), max(4, round(shape.shape[0] * s))),
+                   interpolation=cv2.INTER_NEAREST).astype(bool)
+    mh, mw = m.shape
+    if border:
+        side = int(rng.integers(4))
+        off = rng.uniform(0.1, 0.4)
+        y0, x0 = int(rng.integers(0, h - mh + 1)), int(rng.integers(0, w - mw + 1))
+        if side == 0:
+            x0 = -int(off * mw)
+        elif side == 1:
+            x0 = w - mw + int(off * mw)
+        elif side == 2:
+            y0 = -int(off * mh)
+        else:
+            y0 = h - mh + int(off * mh)
+    else:
+        y0, x0 = int(rng.integers(0, h - mh + 1)), int(rng.integers(0, w - mw + 1))
+    full = np.zeros((h, w), bool)
+    ys, xs = slice(max(0, y0), min(h, y0 + mh)), slice(max(0, x0), min(w, x0 + mw))
+    full[ys, xs] = m[ys.start - y0:ys.stop - y0, xs.start - x0:xs.stop - x0]
+
+    # 2. texture: a crop of another photo, its mean moved towards the contrast target in Lab, detail scaled
+    others = [i for i in range(len(pool)) if i != pi]
+    tex_photo = pool[others[int(rng.integers(len(others)))]][1]
+    th, tw = tex_photo.shape[:2]
+    k = max(1.0, h / th * 1.02, w / tw * 1.02)
+    if k > 1:
+        tex_photo = cv2.resize(tex_photo, (int(tw * k) + 1, int(th * k) + 1), interpolation=cv2.INTER_CUBIC)
+        th, tw = tex_photo.shape[:2]
+    ty, tx = int(rng.integers(0, th - h + 1)), int(rng.integers(0, tw - w + 1))
+    tex = _lab(tex_photo[ty:ty + h, tx:tx + w].astype(np.float32))
+    ring = ndimage.binary_dilation(full, iterations=12) & ~full
+    host_lab = _lab(host)
+    ring_mean = host_lab[ring].mean(axis=0) if ring.any() else host_lab.reshape(-1, 3).mean(axis=0)
+    pal = _lab(PALETTE.astype(np.float32))
+    far = pal[int(np.argmax(np.linalg.norm(pal - ring_mean, axis=1)))]
+    target = ring_mean + c * (far - ring_mean)
+    detail = rng.uniform(0.5, 1.0)
+    obj_lab = target + detail * (tex - tex[full].mean(axis=0))
+    obj = _rgb_of_lab(obj_lab)
+
+    # 3. the soft matte and the composite; truth = matte > 0.5; the measured contrast
+    matte = ndimage.gaussian_filter(full.astype(np.float32), sigma)
+    image = np.clip(np.round(matte[..., None] * obj + (1 - matte[..., None]) * host), 0, 255).astype(np.uint8)
+    truth = matte > 0.5
+    img_lab = _lab(image.astype(np.float32))
+    de = float(np.linalg.norm(img_lab[truth].mean(axis=0) - img_lab[ring].mean(axis=0))) if ring.any() else 0.0
+    touches = bool(truth[0].any() or truth[-1].any() or truth[:, 0].any() or truth[:, -1].any())
+    return {
+        "image": image, "truth": truth, "index": index, "photo": pool[pi][0], "kind": kind, "sub": sub,
+        "area": float(truth.mean()), "border": touches, "level": level, "c": round(float(c), 3),
+        "dE": round(de, 2), "sigma": round(float(sigma), 2), "size": [w, h],
+    }
+
+
+def centre_click(truth: np.ndarray) -> tuple[float, float]:
+    """Where a user clicks: the object's most interior point, (x, y)."""
+    dist = ndimage.distance_transform_edt(np.pad(truth, 1))[1:-1, 1:-1]
+    y, x = np.unravel_index(np.argmax(dist), dist.shape)
+    return float(x), float(y)
+
+
+def loose_box(truth: np.ndarray, pad: int) -> tuple[int, int, int, int]:
+    """A box a user drags: the object's bounding box plus ``pad`` px, clipped; XYXY."""
+    ys, xs = np.nonzero(truth)
+    h, w = truth.shape
+    return (int(max(0, xs.min() - pad)), int(max(0, ys.min() - pad)),
+            int(min(w, xs.max() + 1 + pad)), int(min(h, ys.max() + 1 + pad)))
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / max(1, (a | b).sum()))
+
+
+def run_one(seg: GrabCutSegmenter, image: np.ndarray, truth: np.ndarray, **prompt) -> dict:
+    t0 = time.perf_counter()
+    try:
+        res = seg.segment(image, **prompt)
+        mask, note = np.asarray(res.masks[res.best], bool), res.note
+    except UserError as e:
+        mask, note = np.zeros_like(truth), f"UserError: {e}"
+    dt = time.perf_counter() - t0
+    return {"iou": round(iou(mask, truth), 4), "time_s": round(dt, 3), "note": note,
+            "pred_area": float(mask.mean())}
+
+
+def _bucket(value: float, buckets) -> str:
+    for name, lo, hi in buckets:
+        if lo <= value < hi:
+            return name
+    return buckets[-1][0]
+
+
+def summarise(rows: list[dict]) -> dict:
+    def dist(vals):
+        v = np.asarray(vals, float)
+        if not len(v):
+            return {}
+        return {"n": int(len(v)), "p10": float(np.percentile(v, 10)), "p25": float(np.percentile(v, 25)),
+                "median": float(np.median(v)), "p75": float(np.percentile(v, 75)), "mean": float(v.mean())}
+
+    def group(sel):
+        sub = [r for r in rows if sel(r)]
+        if not sub:
+            return None
+        ci = [r["click"]["iou"] for r in sub]
+        bi = [r["box"]["iou"] for r in sub]
+        return {"n": len(sub),
+                "click_ok": float(np.mean([v >= CLICK_TARGET for v in ci])),
+                "box_ok": float(np.mean([v >= BOX_TARGET for v in bi])),
+                "click_median": float(np.median(ci)), "box_median": float(np.median(bi))}
+
+    groups = {"all": group(lambda r: True)}
+    for name, _, _ in SIZE_BUCKETS:
+        groups[f"size {name}"] = group(lambda r, n=name: r["size_bucket"] == n)
+    for name, _, _ in CONTRAST_BUCKETS:
+        groups[f"contrast {name}"] = group(lambda r, n=name: r["contrast_bucket"] == n)
+    for lv in CONTRAST_LEVELS:
+        groups[f"level {lv}"] = group(lambda r, n=lv: r["level"] == n)
+    groups["border: touching"] = group(lambda r: r["border"])
+    groups["border: inside"] = group(lambda r: not r["border"])
+    for k in KINDS:
+        groups[f"shape {k}"] = group(lambda r, n=k: r["kind"] == n)
+    groups = {k: v for k, v in groups.items() if v is not None}
+
+    def times(vals):
+        v = np.asarray(vals, float)
+        return {"median": float(np.median(v)), "p90": float(np.percentile(v, 90)), "max": float(v.max()),
+                "over_budget": float(np.mean(v > BUDGET))}
+
+    return {
+        "click_iou": dist([r["click"]["iou"] for r in rows]),
+        "box_iou": dist([r["box"]["iou"] for r in rows]),
+        "click_ok": groups["all"]["click_ok"], "box_ok": groups["all"]["box_ok"],
+        "click_target_met": groups["all"]["click_ok"] >= CLICK_SHARE,
+        "box_target_met": groups["all"]["box_ok"] >= BOX_SHARE,
+        "groups": groups,
+        "click_time_s": times([r["click"]["time_s"] for r in rows]),
+        "box_time_s": times([r["box"]["time_s"] for r in rows]),
+        "budget_notes": {"click": int(sum("time budget" in r["click"]["note"] for r in rows)),
+                         "box": int(sum("time budget" in r["box"]["note"] for r in rows))},
+        "user_errors": {"click": int(sum(r["click"]["note"].startswith("UserError") for r in rows)),
+                        "box": int(sum(r["box"]["note"].startswith("UserError") for r in rows))},
+    }
+
+
+def print_report(s: dict, n: int, seed: int, wall: float) -> None:
+    print(f"\nGrabCut fallback, {n} scenes (seed {seed}), {SIDE} px, time_budget {BUDGET:g} s, "
+          f"cv2 threads {cv2.getNumThreads()}, {wall:.0f} s in all")
+    print(f"{'IoU':<8}{'p10':>7}{'p25':>7}{'median':>8}{'p75':>7}{'mean':>7}")
+    for key in ("click_iou", "box_iou"):
+        d = s[key]
+        print(f"{key[:-4]:<8}{d['p10']:>7.3f}{d['p25']:>7.3f}{d['median']:>8.3f}{d['p75']:>7.3f}{d['mean']:>7.3f}")
+    print(f"\nclick IoU >= {CLICK_TARGET}: {s['click_ok']:.0%} (target {CLICK_SHARE:.0%}: "
+          f"{'met' if s['click_target_met'] else 'NOT met'});  box IoU >= {BOX_TARGET}: {s['box_ok']:.0%} "
+          f"(target {BOX_SHARE:.0%}: {'met' if s['box_target_met'] else 'NOT met'})")
+    print(f"\n{'group':<22}{'n':>5}{'click>=0.8':>12}{'box>=0.85':>11}{'click med':>11}{'box med':>9}")
+    for name, g in s["groups"].items():
+        print(f"{name:<22}{g['n']:>5}{g['click_ok']:>12.0%}{g['box_ok']:>11.0%}"
+              f"{g['click_median']:>11.3f}{g['box_median']:>9.3f}")
+    print(f"\n{'time (s)':<8}{'median':>8}{'p90':>7}{'max':>7}{'> 2 s':>7}")
+    for key in ("click_time_s", "box_time_s"):
+        t = s[key]
+        print(f"{key.split('_')[0]:<8}{t['median']:>8.2f}{t['p90']:>7.2f}{t['max']:>7.2f}{t['over_budget']:>7.0%}")
+    print(f"stopped by the time budget: click {s['budget_notes']['click']}, box {s['budget_notes']['box']}; "
+          f"UserErrors: click {s['user_errors']['click']}, box {s['user_errors']['box']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--scenes", type=int, default=150)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--quick", action="store_true", help="20 scenes (a smoke run; the figures need --scenes >= 150)")
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
+    args = ap.parse_args(argv)
+    n = 20 if args.quick else args.scenes
+    cv2.setNumThreads(2)
+    pool = photos()
+    seg = GrabCutSegmenter(time_budget=BUDGET)
+    rows = []
+    t_all = time.perf_counter()
+    for i in range(n):
+        sc = make_scene(i, args.seed, pool)
+        image, truth = sc.pop("image"), sc.pop("truth")
+        x, y = centre_click(truth)
+        pad = int(np.random.default_rng([args.seed, i, 1]).integers(3, 9))
+        box = loose_box(truth, pad)
+        sc["click"] = {"xy": [x, y], **run_one(seg, image, truth, positive=[(x, y)])}
+        sc["box"] = {"xyxy": list(box), **run_one(seg, image, truth, box=box)}
+        sc["size_bucket"] = _bucket(sc["area"], SIZE_BUCKETS)
+        sc["contrast_bucket"] = _bucket(sc["dE"], CONTRAST_BUCKETS)
+        rows.append(sc)
+        print(f"{i:4d} {sc['photo']:<22}{sc['sub']:<11}area {sc['area']:6.1%} dE {sc['dE']:5.1f} "
+              f"{'border' if sc['border'] else '      '}  click {sc['click']['iou']:.3f} "
+              f"({sc['click']['time_s']:.2f} s)  box {sc['box']['iou']:.3f} ({sc['box']['time_s']:.2f} s)",
+              flush=True)
+    wall = time.perf_counter() - t_all
+    summary = summarise(rows)
+    print_report(summary, n, args.seed, wall)
+    args.out.mkdir(parents=True, exist_ok=True)
+    out = args.out / "grabcut.json"
+    out.write_text(json.dumps({"scenes": n, "seed": args.seed, "side": SIDE, "time_budget_s": BUDGET,
+                               "photos": [p for p, _ in pool], "summary": summary, "rows": rows}, indent=1))
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
