@@ -129,11 +129,12 @@ def test_dry_run_of_an_unparseable_sentence_is_a_one_line_error(run_cli):
     assert "remove the X" in line
 
 
-def test_without_mask_says_text_selection_is_not_built(run_cli, photo):
+def test_without_mask_and_without_a_text_model_is_a_one_line_error_naming_mask(run_cli, photo, tmp_path):
     _, _, paths = photo
-    run = run_cli(["edit", "--image", paths["image"], "--out", paths["out"], "--instruction", "remove the car"])
+    run = run_cli(["edit", "--image", paths["image"], "--out", paths["out"], "--instruction", "remove the car",
+                   "--text-model", tmp_path / "no-such-model"])
     line = run.one_line_error()
-    assert "selecting 'car' by text needs the text segmenter" in line and "--mask" in line
+    assert "'car' cannot be selected by text" in line and "--mask" in line
     assert not paths["out"].exists()
 
 

@@ -4,8 +4,10 @@
     python -m pipelines edit --image photo.jpg --mask car.png --out result.png --instruction "remove the car"
 
 The instruction is parsed by pipelines.instructions into a plan (select, mode, prompt). --dry-run prints that plan
-as one JSON object and reads no image. Otherwise the object is taken from --mask (selecting it by text needs the
-text segmenter, which is not built yet) and painted with pipelines.inpaint.inpaint: remove uses pre-fill, strength
+as one JSON object and reads no image. Otherwise the object is taken from --mask or, without one, selected by the
+plan's phrase (pipelines.grounding: Grounding DINO from --text-model finds its box(es), and SAM when its checkpoint
+is cached, else GrabCut, turns them into the mask; a text model that cannot be loaded is one line naming --mask), and
+painted with pipelines.inpaint.inpaint: remove uses pre-fill, strength
 0.9 and the app's background prompt; replace and recolour paint the plan's prompt. The result is written like the
 inpaint command's (a lossless PNG in the input's own format, with its ICC profile) and stdout gets one JSON object:
 the plan, the seam report and the rest of the inpaint summary.
@@ -31,8 +33,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None,
                         help="output .png file, never one of the inputs (not needed with --dry-run)")
     parser.add_argument("--mask", default=None,
-                        help="mask of the object to edit, white = repaint; the image's size (required for now: "
-                             "selecting by text is not built yet)")
+                        help="mask of the object to edit, white = repaint; the image's size (default: select the "
+                             "instruction's object by text with --text-model)")
+    parser.add_argument("--box-threshold", type=float, default=0.35, metavar="T",
+                        help="text selection: the least score a box needs, in [0, 1] (default 0.35)")
+    parser.add_argument("--text-model", default=None, metavar="ID_OR_DIR",
+                        help="without --mask: Grounding DINO hub id or saved folder "
+                             "(default IDEA-Research/grounding-dino-tiny)")
+    parser.add_argument("--instances", default="best", choices=["best", "all"],
+                        help="without --mask: edit the best match (default) or all matches of the object")
     parser.add_argument("--dry-run", action="store_true",
                         help="print the parsed plan as one JSON object (select, mode, prompt) and stop")
     parser.add_argument("--engine", default="diffusers", choices=["diffusers", "telea", "ns"],
@@ -60,18 +69,19 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix.lower() != ".png":
         raise UserError(f"--out must be a .png file (lossless), got {args.out}")
-    if not args.mask:
-        raise UserError(f"selecting {plan.select!r} by text needs the text segmenter, which is not built yet: "
-                        "pass --mask MASK.png")
     for given in (args.image, args.mask):
-        if Path(given).exists() and Path(given).resolve() == out.resolve():
+        if given and Path(given).exists() and Path(given).resolve() == out.resolve():
             raise UserError(f"refusing to overwrite the input {given}: choose another --out")
 
     from .. import io, masks
     from ..inpaint import inpaint
 
     picture = io.read(args.image)
-    mask = masks.to_mask(args.mask, size=picture.size)
+    selection = None
+    if args.mask:
+        mask = masks.to_mask(args.mask, size=picture.size)
+    else:
+        mask, selection = _select_by_text(picture, plan.select, args)
     if plan.mode == "remove":
         prompt, negative, prefill = REMOVE_PROMPT, REMOVE_NEGATIVE, True
         strength = 0.9 if args.strength is None else args.strength
@@ -92,6 +102,40 @@ def run(args: argparse.Namespace) -> int:
 
     summary = result.summary()
     summary["notes"] = picture.notes + summary["notes"]
-    print(json.dumps({"plan": json.loads(plan.as_json()), "report": summary["reports"][0], "outputs": [written],
-                      **summary}, indent=2))
+    extra = {"selection": selection} if selection is not None else {}
+    print(json.dumps({"plan": json.loads(plan.as_json()), **extra, "report": summary["reports"][0],
+                      "outputs": [written], **summary}, indent=2))
     return 0
+
+
+def _select_by_text(picture, phrase: str, args: argparse.Namespace):
+    """(mask HW bool, report) of the plan's object: Grounding DINO boxes -> SAM (cached checkpoint) or GrabCut."""
+    import numpy as np
+
+    from .. import segment as seg_mod
+    from ..grounding import DEFAULT_TEXT_MODEL, TextSelector
+
+    image = picture.working(keep_alpha=False)
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=2)
+    device = None if args.device in ("auto", "mps") else args.device
+    model_id = args.text_model or DEFAULT_TEXT_MODEL
+    selector = TextSelector(model_id, device=device, box_threshold=args.box_threshold)
+    selector.remedy = (f"{phrase!r} cannot be selected by text: pass --mask MASK.png, or give --text-model a "
+                       "folder saved with save_pretrained")
+    selector.load()
+    try:
+        segmenter = seg_mod.make_segmenter("auto", download=False)  # SAM when its checkpoint is cached, else GrabCut
+        result = selector.select(image, phrase, segmenter, instances=args.instances)
+        segmenter.close()
+    finally:
+        selector.close()
+    mask = seg_mod.clean_mask(result.mask)
+    if not mask.any():
+        raise UserError(f"the mask of {phrase!r} came out empty: pass --mask MASK.png")
+    if result.is_fallback or result.note:
+        print(f"note: {result.engine}" + (f"; {result.note}" if result.note else ""), file=sys.stderr)
+    report = {"phrase": result.phrase, "engine": result.engine, "model": model_id, "instances": result.instances,
+              "boxes": [list(b) for b in result.boxes], "box_scores": [round(s, 4) for s in result.box_scores],
+              "area_px": int(mask.sum())}
+    return mask, report

@@ -3,12 +3,16 @@
     python -m pipelines segment --image photo.jpg --out mask.png --point 420,310
     python -m pipelines segment --image photo.jpg --out mask.png --point 420,310 --negative 500,300 --grow removal
     python -m pipelines segment --image photo.jpg --out mask.png --box 300,200,560,420 --engine grabcut
+    python -m pipelines segment --image photo.jpg --out mask.png --text "the car" --instances all --engine grabcut
 
 Points are X,Y pixel coordinates (x to the right, y down); the box is X0,Y0,X1,Y1 with exclusive ends.
 The mask is uint8 0 (keep) / 255 (the object = repaint), the image's size. stdout gets one JSON object: engine
 (a GrabCut result says "fallback"), the chosen candidate and all candidates' scores, the mask's area and box, the
 file written and timings. With --engine sam the checkpoint comes from --sam-checkpoint, the cache folder, or one
 download; offline without it, the command stops with one line naming the file and the remedies.
+--text selects by a phrase instead of clicks or a box: Grounding DINO (--text-model, a hub id or a saved folder)
+finds its boxes and the --engine segmenter turns the best one (--instances best) or all of them (all: the union) into
+the mask; the report then also has the phrase, the boxes and their scores.
 """
 
 from __future__ import annotations
@@ -32,6 +36,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--negative", action="append", default=[], metavar="X,Y",
                         help="a negative click on something that is not the object (repeatable)")
     parser.add_argument("--box", default=None, metavar="X0,Y0,X1,Y1", help="a box around the object (exclusive ends)")
+    parser.add_argument("--text", default=None, metavar="PHRASE",
+                        help="select by a phrase instead of clicks or a box, e.g. \"the car\" (Grounding DINO)")
+    parser.add_argument("--instances", default="best", choices=["best", "all"],
+                        help="with --text: the best match (default) or all matches united")
+    parser.add_argument("--box-threshold", type=float, default=0.35, metavar="T",
+                        help="text selection: the least score a box needs, in [0, 1] (default 0.35)")
+    parser.add_argument("--text-model", default=None, metavar="ID_OR_DIR",
+                        help="with --text: Grounding DINO hub id or saved folder "
+                             "(default IDEA-Research/grounding-dino-tiny)")
     parser.add_argument("--engine", default="sam", choices=["sam", "sam2", "grabcut"],
                         help="sam (Segment Anything, default), sam2 (SAM 2.1 through transformers; --sam-checkpoint "
                              "is then a hub id or a saved folder, default facebook/sam2.1-hiera-tiny) or grabcut "
@@ -78,12 +91,24 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"refusing to overwrite the input {args.image}: choose another --out")
     if args.min_area is not None and args.min_area < 0:
         raise UserError("--min-area must be >= 0")
+    if args.text is not None and (points or negatives or box):
+        raise UserError("--text replaces --point, --negative and --box: give one or the other")
+    if args.text is None and (args.text_model or args.instances != "best"):
+        raise UserError("--text-model and --instances go with --text PHRASE")
+    selector = None
+    if args.text is not None:
+        from ..grounding import DEFAULT_TEXT_MODEL, TextSelector, normalise_phrase
+
+        normalise_phrase(args.text)  # an empty phrase or a bad threshold fails before any model loads
+        selector = TextSelector(args.text_model or DEFAULT_TEXT_MODEL, box_threshold=args.box_threshold,
+                                device=None if args.device == "auto" else args.device)
 
     image = io.load_image(args.image, keep_alpha=False)
     if image.ndim == 2:
         image = np.repeat(image[..., None], 3, axis=2)
     # Check the prompts before any model is loaded or downloaded.
-    seg_mod.check_prompts(image.shape[:2], positive=points, negative=negatives, box=box)
+    if args.text is None:
+        seg_mod.check_prompts(image.shape[:2], positive=points, negative=negatives, box=box)
 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -97,10 +122,16 @@ def run(args: argparse.Namespace) -> int:
         device = None if args.device == "auto" else args.device
         segmenter = seg_mod.Segmenter(args.sam_model, args.sam_checkpoint, device=device)
         segmenter.load(progress=_download_progress())
+    if selector is not None:
+        selector.load()
     timings["load_s"] = round(time.perf_counter() - t0, 3)
 
     t0 = time.perf_counter()
-    result = segmenter.segment(image, positive=points, negative=negatives, box=box)
+    if selector is not None:
+        result = selector.select(image, args.text, segmenter, instances=args.instances)
+        selector.close()
+    else:
+        result = segmenter.segment(image, positive=points, negative=negatives, box=box)
     timings["segment_s"] = round(time.perf_counter() - t0, 3)
     if args.candidate is not None:
         result = result.select(args.candidate)
@@ -123,6 +154,10 @@ def run(args: argparse.Namespace) -> int:
         "timings": timings,
         "note": getattr(result, "note", "") or None,
     }
+    if selector is not None:
+        report["text"] = {"phrase": result.phrase, "instances": result.instances, "model": selector.model_id,
+                          "boxes": [list(b) for b in result.boxes],
+                          "box_scores": [round(s, 4) for s in result.box_scores]}
     if area == 0:
         print("warning: the mask is empty: try another click or a box", file=sys.stderr)
     if result.is_fallback:
