@@ -25,7 +25,6 @@ Nothing is imported from torch/transformers, built, read or downloaded when this
 
 from __future__ import annotations
 
-import collections
 import os
 import threading
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ import numpy as np
 from .errors import UserError
 from .segment import (
     CacheInfo,
+    EmbeddingCache,
     ProgressCallback,
     Segmentation,
     _check_previous,
@@ -97,8 +97,7 @@ class Sam2Segmenter:
         cache_size: int = 4,
         download: bool = True,
     ) -> None:
-        if cache_size < 1:
-            raise UserError("cache_size must be at least 1")
+        self._embeddings = EmbeddingCache(cache_size)
         self.model_id = str(model_id)
         self.device = device
         self.download = download
@@ -108,11 +107,6 @@ class Sam2Segmenter:
         self._processor: "Sam2Processor | None" = None
         self._closed = False
         self._load_lock = threading.Lock()
-        self._cond = threading.Condition()
-        self._cache: collections.OrderedDict[str, _Embedding] = collections.OrderedDict()
-        self._pending: set[str] = set()
-        self._hits = 0
-        self._misses = 0
 
     # -- lifecycle -------------------------------------------------------------------------------------------
 
@@ -190,12 +184,10 @@ class Sam2Segmenter:
     # -- embedding cache -------------------------------------------------------------------------------------
 
     def cache_info(self) -> CacheInfo:
-        with self._cond:
-            return CacheInfo(self._hits, self._misses, len(self._cache), self.cache_size)
+        return self._embeddings.info()
 
     def clear_cache(self) -> None:
-        with self._cond:
-            self._cache.clear()
+        self._embeddings.clear()
 
     def _encode(self, model: "Sam2Model", processor: "Sam2Processor", image: np.ndarray) -> _Embedding:
         import torch
@@ -207,33 +199,7 @@ class Sam2Segmenter:
         return _Embedding([f.detach() for f in features], (int(image.shape[0]), int(image.shape[1])))
 
     def _embedding(self, model: "Sam2Model", processor: "Sam2Processor", image: np.ndarray, key: str) -> _Embedding:
-        with self._cond:
-            while True:
-                emb = self._cache.get(key)
-                if emb is not None:
-                    self._cache.move_to_end(key)
-                    self._hits += 1
-                    return emb
-                if key not in self._pending:
-                    self._pending.add(key)
-                    self._misses += 1
-                    break
-                self._cond.wait()  # another thread is computing this very embedding
-        try:
-            emb = self._encode(model, processor, image)
-        except BaseException:
-            with self._cond:
-                self._pending.discard(key)
-                self._cond.notify_all()
-            raise
-        with self._cond:
-            self._pending.discard(key)
-            self._cache[key] = emb
-            self._cache.move_to_end(key)
-            while len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
-            self._cond.notify_all()
-        return emb
+        return self._embeddings.get(key, lambda: self._encode(model, processor, image))
 
     # -- work ------------------------------------------------------------------------------------------------
 

@@ -517,6 +517,61 @@ class CacheInfo(NamedTuple):
     capacity: int
 
 
+class EmbeddingCache:
+    """A thread-safe LRU of image embeddings keyed by content (image_key), shared by the SAM segmenters.
+
+    ``get(key, compute)`` returns the cached embedding or computes it once: a thread asking for an embedding that
+    another thread is computing waits for that one instead of computing it again. Nothing is kept of a failed
+    compute (the waiters then try themselves)."""
+
+    def __init__(self, size: int):
+        if int(size) < 1:
+            raise UserError("cache_size must be at least 1")
+        self.size = int(size)
+        self._cond = threading.Condition()
+        self._items: collections.OrderedDict[str, Any] = collections.OrderedDict()
+        self._pending: set[str] = set()
+        self._hits = 0
+        self._misses = 0
+
+    def info(self) -> CacheInfo:
+        with self._cond:
+            return CacheInfo(self._hits, self._misses, len(self._items), self.size)
+
+    def clear(self) -> None:
+        with self._cond:
+            self._items.clear()
+
+    def get(self, key: str, compute: Callable[[], Any]) -> Any:
+        with self._cond:
+            while True:
+                item = self._items.get(key)
+                if item is not None:
+                    self._items.move_to_end(key)
+                    self._hits += 1
+                    return item
+                if key not in self._pending:
+                    self._pending.add(key)
+                    self._misses += 1
+                    break
+                self._cond.wait()  # another thread is computing this very embedding
+        try:
+            item = compute()
+        except BaseException:
+            with self._cond:
+                self._pending.discard(key)
+                self._cond.notify_all()
+            raise
+        with self._cond:
+            self._pending.discard(key)
+            self._items[key] = item
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+            self._cond.notify_all()
+        return item
+
+
 class Segmenter:
     """Segment Anything behind an explicit lifecycle: construct (cheap), load(), prepare()/segment(), close().
 
@@ -537,8 +592,7 @@ class Segmenter:
         cache_size: int = 4,
     ) -> None:
         get_sam_spec(model_type)  # fail early on a typo; nothing is built or read here
-        if cache_size < 1:
-            raise UserError("cache_size must be at least 1")
+        self._embeddings = EmbeddingCache(cache_size)
         self.model_type = model_type
         self.checkpoint = None if checkpoint is None else Path(checkpoint)
         self.device = device
@@ -548,11 +602,6 @@ class Segmenter:
         self._model: "Sam | None" = None
         self._closed = False
         self._load_lock = threading.Lock()
-        self._cond = threading.Condition()
-        self._cache: collections.OrderedDict[str, _Embedding] = collections.OrderedDict()
-        self._pending: set[str] = set()
-        self._hits = 0
-        self._misses = 0
 
     # -- lifecycle -------------------------------------------------------------------------------------------
 
@@ -613,12 +662,10 @@ class Segmenter:
     # -- embedding cache -------------------------------------------------------------------------------------
 
     def cache_info(self) -> CacheInfo:
-        with self._cond:
-            return CacheInfo(self._hits, self._misses, len(self._cache), self.cache_size)
+        return self._embeddings.info()
 
     def clear_cache(self) -> None:
-        with self._cond:
-            self._cache.clear()
+        self._embeddings.clear()
 
     def _encode(self, model: "Sam", image: np.ndarray) -> _Embedding:
         from segment_anything import SamPredictor
@@ -628,33 +675,7 @@ class Segmenter:
         return _Embedding(predictor.features, tuple(predictor.original_size), tuple(predictor.input_size))
 
     def _embedding(self, model: "Sam", image: np.ndarray, key: str) -> _Embedding:
-        with self._cond:
-            while True:
-                emb = self._cache.get(key)
-                if emb is not None:
-                    self._cache.move_to_end(key)
-                    self._hits += 1
-                    return emb
-                if key not in self._pending:
-                    self._pending.add(key)
-                    self._misses += 1
-                    break
-                self._cond.wait()  # another thread is computing this very embedding
-        try:
-            emb = self._encode(model, image)
-        except BaseException:
-            with self._cond:
-                self._pending.discard(key)
-                self._cond.notify_all()
-            raise
-        with self._cond:
-            self._pending.discard(key)
-            self._cache[key] = emb
-            self._cache.move_to_end(key)
-            while len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
-            self._cond.notify_all()
-        return emb
+        return self._embeddings.get(key, lambda: self._encode(model, image))
 
     # -- work ------------------------------------------------------------------------------------------------
 
