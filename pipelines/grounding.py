@@ -168,33 +168,21 @@ class TextSelector:
             raise RuntimeError("this TextSelector was closed; create a new one")
         with self._load_lock:
             if self._model is None:
-                import torch
                 from transformers import AutoProcessor, GroundingDinoForObjectDetection
 
-                device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
-                local = Path(self.model_id).expanduser()
-                source = str(local) if local.exists() else self.model_id
-                if not local.exists() and _looks_like_path(self.model_id):
-                    raise UserError(f"no text model {self.model_id} (no such folder): {self.remedy}")
-                offline = not self.download
-                from transformers.utils import logging as hf_logging
+                from .hf import load_pretrained
 
-                bar = hf_logging.is_progress_bar_enabled()
-                hf_logging.disable_progress_bar()  # no "Loading weights" bar: stderr keeps one line per message
-                try:
-                    processor = AutoProcessor.from_pretrained(source, local_files_only=offline)
-                    model = GroundingDinoForObjectDetection.from_pretrained(source, local_files_only=offline)
-                except (OSError, ValueError, KeyError) as exc:
-                    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
-                    raise UserError(f"no text model {self.model_id} ({first}): {self.remedy}") from None
-                finally:
-                    if bar:
-                        hf_logging.enable_progress_bar()
+                if not Path(self.model_id).expanduser().exists() and _looks_like_path(self.model_id):
+                    raise UserError(f"no text model {self.model_id} (no such folder): {self.remedy}")
+                model, processor = load_pretrained(
+                    GroundingDinoForObjectDetection, AutoProcessor, self.model_id, device=self.device,
+                    download=self.download, what="text model", remedy=self.remedy,
+                    errors=(OSError, ValueError, KeyError), quiet=True,
+                )
                 if not hasattr(processor, "post_process_grounded_object_detection"):
                     raise UserError(f"{self.model_id} is not a Grounding DINO model (its processor is "
                                     f"{type(processor).__name__}): give --text-model a Grounding DINO folder")
-                self._processor = processor
-                self._model = model.to(device).eval()
+                self._model, self._processor = model, processor
         return self
 
     def close(self) -> None:

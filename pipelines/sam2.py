@@ -139,24 +139,15 @@ class Sam2Segmenter:
             raise RuntimeError("this Sam2Segmenter was closed; create a new one")
         with self._load_lock:
             if self._model is None:
-                import torch
                 from transformers import Sam2Model, Sam2Processor
 
-                device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
-                local = Path(self.model_id).expanduser()
-                source = str(local) if local.exists() else self.model_id
-                offline = not self.download
-                try:
-                    processor = Sam2Processor.from_pretrained(source, local_files_only=offline)
-                    model = Sam2Model.from_pretrained(source, local_files_only=offline)
-                except (OSError, ValueError) as exc:
-                    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
-                    raise UserError(
-                        f"no SAM 2.1 model {self.model_id} ({first}): use --engine sam or --engine grabcut, "
-                        f"or give a folder saved with save_pretrained"
-                    ) from None
-                self._processor = processor
-                self._model = model.to(device).eval()
+                from .hf import load_pretrained
+
+                self._model, self._processor = load_pretrained(
+                    Sam2Model, Sam2Processor, self.model_id, device=self.device, download=self.download,
+                    what="SAM 2.1 model",
+                    remedy="use --engine sam or --engine grabcut, or give a folder saved with save_pretrained",
+                )
         return self
 
     def close(self) -> None:
