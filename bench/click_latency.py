@@ -58,6 +58,21 @@ TARGET_CLICK_S = 0.1
 GRABCUT_CASES = ("flat", "gradient", "flat+disc", "photo", "sky")
 
 
+def _torch_setup(args):
+    """(torch device, a synchronise function for timing, the 1024x768 test photo) with args.threads applied."""
+    import cv2
+    import torch
+
+    from pipelines.io import load_image
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
+    photo = load_image(ROOT / "tests" / "data" / "segment" / "dog.jpg", keep_alpha=False)
+    return device, sync, np.ascontiguousarray(cv2.resize(photo, (1024, 768), interpolation=cv2.INTER_CUBIC))
+
+
 def grabcut_picture(name: str) -> tuple[np.ndarray, list[tuple[float, float]]]:
     """One GrabCut bench picture (1024x768 HWC uint8 RGB) and the clicks to time on it."""
     import cv2
@@ -212,19 +227,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def sam_section(args: argparse.Namespace) -> dict:
 
-    import cv2
     import torch
 
     from pipelines import segment as S
-    from pipelines.io import load_image
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
-    sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
-
-    photo = load_image(ROOT / "tests" / "data" / "segment" / "dog.jpg", keep_alpha=False)
-    image = np.ascontiguousarray(cv2.resize(photo, (1024, 768), interpolation=cv2.INTER_CUBIC))
+    device, sync, image = _torch_setup(args)
 
     t0 = time.perf_counter()
     sam = S.get_sam_spec(args.model).builder().to(device).eval()  # random weights: same compute as the real ones
@@ -351,22 +358,15 @@ def sam2_config(size: str):
 
 
 def sam2_section(args: argparse.Namespace, size: str, sam1_embed_s: float | None, sam1_click_s: float | None) -> dict:
-    import cv2
     import torch
     from transformers import Sam2Model, Sam2Processor
     from transformers.models.sam2 import Sam2ImageProcessor
 
-    from pipelines.io import load_image
     from pipelines.sam2 import Sam2Segmenter
 
     if size not in SAM2_HIERA:
         raise SystemExit(f"unknown SAM 2.1 size {size!r}: use {', '.join(SAM2_HIERA)}")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
-    sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
-    photo = load_image(ROOT / "tests" / "data" / "segment" / "dog.jpg", keep_alpha=False)
-    image = np.ascontiguousarray(cv2.resize(photo, (1024, 768), interpolation=cv2.INTER_CUBIC))
+    device, sync, image = _torch_setup(args)
 
     t0 = time.perf_counter()
     model = Sam2Model(sam2_config(size)).to(device).eval()  # random weights: same compute as the real ones
