@@ -222,14 +222,39 @@ def test_segment_cli_text_errors(run_cli, folder, files, tmp_path):
     assert not out.exists()
 
 
-def test_edit_cli_selects_by_text(run_cli, folder, files, photo):
+ROCKET_BOX = (22, 4, 58, 56)  # XYXY around the rocket in the 80x60 crop
+
+
+def test_edit_cli_selects_by_text(run_cli, folder, files, photo, monkeypatch):
+    """edit without --mask: the plan's object -> the text model -> the segmenter -> the mask that is repainted.
+
+    The toy model's boxes mean nothing and differ between CPUs (its best box was a sliver on the CI runner, whose
+    GrabCut mask came out empty), so the model runs for real and its best box is then moved onto the rocket.
+    """
+    real_boxes = G.TextSelector.boxes
+    seen = []
+
+    def boxes_on_the_rocket(self, image, phrase):
+        found = real_boxes(self, image, phrase)
+        seen.append(phrase)
+        return [(ROCKET_BOX, found[0][1])] if found else found
+
+    monkeypatch.setattr(G.TextSelector, "boxes", boxes_on_the_rocket)
     image, _, result = files
     run = run_cli(["edit", "--image", image, "--out", result, "--instruction", "remove the rocket",
                    "--engine", "telea", "--text-model", folder, "--box-threshold", "0", "--device", "cpu"])
     assert run.code == 0, run.err
     report = json.loads(run.out)
-    assert report["selection"]["phrase"] == "rocket." and report["selection"]["area_px"] > 0
-    assert np.asarray(Image.open(result)).shape == photo.shape
+    assert seen == ["rocket"]
+    selection = report["selection"]
+    assert selection["phrase"] == "rocket." and selection["boxes"] == [list(ROCKET_BOX)]
+    assert 0 < selection["area_px"] < (ROCKET_BOX[2] - ROCKET_BOX[0]) * (ROCKET_BOX[3] - ROCKET_BOX[1])
+    out = np.asarray(Image.open(result))
+    assert out.shape == photo.shape
+    x0, y0, x1, y1 = ROCKET_BOX  # GrabCut keeps to the box, so nothing outside it is repainted
+    outside = np.ones(photo.shape[:2], bool)
+    outside[y0:y1, x0:x1] = False
+    assert np.array_equal(out[outside], photo[outside]) and not np.array_equal(out, photo)
 
 
 def test_edit_cli_nothing_found_is_one_line(run_cli, folder, files):
