@@ -9,7 +9,9 @@ Two forms of an image:
 
 ``read(path)`` decodes a file into a Picture (native pixels, EXIF orientation applied, the ICC profile kept as
 bytes, notes for the user); ``to_working`` makes the 8-bit copy; ``from_working`` writes an edited working copy
-back into the native form, touching only the mask's pixels. ``save_png`` writes either form losslessly.
+back into the native form, touching only the mask's pixels. ``save_png`` writes either form losslessly, with
+optional text (PNG iTXt chunks, e.g. a result's settings: see pipelines.provenance); ``read`` gives a PNG's text
+back as ``Picture.text``.
 
 Limits apply before any pixel is decoded: the header's size against MAX_PIXELS, and Pillow's own decompression
 bomb guard, which stays on for the whole process (it is never switched off here). Every failure to read is a
@@ -224,6 +226,9 @@ class Picture:
     orientation  the EXIF orientation that was applied (1 = none)
     icc_profile  the embedded ICC profile as bytes (kept for the output), or None; pixels are never converted
     notes        what was done to read it, for the user (e.g. "CMYK converted to RGB")
+    text         a PNG's text chunks (tEXt, zTXt, iTXt) as {keyword: text}; empty for other formats or none.
+                 16-bit colour PNGs (decoded by OpenCV) give the chunks before the image data, where
+                 encode_png writes them
     """
 
     pixels: np.ndarray
@@ -232,6 +237,7 @@ class Picture:
     orientation: int = 1
     icc_profile: bytes | None = None
     notes: list[str] = field(default_factory=list)
+    text: dict[str, str] = field(default_factory=dict)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -298,6 +304,17 @@ def _orientation(image: Image.Image) -> int:
     return int(value) if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
+def _png_text(image: Image.Image) -> dict[str, str]:
+    """A PNG's text chunks as {keyword: text} ({} for other formats), never decoding pixels for them: a decoded
+    image gives every chunk (Image.text); one not decoded yet gives those Pillow's chunk reader met so far (all
+    the chunks before the image data)."""
+    if image.format != "PNG":
+        return {}
+    stream = getattr(image, "png", None)  # Pillow's chunk reader; dropped once a still image is decoded
+    text = stream.im_text if stream is not None and hasattr(stream, "im_text") else image.text
+    return {str(k): str(v) for k, v in text.items()}
+
+
 def _decode_16bit_colour(path: Path) -> np.ndarray:
     """16-bit RGB/RGBA (Pillow reads these as 8-bit): OpenCV keeps all 16 bits. The size was checked already."""
     import cv2
@@ -328,6 +345,7 @@ def read(path: str | os.PathLike) -> Picture:
             mode = image.mode
             raw = _rawmode(image)
             if mode in ("RGB", "RGBA", "LA") and ";16" in raw:
+                text = _png_text(image)
                 orientation = _orientation(image)
                 pixels = _decode_16bit_colour(path)
                 mode = f"{mode};16"
@@ -340,6 +358,7 @@ def read(path: str | os.PathLike) -> Picture:
                 # EXIF only after a full decode: a failed decode inside getexif() would leave a blank image
                 # that a later load() returns without complaint
                 orientation = _orientation(image)
+                text = _png_text(image)
                 pixels = native_array(image)
                 if mode in ("CMYK", "YCbCr", "LAB", "HSV"):
                     notes.append(f"{mode} converted to RGB")
@@ -357,7 +376,8 @@ def read(path: str | os.PathLike) -> Picture:
     if orientation in _ORIENT:
         pixels = np.ascontiguousarray(_ORIENT[orientation](pixels))
         notes.append(f"EXIF orientation {orientation} applied")
-    return Picture(pixels=pixels, name=path.name, mode=mode, orientation=orientation, icc_profile=icc, notes=notes)
+    return Picture(pixels=pixels, name=path.name, mode=mode, orientation=orientation, icc_profile=icc, notes=notes,
+                   text=text)
 
 
 def open_image(path: str | os.PathLike) -> Image.Image:
@@ -386,9 +406,71 @@ def load_image(path: str | os.PathLike, keep_alpha: bool = True) -> np.ndarray:
 # Writing files
 
 
-def encode_png(array: np.ndarray, icc_profile: bytes | None = None) -> bytes:
+MAX_TEXT_BYTES = 1 << 20
+"""Largest text value encode_png writes (UTF-8 bytes): Pillow refuses to read back larger compressed text."""
+
+_COMPRESS_TEXT_FROM = 1024  # UTF-8 bytes; shorter values are stored uncompressed
+
+
+def _check_text(text) -> dict[bytes, bytes]:
+    """{keyword: text} -> {Latin-1 keyword: UTF-8 text}, checked as the PNG spec asks: keywords of 1-79 printable
+    Latin-1 characters without leading, trailing or double spaces; str values up to MAX_TEXT_BYTES."""
+    out = {}
+    for key, value in dict(text).items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise TypeError(f"PNG text must map str to str, got {type(key).__name__} -> {type(value).__name__}")
+        try:
+            raw = key.encode("latin-1")
+        except UnicodeEncodeError:
+            raw = b""
+        printable = all(32 <= c <= 126 or 161 <= c <= 255 for c in raw)
+        if not 1 <= len(raw) <= 79 or not printable or key != key.strip(" ") or "  " in key:
+            raise ValueError(f"PNG text keyword {key!r} must be 1-79 printable Latin-1 characters without leading, "
+                             "trailing or double spaces")
+        data = value.encode("utf-8")
+        if len(data) > MAX_TEXT_BYTES:
+            raise ValueError(f"PNG text {key!r} is {len(data)} bytes; the limit is {MAX_TEXT_BYTES}")
+        out[raw] = data
+    return out
+
+
+def _chunk(kind: bytes, body: bytes) -> bytes:
+    """One PNG chunk: length, type, data, CRC-32 of type + data."""
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def _with_text(png: bytes, text: dict[bytes, bytes]) -> bytes:
+    """``png`` (PNG file bytes) with one iTXt chunk per item inserted right after IHDR (so a reader meets them
+    before the image data); values of _COMPRESS_TEXT_FROM bytes or more are zlib-compressed. The other chunks,
+    the pixels among them, are kept byte for byte."""
+    if not text:
+        return png
+    if png[:8] != b"\x89PNG\r\n\x1a\n" or png[12:16] != b"IHDR":
+        raise RuntimeError("the encoder did not produce a PNG that starts with IHDR")
+    end = 8 + 12 + struct.unpack(">I", png[8:12])[0]  # signature, then IHDR's length + type + data + CRC
+    chunks = []
+    for key, data in text.items():
+        compressed = len(data) >= _COMPRESS_TEXT_FROM
+        if compressed:
+            data = zlib.compress(data, 9)
+        # keyword, NUL, compression flag and method, empty language tag and translated keyword (NUL each), text
+        chunks.append(_chunk(b"iTXt", key + b"\0" + bytes([int(compressed), 0]) + b"\0\0" + data))
+    return png[:end] + b"".join(chunks) + png[end:]
+
+
+def encode_png(array: np.ndarray, icc_profile: bytes | None = None, text: dict[str, str] | None = None) -> bytes:
     """Lossless PNG bytes of a native or working array (uint8: L, LA, RGB, RGBA; uint16: L, RGB, RGBA; 16-bit LA
-    is written as 16-bit RGBA; an HW bool mask as a 1-bit black/white PNG). ``icc_profile`` is embedded for 8-bit and 16-bit greyscale output."""
+    is written as 16-bit RGBA; an HW bool mask as a 1-bit black/white PNG). ``icc_profile`` is embedded for 8-bit
+    and 16-bit greyscale output. ``text`` ({keyword: text}, str -> str) is written as iTXt chunks (UTF-8; zlib
+    for long values) in every kind of PNG, right after IHDR; keywords are 1-79 printable Latin-1 characters
+    (ValueError otherwise; TypeError for a key or value that is not a str). Text never changes the pixels: read()
+    decodes the same array with or without it."""
+    checked = _check_text(text) if text else {}
+    return _with_text(_encode_pixels(array, icc_profile), checked)
+
+
+def _encode_pixels(array: np.ndarray, icc_profile: bytes | None) -> bytes:
+    """encode_png without text."""
     import io as _io
 
     a = np.asarray(array)
@@ -422,8 +504,9 @@ def encode_png(array: np.ndarray, icc_profile: bytes | None = None) -> bytes:
 
 
 def save_png(path: str | os.PathLike, array: np.ndarray, protect: tuple[str | os.PathLike, ...] = (),
-             icc_profile: bytes | None = None) -> Path:
-    """Write ``array`` (see encode_png) as a lossless PNG, atomically (a temporary file, then a rename).
+             icc_profile: bytes | None = None, text: dict[str, str] | None = None) -> Path:
+    """Write ``array`` (see encode_png) as a lossless PNG, atomically (a temporary file, then a rename), with
+    ``icc_profile`` and ``text`` as encode_png writes them.
 
     ``protect`` lists input files that must never be overwritten: writing onto one is a UserError.
     """
@@ -434,7 +517,7 @@ def save_png(path: str | os.PathLike, array: np.ndarray, protect: tuple[str | os
             raise UserError(f"refusing to overwrite the input {p}: choose another --out")
     if not target.parent.is_dir():
         raise UserError(f"the output folder {target.parent} does not exist")
-    data = encode_png(array, icc_profile)
+    data = encode_png(array, icc_profile, text)
     fd, tmp = tempfile.mkstemp(suffix=".png", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as fh:

@@ -1,4 +1,8 @@
-"""python -m pipelines blend: composite a generated image into the original inside a mask."""
+"""python -m pipelines blend: composite a generated image into the original inside a mask.
+
+The PNG carries its settings (method, feather, grow, box, the mask's digest; no seam report: run ``seams`` for
+one) in an iTXt chunk: pipelines.provenance.read_settings reads them back.
+"""
 
 from ..errors import UserError
 
@@ -37,6 +41,7 @@ def run(args):
     from ..io import from_working, load_image, open_image, read, save_png, to_working
     from ..masks import grow as grow_mask
     from ..masks import to_mask
+    from ..provenance import png_text, settings_record
 
     picture = read(args.original)
     native = picture.pixels
@@ -56,6 +61,12 @@ def run(args):
         verify_outside(native, result, repainted)
     else:  # the textbook feather writes outside the mask too: keep everything it wrote
         result = from_working(native, result, np.ones(native.shape[:2], bool))
-    save_png(args.out, result, protect=(args.original, args.generated, args.mask), icc_profile=picture.icc_profile)
+    record = settings_record(
+        operation="blend", engine=None, model=None, prompt=None, negative=None, seed=None, strength=None, steps=None,
+        guidance=None, grow=args.grow, feather=args.feather, method=args.method, mask=mask, report=None,
+        extra={"box": list(box) if box else None, "resize_mask": args.resize_mask},
+    )
+    save_png(args.out, result, protect=(args.original, args.generated, args.mask), icc_profile=picture.icc_profile,
+             text=png_text(record))
     print(f"wrote {args.out} ({size[0]}x{size[1]}, method {args.method})")
     return 0

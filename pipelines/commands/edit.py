@@ -9,8 +9,8 @@ plan's phrase (pipelines.grounding: Grounding DINO from --text-model finds its b
 is cached, else GrabCut, turns them into the mask; a text model that cannot be loaded is one line naming --mask), and
 painted with pipelines.inpaint.inpaint: remove uses pre-fill, strength
 0.9 and the app's background prompt; replace and recolour paint the plan's prompt. The result is written like the
-inpaint command's (a lossless PNG in the input's own format, with its ICC profile) and stdout gets one JSON object:
-the plan, the seam report and the rest of the inpaint summary.
+inpaint command's (a lossless PNG in the input's own format, with its ICC profile and its settings record: see
+pipelines.provenance) and stdout gets one JSON object: the plan, the seam report and the rest of the inpaint summary.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         if given and Path(given).exists() and Path(given).resolve() == out.resolve():
             raise UserError(f"refusing to overwrite the input {given}: choose another --out")
 
-    from .. import io, masks
+    from .. import io, masks, provenance
     from ..inpaint import inpaint
 
     picture = io.read(args.image)
@@ -98,7 +98,15 @@ def run(args: argparse.Namespace) -> int:
         engine=args.engine, model=args.model, strength=strength, steps=args.steps, seed=args.seed,
         grow=args.grow, prefill=prefill, progress=progress, device=args.device,
     )
-    written = str(io.save_png(out, result.images[0], protect=(args.image, args.mask), icc_profile=picture.icc_profile))
+    record = provenance.settings_record(
+        operation="edit", engine=result.engine, model=result.model, prompt=prompt, negative=negative,
+        seed=result.seeds[0], strength=strength, steps=args.steps, guidance=None, grow=args.grow, feather=None,
+        method=None, mask=mask, report=result.reports[0],
+        extra={"instruction": args.instruction, "mode": plan.mode, "select": plan.select, "prefill": prefill,
+               "selection": selection},  # selection: the text selection's report, null with --mask
+    )
+    written = str(io.save_png(out, result.images[0], protect=(args.image, args.mask), icc_profile=picture.icc_profile,
+                              text=provenance.png_text(record)))
 
     summary = result.summary()
     summary["notes"] = picture.notes + summary["notes"]

@@ -5,7 +5,8 @@
 
 stdout gets one JSON object: the best image's seam report under "report", plus engine, model, seeds,
 crop boxes, timings, notes and the files written. With --variants N the best image goes to --out and
-the others to <out stem>-2.png, -3.png, ... in rank order.
+the others to <out stem>-2.png, -3.png, ... in rank order. Each PNG carries its settings (its own seed and
+seam report, the mask's digest) in an iTXt chunk: pipelines.provenance.read_settings reads them back.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import io, masks
+    from .. import io, masks, provenance
     from ..inpaint import inpaint
 
     out = Path(args.out)
@@ -80,9 +81,19 @@ def run(args: argparse.Namespace) -> int:
     )
     protect = (args.image, args.mask)
     icc = picture.icc_profile
-    written = [str(io.save_png(out, result.images[0], protect=protect, icc_profile=icc))]
-    for k, extra in enumerate(result.images[1:], start=2):
-        written.append(str(io.save_png(out.with_name(f"{out.stem}-{k}.png"), extra, protect=protect, icc_profile=icc)))
+    written = []
+    for k, image_k in enumerate(result.images):
+        record = provenance.settings_record(
+            operation="inpaint", engine=result.engine, model=result.model, prompt=args.prompt,
+            negative=args.negative_prompt, seed=result.seeds[k], strength=args.strength, steps=args.steps,
+            guidance=args.guidance, grow=args.grow, feather=args.feather, method=args.method, mask=mask,
+            report=result.reports[k],
+            extra={"rank": k + 1, "variants": args.variants, "context_margin": args.margin, "prefill": args.prefill,
+                   "radius": args.radius},
+        )
+        path_k = out if k == 0 else out.with_name(f"{out.stem}-{k + 1}.png")
+        written.append(str(io.save_png(path_k, image_k, protect=protect, icc_profile=icc,
+                                       text=provenance.png_text(record))))
 
     summary = result.summary()
     summary["notes"] = picture.notes + summary["notes"]

@@ -5,7 +5,8 @@
 
 stdout gets one JSON object: mode, engine, model, seed, the canvas size, the original's offset, the px added
 per side, one entry per join (window box, known/new pixels, seam report), the overall seam report under
-"report", the colour drift per side, timings, notes and the file written.
+"report", the colour drift per side, timings, notes and the file written. The PNG carries its settings (the
+new area's digest as the mask) in an iTXt chunk: pipelines.provenance.read_settings reads them back.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import io
+    from .. import io, provenance
     from ..outpaint import outpaint
 
     out = Path(args.out)
@@ -73,7 +74,16 @@ def run(args: argparse.Namespace) -> int:
         window=args.window, context=args.context, drift_control=not args.no_drift_control,
         progress=progress, device=args.device, dtype=args.dtype,
     )
-    written = str(io.save_png(out, result.images[0], protect=(args.image,), icc_profile=picture.icc_profile))
+    record = provenance.settings_record(
+        operation="outpaint", engine=result.engine, model=result.model, prompt=args.prompt,
+        negative=args.negative_prompt, seed=result.seeds[0], strength=args.strength, steps=args.steps,
+        guidance=args.guidance, grow=None, feather=None, method=None, mask=result.mask, report=result.reports[0],
+        extra={"mode": result.mode, "pads": dict(result.pads), "offset": list(result.offset), "aspect": args.aspect,
+               "anchor": args.anchor, "window": args.window, "context": args.context,
+               "drift_control": not args.no_drift_control},
+    )
+    written = str(io.save_png(out, result.images[0], protect=(args.image,), icc_profile=picture.icc_profile,
+                              text=provenance.png_text(record)))
     summary = result.summary()
     summary["notes"] = picture.notes + summary["notes"]
     print(json.dumps({"report": summary["reports"][0], "output": written, **summary}, indent=2))
