@@ -1,14 +1,13 @@
 """The app's callbacks: plain values in, plain values out, so they are unit-testable without a server.
 
-Formats: images HWC uint8 RGB; masks HW bool, True = repaint; editor values are Gradio ImageEditor dicts
-{"background": image, "layers": [image, ...], "composite": image} (the mask is the union of the layers' alpha,
-pipelines.masks.to_mask); points are (x, y) pixel coordinates; boxes XYXY with exclusive ends.
+Formats: images HWC uint8 RGB; masks HW bool, True = repaint; canvas values are editor.canvas's JSON objects (the
+mask at the photo's full size in pipelines.maskcodec text); points are (x, y) pixel coordinates of the photo; boxes
+XYXY with exclusive ends.
 
 The photo is the uploaded file, decoded once on the server by pipelines.io.read (EXIF orientation, alpha, 16-bit
-and palette kept, size limits checked before any decode) and kept in the Session. The editor only shows a display
-copy (at most DISPLAY_MAX px a side, a JPEG file) and carries the mask: nothing the browser renders is ever used as
-pixels of the original. A mask painted on a reduced display copy is scaled up to the photo's size (smoothly, then
-thresholded), and the result says so.
+and palette kept, size limits checked before any decode) and kept in the Session. The canvas shows only a display
+copy (at most DISPLAY_MAX px a side) and holds the mask at full size: the mask the server uses is exactly the mask
+the canvas shows, and nothing the browser renders is ever used as pixels of the original.
 
 User mistakes (an empty mask, no photo, bad numbers, a model that cannot load) become gr.Error with a one-line
 message (``user_errors``); anything else is logged with its traceback and shown as a one-line internal error. The
@@ -32,12 +31,10 @@ from pipelines import blend, masks, seams
 from pipelines.errors import UserError
 from pipelines.errors import one_line as _one_line
 
+from . import canvas
 from .state import CLASSICAL_ENGINES, Resources, Session
 
 log = logging.getLogger(__name__)
-
-MASK_RGBA = (255, 59, 48, 160)
-"""Colour of the mask layer the app writes into the editor: translucent red, alpha >= 128 (counts as mask)."""
 
 REMOVE_PROMPT = "empty background, clean seamless continuation of the surroundings, nothing there"
 REMOVE_NEGATIVE = "object, person, animal, text, watermark, frame, blurry"
@@ -145,31 +142,36 @@ def file_sha256(path) -> str:
 
 def open_photo(path, session: Session | None, resources: Resources, key: str | None = None) -> Session:
     """Decode the uploaded file ``path`` into ``session`` (pipelines.io.read: one-line UserError for anything it
-    cannot read) and write the display copy the editor shows. ``key``: the browser session, for the file folder."""
+    cannot read) and make the display copy the canvas shows. ``key``: the browser session (unused here; kept for the
+    callers' symmetry)."""
     if path is None:
         raise UserError("no photo: upload an image file")
     from pipelines import io
 
     picture = io.read(path)
     session = Session() if session is None else session
+    session.history = []
+    set_picture(session, picture, file_sha256(path))
+    return session
+
+
+def set_picture(session: Session, picture, key: str) -> None:
+    """Make ``picture`` (pipelines.io.Picture) the session's photo: working and display copies, prompts reset."""
     session.picture = picture
-    session.key = file_sha256(path)
+    session.key = key
     session.image = picture.working(keep_alpha=False)
     if session.image.ndim == 2:
         session.image = np.repeat(session.image[:, :, None], 3, axis=2)
     session.display = display_copy(picture.working())
-    target = resources.session_dir(key) / f"photo-{session.key[:16]}.jpg"
-    cv2.imwrite(str(target), cv2.cvtColor(session.display, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92])
-    session.display_path = str(target)
     session.mask = None
     session.reset_prompts()
     session.result_input = session.result = session.result_mask = None
-    return session
+    session.last = None
 
 
 def require_photo(session: Session | None) -> Session:
     if session is None or session.picture is None:
-        raise UserError("no photo: upload one first (the Photo box above the editor)")
+        raise UserError("no photo: upload one first (the Photo box beside the canvas)")
     return session
 
 
@@ -179,24 +181,27 @@ def photo_note(session: Session) -> str:
     w, h = pic.size
     depth = "16-bit" if pic.pixels.dtype == np.uint16 else "8-bit"
     kind = "L" if pic.pixels.ndim == 2 else {2: "LA", 3: "RGB", 4: "RGBA"}[pic.pixels.shape[2]]
-    text = f"{pic.name}: {w}x{h}, {kind} {depth}"
-    if session.scale < 1:
-        dw, dh = session.display.shape[1], session.display.shape[0]
-        text += f"; shown at {dw}x{dh} (a mask painted there is scaled up to {w}x{h})"
+    text = f"{pic.name}: {w}x{h}, {kind} {depth}; the mask is painted at full size"
     if pic.notes:
         text += "; " + "; ".join(pic.notes)
     return text
 
 
 # ---------------------------------------------------------------------------------------------------------
-# The mask: the editor's layers at display size, the photo's size on the server
+# The mask: held by the canvas at the photo's full size
 
 
-def mask_layer(mask: np.ndarray) -> np.ndarray:
-    """An RGBA editor layer showing ``mask`` (HW bool) in translucent red; alpha 0 elsewhere."""
-    layer = np.zeros(mask.shape + (4,), np.uint8)
-    layer[mask] = MASK_RGBA
-    return layer
+def canvas_mask(value, session: Session, *, allow_empty: bool = False) -> np.ndarray:
+    """The mask in a canvas value (HW bool at the photo's full size), exactly as the canvas shows it."""
+    require_photo(session)
+    return canvas.read_mask(value, session.picture.size, session.key, allow_empty=allow_empty)
+
+
+def canvas_load(session: Session, mask: np.ndarray | None = None) -> dict:
+    """The canvas value that shows the session's photo with ``mask`` (or none)."""
+    require_photo(session)
+    session.mask = None if mask is None else np.asarray(mask, bool)
+    return canvas.load_value(session.display, session.picture.size, session.key, session.mask)
 
 
 def to_display_mask(mask: np.ndarray, session: Session) -> np.ndarray:
@@ -205,56 +210,6 @@ def to_display_mask(mask: np.ndarray, session: Session) -> np.ndarray:
     if mask.shape == (dh, dw):
         return mask
     return masks.to_mask(mask.astype(np.float32), size=(dw, dh), resize=True, allow_empty=True)
-
-
-def editor_value(session: Session, mask: np.ndarray | None = None) -> dict:
-    """An ImageEditor value: the display copy's file as background and ``mask`` (full size, if any) as the layer.
-    The session remembers ``mask`` so that an unedited layer maps back to it exactly."""
-    require_photo(session)
-    session.mask = None if mask is None or not mask.any() else np.asarray(mask, bool)
-    layers = [] if session.mask is None else [mask_layer(to_display_mask(session.mask, session))]
-    return {"background": session.display_path, "layers": layers, "composite": None}
-
-
-def _as_layer(layer):
-    """A layer as the mask reads it: an array (a file path, as the editor hands layers over, is read by our
-    reader). The editor makes every layer RGBA; one that is opaque everywhere and grey (R = G = B, give or take
-    JPEG noise) is a black/white image without alpha (a JPEG mask), not paint, so its luminance decides, as
-    pipelines.masks.to_mask reads such an image. Paint keeps the alpha rule."""
-    if isinstance(layer, (str, os.PathLike)):
-        from pipelines import io
-
-        layer = io.read(layer).pixels
-    a = np.asarray(layer)
-    if a.ndim == 3 and a.shape[2] == 4 and a.size and a[..., 3].min() == 255:
-        rgb = a[..., :3]
-        if int((rgb.max(axis=2).astype(np.int16) - rgb.min(axis=2)).max()) <= 12:
-            return np.ascontiguousarray(rgb)
-    return layer
-
-
-def editor_mask(value, session: Session, *, allow_empty: bool = False) -> np.ndarray:
-    """The mask in an ImageEditor value at the photo's full size: the union of the layers' alpha >= 128. When the
-    layers are exactly the last mask the server put there, that mask itself; else the painted layers, scaled up
-    (smoothly, then thresholded) when the editor shows a reduced copy."""
-    require_photo(session)
-    h, w = session.image.shape[:2]
-    layers = [_as_layer(layer) for layer in ((value or {}).get("layers") or []) if layer is not None]
-    if not layers:
-        if allow_empty:
-            return np.zeros((h, w), bool)
-        raise UserError(masks.EMPTY_MESSAGE)
-    shown = masks.to_mask({"background": None, "layers": layers, "composite": None}, allow_empty=True)
-    if session.mask is not None and shown.shape == session.display.shape[:2]:
-        if np.array_equal(shown, to_display_mask(session.mask, session)):
-            return session.mask.copy()
-    # what the canvas shows as mask (alpha >= 128 on the display copy), scaled up as a 0/1 picture: a translucent
-    # brush's soft alpha is not a weight, so its edges stay where they are shown
-    mask = shown if shown.shape == (h, w) else masks.to_mask(
-        shown.astype(np.float32), size=(w, h), resize=True, allow_empty=True)
-    if not allow_empty and not mask.any():
-        raise UserError(masks.EMPTY_MESSAGE)
-    return mask
 
 
 def mask_from_upload(upload, size: tuple[int, int]) -> np.ndarray:
@@ -269,22 +224,11 @@ def mask_from_upload(upload, size: tuple[int, int]) -> np.ndarray:
 # Overlays
 
 
-def _tint(image: np.ndarray, where: np.ndarray, colour, alpha: float) -> None:
-    if where.any():
-        image[where] = np.round(image[where] * (1 - alpha) + np.array(colour, np.float32) * alpha).astype(np.uint8)
-
-
-def _outline(image: np.ndarray, mask: np.ndarray, colour, thickness: int = 1) -> None:
-    if mask.any():
-        contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-        cv2.drawContours(image, contours, -1, tuple(int(c) for c in colour), thickness)
-
-
-def blend_band_preview(image: np.ndarray, mask: np.ndarray, grow: int, feather: float | None,
-                       method: str) -> np.ndarray:
-    """The blend band drawn over the photo, before running: red = the mask, yellow = the growth band (grown
-    mask minus mask), blue = the feather band (inside the grown edge for the contract-safe methods, straddling
-    it for the textbook feather). Returns HWC uint8 RGB."""
+def band_overlay(mask: np.ndarray, grow: int, feather: float | None, method: str) -> np.ndarray:
+    """The blend band as an overlay for the canvas (the canvas draws the mask itself): yellow = the growth band
+    (grown mask minus mask), blue = the feather band (inside the grown edge for the contract-safe methods,
+    straddling it for the textbook feather), white = the grown edge. ``mask`` HW bool at the overlay's size,
+    ``grow``/``feather`` in its pixels. Returns HWC uint8 RGBA, transparent off the bands."""
     if method not in blend.METHODS:
         raise UserError(f"unknown blend method {method!r}; choose one of {', '.join(blend.METHODS)}")
     grow = int(grow)
@@ -296,11 +240,12 @@ def blend_band_preview(image: np.ndarray, mask: np.ndarray, grow: int, feather: 
         feather_band = masks.band(grown, width, width) if width > 0 else np.zeros_like(grown)
     else:
         feather_band = masks.band(grown, width, 0) & grown if width > 0 else np.zeros_like(grown)
-    out = (image.astype(np.float32) * 0.75).astype(np.uint8)  # dim, so the bands read
-    _tint(out, mask, (255, 40, 40), 0.55)
-    _tint(out, grown & ~mask, (255, 220, 0), 0.6)
-    _tint(out, feather_band, (40, 140, 255), 0.6)
-    _outline(out, grown, (255, 255, 255))
+    out = np.zeros(mask.shape + (4,), np.uint8)
+    out[grown & ~mask] = (255, 220, 0, 170)
+    out[feather_band] = (40, 140, 255, 170)
+    if grown.any():
+        contours, _ = cv2.findContours(grown.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+        cv2.drawContours(out, contours, -1, (255, 255, 255, 255), 1)
     return out
 
 
@@ -348,30 +293,6 @@ def change_map(before: np.ndarray, after: np.ndarray, repainted: np.ndarray) -> 
         part[~changed] = 0
         part[changed & ~part.any(axis=2)] = 1
     out[Y0:Y1, X0:X1] = part
-    return out
-
-
-def segmentation_overlay(session: Session, mask: np.ndarray | None = None) -> np.ndarray:
-    """The display copy with the current mask (blue, ``mask`` at full size), the clicks (green +, red -) and the
-    box (yellow) drawn over it."""
-    out = session.display.copy()
-    s = session.scale
-    if mask is not None:
-        shown = to_display_mask(mask, session)
-        _tint(out, shown, (30, 144, 255), 0.45)
-        _outline(out, shown, (255, 255, 255), 2)
-    r = max(4, round(max(out.shape[:2]) / 120))
-    for x, y, label in session.points:
-        colour = (0, 220, 0) if label == 1 else (230, 0, 0)
-        centre = (int(round(x * s)), int(round(y * s)))
-        cv2.circle(out, centre, r + 2, (255, 255, 255), -1, cv2.LINE_AA)
-        cv2.circle(out, centre, r, colour, -1, cv2.LINE_AA)
-    if session.box is not None:
-        x0, y0, x1, y1 = (int(round(v * s)) for v in session.box)
-        cv2.rectangle(out, (x0, y0), (max(x0, x1 - 1), max(y0, y1 - 1)), (255, 215, 0), 2)
-    if session.corner is not None:
-        x, y = (int(round(v * s)) for v in session.corner)
-        cv2.drawMarker(out, (x, y), (255, 215, 0), cv2.MARKER_CROSS, 3 * r, 2)
     return out
 
 
@@ -424,6 +345,33 @@ def quick_mode(mode: str, prompt: str, negative: str, strength: float):
     return prompt, negative, strength
 
 
+def engine_status(engine: str, model: str | None, config=None) -> str:
+    """One line saying what will run: the engine, the model and whether its weights are here."""
+    from .state import model_in_local_cache
+
+    if engine in CLASSICAL_ENGINES:
+        return f"Will run **{engine}** (OpenCV, classical: no weights, no prompt)."
+    name = (model or "").strip() or (config.model_name() if config is not None else "")
+    if model_in_local_cache(name):
+        weights = "weights present"
+    elif config is None or config.allow_downloads:
+        weights = "weights not here yet: the first run downloads them"
+    else:
+        weights = "weights not here and downloads are off on this server: choose telea"
+    return f"Will run **diffusers** · `{name}` · {weights}."
+
+
+def engine_controls(engine: str) -> tuple:
+    """Updates for (prompt, negative, strength, steps, guidance, variants, seed, model): a classical engine ignores
+    them, so they are disabled with a word on why."""
+    on = engine not in CLASSICAL_ENGINES
+    why = None if on else f"{engine} ignores this"
+    return (gr.update(interactive=on, placeholder="what to paint in the mask" if on else f"{engine} needs no prompt"),
+            gr.update(interactive=on), gr.update(interactive=on, info=why), gr.update(interactive=on, info=why),
+            gr.update(interactive=on, info=why), gr.update(interactive=on, info=why), gr.update(interactive=on),
+            gr.update(interactive=on))
+
+
 def _caption(k: int, seed, report: dict) -> str:
     verdict = "passes" if report.get("passed") else "fails " + ", ".join(report.get("failed") or [])
     seed_text = "" if seed is None else f"seed {seed} · "
@@ -431,14 +379,16 @@ def _caption(k: int, seed, report: dict) -> str:
             f" · outside changed {report['outside_changed']:.2%} · {verdict}")
 
 
-def save_png(array: np.ndarray, folder: Path, name: str, icc_profile: bytes | None = None) -> str:
+def save_png(array: np.ndarray, folder: Path, name: str, icc_profile: bytes | None = None,
+             text: dict | None = None) -> str:
     """Write ``array`` (any format pipelines.io.save_png takes: 16-bit and alpha too) as a lossless PNG in the
-    session's ``folder`` under a fresh name; return its path (for gr.File). The one PNG encode of a result."""
+    session's ``folder`` under a fresh name, with ``text`` chunks; return its path (for gr.File). The one PNG encode
+    of a result."""
     from pipelines import io
 
     stem, suffix = os.path.splitext(name)
     path = Path(folder) / f"{stem}-{secrets.token_hex(4)}{suffix or '.png'}"
-    return str(io.save_png(path, array, icc_profile=icc_profile))
+    return str(io.save_png(path, array, icc_profile=icc_profile, text=text))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -447,52 +397,47 @@ def save_png(array: np.ndarray, folder: Path, name: str, icc_profile: bytes | No
 
 def load_photo(path, session: Session | None, resources: Resources, key: str | None = None, progress=None):
     """api_name "load_photo": an uploaded photo file. Decodes it (one-line UserError for anything unreadable or too
-    large), shows the display copy in the editor, resets the clicks and starts the segmenter's embedding so the
-    first click is fast. Returns (editor value, segmentation view, session, status)."""
+    large), shows the display copy on the canvas and starts the segmenter's embedding so the first click is fast.
+    Returns (canvas value, session, status markdown)."""
     session = open_photo(path, session, resources, key)
-    status = "Click on the object (positive), on what is not part of it (negative), or two corners of a box."
     seg = resources.segmenter()
     if progress is not None:
         progress(0.1, desc=f"computing the image embedding ({seg.engine})")
     seg.prepare(session.image)
-    status = f"{photo_note(session)}  \nSegmenter: {seg.engine}. " + status
-    return editor_value(session, None), segmentation_overlay(session), session, status
+    status = (f"{photo_note(session)}  \nSegmenter: {seg.engine}. Paint, lasso, or use Select (click the object) "
+              "and Box; a selection is added to the mask only when you press “Add to mask”.")
+    return canvas_load(session), session, status
 
 
-@user_errors
-def preview(editor, grow, feather, method, session: Session | None):
-    """api_name "preview": the blend band over the photo (see blend_band_preview), at display size; growth and
-    feather are scaled with the display copy."""
-    session = require_photo(session)
-    mask = editor_mask(editor, session)
+def band(value, grow, feather, method, session: Session | None, *, quiet: bool = False):
+    """api_name "preview": the blend band for the canvas's mask at this growth / feather / method (see
+    band_overlay), at display size. ``quiet``: hide the band instead of an error while there is no photo or mask."""
+    try:
+        session = require_photo(session)
+        mask = canvas_mask(value, session)
+    except UserError:
+        if quiet:
+            return canvas.band_value(None, None if session is None else session.key)
+        raise
     feather = None if feather is None or float(feather) < 0 else float(feather)
     s = session.scale
     shown = to_display_mask(mask, session)
-    grow_px = int(round(int(grow) * s))
-    width = None if feather is None else feather * s
-    return blend_band_preview(session.display, shown, grow_px, width, method)
+    overlay = band_overlay(shown, int(round(int(grow) * s)), None if feather is None else feather * s, method)
+    return canvas.band_value(overlay, session.key)
 
 
-def preview_quiet(editor, grow, feather, method, session: Session | None):
-    """The preview for slider moves: None instead of an error while there is no photo or mask yet."""
-    try:
-        return preview.__wrapped__(editor, grow, feather, method, session)
-    except UserError:
-        return None
-
-
-def run_inpaint(editor, prompt, negative, mode, engine, model, strength, feather, grow, steps, guidance, seed,
-                variants, method, session: Session | None = None, *, progress=None, device: str = "auto",
-                default_model: str | None = None, cancel=None, folder: Path | None = None, config=None):
-    """Inpaint the session's photo (the uploaded file as decoded: alpha and 16-bit kept) where the editor's mask is
-    painted. Returns a dict: before_after (display previews), gallery [(preview, caption)], heatmap (display
-    size), result_png (the one lossless PNG at the photo's own format), mask_png, info (markdown), session.
-    ``feather`` < 0 means the method's default. ``progress(step, total)`` is called every denoising step.
-    ``config`` (AppConfig) decides which models a visitor may use and whether they may be downloaded."""
+def inpaint_picture(picture, mask: np.ndarray, prompt, negative, mode, engine, model, strength, feather, grow, steps,
+                    guidance, seed, variants, method, *, folder: Path, progress=None, device: str = "auto",
+                    default_model: str | None = None, cancel=None, config=None) -> dict:
+    """Inpaint ``picture`` (pipelines.io.Picture: native pixels, alpha and 16-bit kept) where ``mask`` (HW bool, its
+    full size) is True. Returns a dict: result (the InpaintResult), gallery [(display preview, caption)], heatmap
+    (display size), result_png (the one lossless PNG at the picture's own format, its settings in a text chunk),
+    mask_png, info lines (list of markdown), previews (display copies of the variants). ``feather`` < 0 means the
+    method's default; ``progress(step, total)`` is called every step; ``config`` (AppConfig) decides which models a
+    visitor may use and whether they may be downloaded."""
+    from pipelines import io, provenance
     from pipelines.inpaint import inpaint
 
-    session = require_photo(session)
-    mask = editor_mask(editor, session)
     if engine not in ("diffusers",) + CLASSICAL_ENGINES:
         raise UserError(f"unknown engine {engine!r}: choose diffusers, telea or ns")
     feather = None if feather is None or float(feather) < 0 else float(feather)
@@ -501,6 +446,8 @@ def run_inpaint(editor, prompt, negative, mode, engine, model, strength, feather
     except (TypeError, ValueError):
         raise UserError(f"growth must be a whole number of px, got {grow!r}") from None
     kwargs = dict(engine=engine, grow=grow, feather=feather, method=method, progress=progress, cancel=cancel)
+    settings = dict(operation="inpaint", engine=engine, model=None, prompt=None, negative=None, seed=None,
+                    strength=None, steps=None, guidance=None, grow=grow, feather=feather, method=method)
     if engine == "diffusers":
         name = (model or "").strip() or default_model
         if config is not None:
@@ -513,61 +460,141 @@ def run_inpaint(editor, prompt, negative, mode, engine, model, strength, feather
         )
     if mode == "Remove" and engine == "diffusers" and not (prompt or "").strip():
         prompt, negative = REMOVE_PROMPT, REMOVE_NEGATIVE
-    native = session.picture.pixels
+    native = picture.pixels
     result = inpaint(native, mask, prompt or "", negative or "", **kwargs)
 
-    from pipelines import io
-
     best = result.images[0]
-    best_work = io.to_working(best, keep_alpha=True)
     previews = [display_copy(io.to_working(img)) for img in result.images]
     gallery = [(img, _caption(k, s, r)) for k, (img, s, r) in enumerate(zip(previews, result.seeds, result.reports))]
     heat = change_map(native, best, result.mask)
     report = result.reports[0]
-    folder = folder or Path(session.display_path).parent
     growth = result.growth()
+    if engine == "diffusers":
+        settings.update(model=result.model, prompt=prompt or "", negative=negative or "", seed=result.seeds[0],
+                        strength=kwargs["strength"], steps=kwargs["steps"], guidance=kwargs["guidance"])
+    record = provenance.settings_record(**settings, mask=mask, report=report,
+                                        extra={"mode": mode, "source": picture.name, "growth": growth})
     lines = [
         f"**{result.engine}**" + (f" · {result.model}" if result.model else "")
         + f" · {result.timings.get('total', 0):.1f} s · " + (
             f"mask grown by {growth['px']} px ({growth['pixels']:,} px added, shown in the mask download)"
             if growth["px"] else "mask used as painted (no growth)"),
-        f"best: seam excess {report['seam_excess']:.3f} (≤ 0.25), ring ΔE {report['ring_delta_e']:.2f} (≤ 2), "
-        f"outside changed {report['outside_changed']:.2%} (must be 0, checked at the file's own format)",
+        f"best: seam score {report['seam_excess']:.3f} (≤ 0.25: how visible the seam is, not whether the fill is "
+        f"plausible), ring ΔE {report['ring_delta_e']:.2f} (≤ 2), outside changed {report['outside_changed']:.2%} "
+        "(must be 0, checked at the file's own format)",
     ]
     if growth["px"]:
         lines.append(f"outside the mask as painted: {report.get('outside_changed_given', 0):.2%} changed "
                      "(the growth band)")
-    lines.append(photo_note(session))
     lines += [f"note: {n}" for n in result.notes]
-    rgb_in = session.image
-    session.result_input, session.result_mask = rgb_in, result.mask
-    session.result = best_work if best_work.ndim == 3 and best_work.shape[2] == 3 else to_rgb(best_work)
     return {
-        "before_after": (session.display, previews[0]),
+        "result": result,
         "gallery": gallery,
         "heatmap": heat,
-        "result_png": save_png(best, folder, "result.png", session.picture.icc_profile),
+        "previews": previews,
+        "result_png": save_png(best, folder, "result.png", picture.icc_profile, text=provenance.png_text(record)),
         "mask_png": save_png(result.mask, folder, "mask.png"),
-        "info": "  \n".join(lines),
+        "info": lines,
+    }
+
+
+def run_inpaint(value, prompt, negative, mode, engine, model, strength, feather, grow, steps, guidance, seed,
+                variants, method, session: Session | None = None, *, progress=None, device: str = "auto",
+                default_model: str | None = None, cancel=None, folder: Path | None = None, config=None):
+    """api_name "inpaint": inpaint the session's photo where the canvas's mask (``value``) is painted. Returns a
+    dict: canvas (the before/after view), gallery, heatmap, result_png, mask_png, info (markdown), session. The
+    session remembers the result, so "Continue from this result" can make it the next edit's photo."""
+    session = require_photo(session)
+    mask = canvas_mask(value, session)
+    out = inpaint_picture(session.picture, mask, prompt, negative, mode, engine, model, strength, feather, grow,
+                          steps, guidance, seed, variants, method, folder=folder or Path("."), progress=progress,
+                          device=device, default_model=default_model, cancel=cancel, config=config)
+    from pipelines import io
+
+    result = out["result"]
+    best_work = io.to_working(result.images[0], keep_alpha=True)
+    session.result_input, session.result_mask = session.image, result.mask
+    session.result = best_work if best_work.ndim == 3 and best_work.shape[2] == 3 else to_rgb(best_work)
+    session.mask = mask
+    session.last = {"pixels": result.images[0], "png": out["result_png"], "mask": mask}
+    info = out["info"] + [photo_note(session)]
+    if session.history:
+        info.append(f"edit {len(session.history) + 1} of a chain: its contract is against the previous result")
+    return {
+        "canvas": canvas.result_value(out["previews"][0], session.key),
+        "gallery": out["gallery"],
+        "heatmap": out["heatmap"],
+        "result_png": out["result_png"],
+        "mask_png": out["mask_png"],
+        "info": "  \n".join(info),
         "session": session,
     }
 
 
+def inpaint_files(image, mask_file, prompt, negative, mode, engine, model, strength, feather, grow, steps, guidance,
+                  seed, variants, method, *, folder: Path, **kwargs):
+    """api_name "inpaint_image": the plain endpoint for API clients: an image file and a black/white (or alpha) mask
+    file of the same size in; (result PNG path, mask PNG path, info markdown) out. No session is involved."""
+    from pipelines import io
+
+    if image is None:
+        raise UserError("no image: give an image file")
+    picture = io.read(image)
+    if mask_file is None:
+        raise UserError("no mask: give a black/white mask file of the image's size")
+    mask = masks.to_mask(mask_file, size=picture.size)
+    out = inpaint_picture(picture, mask, prompt, negative, mode, engine, model, strength, feather, grow, steps,
+                          guidance, seed, variants, method, folder=folder, **kwargs)
+    return out["result_png"], out["mask_png"], "  \n".join(out["info"])
+
+
+def continue_from_result(session: Session | None):
+    """api_name False: the last result becomes the photo the next edit works on (its contract is against the
+    result); the photo it replaced goes on the history. Returns (canvas value, session, status)."""
+    session = require_photo(session)
+    if session.last is None:
+        raise UserError("no result yet: run Inpaint first")
+    from pipelines import io
+
+    last = session.last
+    before = (session.picture, session.key, session.display, session.image, last["mask"])
+    picture = io.read(last["png"])  # the result as its file stores it: exactly what the next contract is against
+    history = session.history + [before]
+    set_picture(session, picture, file_sha256(last["png"]))
+    session.history = history
+    return (canvas_load(session), session,
+            f"Continuing from the result (edit {len(history) + 1}); “Undo result” goes back to the previous photo.")
+
+
+def undo_result(session: Session | None):
+    """Back to the photo before the last "Continue from this result", with the mask that edit used. Returns
+    (canvas value, session, status)."""
+    session = require_photo(session)
+    if not session.history:
+        raise UserError("nothing to undo: no result has been continued from")
+    picture, key, _display, _image, mask = session.history[-1]
+    history = session.history[:-1]
+    set_picture(session, picture, key)
+    session.history = history
+    return canvas_load(session, mask), session, f"Back to edit {len(history) + 1}, with the mask it used."
+
+
 # ---------------------------------------------------------------------------------------------------------
-# Mask tools (each returns a new editor value: the same display file as background, the new mask as the layer)
+# Mask tools (each returns a canvas value that replaces the mask: one undo step on the canvas)
 
 
 @user_errors
-def mask_tool(editor, tool: str, session: Session | None, px: int = 8, upload=None):
+def mask_tool(value, tool: str, session: Session | None, px: int = 8, upload=None):
     """api_name "<tool>_mask": grow / shrink by ``px`` (full-size pixels), invert, clear, or replace by an uploaded
-    mask file. Returns the new editor value."""
+    mask file. Returns the canvas value that replaces the canvas's mask (one undo step there)."""
     session = require_photo(session)
-    h, w = session.image.shape[:2]
+    w, h = session.picture.size
+    base = value.get("rev") if isinstance(value, dict) else None
     if tool == "upload":
-        return editor_value(session, mask_from_upload(upload, (w, h)))
+        return canvas.mask_value(mask_from_upload(upload, (w, h)), session.key)
     if tool == "clear":
-        return editor_value(session, None)
-    mask = editor_mask(editor, session, allow_empty=tool == "invert")
+        return canvas.mask_value(np.zeros((h, w), bool), session.key)
+    mask = canvas_mask(value, session, allow_empty=tool == "invert")
     try:
         px = int(px)
     except (TypeError, ValueError):
@@ -580,95 +607,62 @@ def mask_tool(editor, tool: str, session: Session | None, px: int = 8, upload=No
         mask = masks.invert(mask)
     else:
         raise UserError(f"unknown mask tool {tool!r}")
-    return editor_value(session, mask)
+    return canvas.mask_value(mask, session.key, base)
 
 
 # ---------------------------------------------------------------------------------------------------------
 # Click-to-segment
 
 
-def candidate_choices(segmentation) -> list[tuple[str, int]]:
-    """Radio choices for the multimask candidates: (label with score and area, index), best score first."""
-    out = []
-    for i in segmentation.ranked():
-        score = float(segmentation.scores[i])
-        area = float(segmentation.masks[i].mean())
-        label = f"candidate {i + 1}: " + ("score n/a (GrabCut)" if not np.isfinite(score) else f"score {score:.3f}")
-        out.append((label + f", {area:.1%} of the image", i))
-    return out
+def candidate_label(segmentation, i: int) -> str:
+    score = float(segmentation.scores[i])
+    area = float(segmentation.masks[i].mean())
+    return ("GrabCut" if not np.isfinite(score) else f"{score:.2f}") + f" · {area:.1%}"
 
 
-def segment_click(session: Session, mode: str, x: float, y: float, resources: Resources):
-    """One click on the segmentation view at (x, y) in the view's (display) pixels. mode: "positive", "negative" or
-    "box" (two clicks: the corners). Returns (overlay, session, choices, chosen index or None, status)."""
+def segment_prompts(session: Session | None, data: dict, preset: str, resources: Resources) -> dict:
+    """The canvas's Select / Box tools: ``data`` = {points: [[x, y], ...], labels: [1|0, ...], box: XYXY | None,
+    seq} in the photo's pixels. Segments the photo (refining the previous result of the same engine) and returns a
+    canvas "proposal" value: the candidates, best first, each grown by ``preset`` (none, replacement, removal) so
+    the growth is visible before the user adds it to the mask."""
     session = require_photo(session)
-    h, w = session.image.shape[:2]
-    s = session.scale
-    x, y = float(min(max(x / s, 0), w - 1)), float(min(max(y / s, 0), h - 1))
-    if mode == "box":
-        if session.corner is None:
-            session.corner = (x, y)
-            return (segmentation_overlay(session, _current_mask(session)), session,
-                    None, None, "Box: now click the opposite corner.")
-        (cx, cy), session.corner = session.corner, None
-        x0, x1 = sorted((cx, x))
-        y0, y1 = sorted((cy, y))
-        session.box = (int(x0), int(y0), min(w, int(x1) + 1), min(h, int(y1) + 1))
-    else:
-        session.points.append((x, y, 1 if mode == "positive" else 0))
-    return run_segment(session, resources)
-
-
-def run_segment(session: Session, resources: Resources):
-    seg = resources.segmenter()
-    pts = [(px, py) for px, py, _ in session.points]
-    labels = [label for _, _, label in session.points]
-    if not any(labels) and session.box is None:
-        return (segmentation_overlay(session, _current_mask(session)), session, None, None,
-                "Add a positive click or a box: a negative click alone does not say which object.")
-    previous = session.segmentation
-    if previous is not None and (getattr(previous, "logits", None) is None) != (seg.engine.startswith("grabcut")):
-        previous = None
-    result = seg.segment(session.image, points=pts or None, labels=labels or None, box=session.box,
-                         previous=previous, multimask=True)
-    session.segmentation = result
-    choices = candidate_choices(result)
-    status = f"{result.engine}: {len(result.masks)} candidate(s); pick one and press “Use as mask”."
-    if getattr(result, "note", ""):
-        status += f"  \nnote: {result.note}"
-    return segmentation_overlay(session, result.mask), session, choices, int(result.best), status
-
-
-def _current_mask(session: Session):
-    return None if session.segmentation is None else session.segmentation.mask
-
-
-def choose_candidate(session: Session, index):
-    """Select multimask candidate ``index``; returns (overlay, session)."""
-    if session is None or session.segmentation is None or index is None:
-        return (None if session is None or session.display is None else segmentation_overlay(session), session)
-    session.segmentation = session.segmentation.select(int(index))
-    return segmentation_overlay(session, session.segmentation.mask), session
-
-
-def use_segmentation(session: Session, editor, grow_preset: str = "none"):
-    """Put the chosen candidate into the editor as its mask layer, grown by the preset (replacement/removal) when
-    one is chosen: the growth is visible on the canvas before anything is repainted."""
-    if session is None or session.segmentation is None:
-        raise UserError("no segmentation yet: click on the object first")
     from pipelines import segment
 
-    mask = np.asarray(session.segmentation.mask, bool)
-    if grow_preset and grow_preset != "none":
-        mask = segment.grow_mask(mask, grow_preset)
-    return editor_value(session, mask)
-
-
-def clear_clicks(session: Session):
-    session = Session() if session is None else session
-    session.reset_prompts()
-    overlay = None if session.display is None else segmentation_overlay(session)
-    return overlay, session, "Clicks cleared."
+    data = data or {}
+    w, h = session.picture.size
+    points = [(float(min(max(x, 0), w - 1)), float(min(max(y, 0), h - 1))) for x, y in data.get("points") or []]
+    labels = [int(v) for v in data.get("labels") or []]
+    box = data.get("box")
+    if box is not None:
+        box = tuple(int(v) for v in box)
+    seq = data.get("seq")
+    if len(labels) != len(points):
+        raise UserError("each click needs a label (1 = object, 0 = not)")
+    if not any(labels) and box is None:
+        return canvas.notice_value("add a click on the object or a box: a negative click alone does not say which "
+                                   "object", session.key)
+    seg = resources.segmenter()
+    previous = session.segmentation
+    if not points and box is None or (previous is not None
+                                      and (getattr(previous, "logits", None) is None)
+                                      != seg.engine.startswith("grabcut")):
+        previous = None
+    if previous is not None and len(points) <= len(previous.prompts.points if previous.prompts else ()):
+        previous = None  # a new selection (or fewer clicks): start over
+    result = seg.segment(session.image, points=points or None, labels=labels or None, box=box, previous=previous,
+                         multimask=True)
+    session.segmentation = result
+    order = list(result.ranked())
+    candidates = []
+    for i in order:
+        m = np.asarray(result.masks[i], bool)
+        if preset and preset != "none":
+            m = segment.grow_mask(m, preset)
+        candidates.append((candidate_label(result, i), m))
+    info = f"{result.engine}" + ("" if not preset or preset == "none" else f", grown for {preset}")
+    if getattr(result, "note", ""):
+        info += f"; {result.note}"
+    return canvas.proposal_value(candidates, 0, session.key, seq, info)
 
 
 def segment_api(path, positive, negative, box, resources: Resources):
@@ -712,7 +706,7 @@ def solid_patch(image: np.ndarray, colour: str = "#ff00ff") -> np.ndarray:
 
 
 def default_lab_mask(image: np.ndarray) -> np.ndarray:
-    """A centred ellipse covering about a tenth of the picture (when the editor has no mask)."""
+    """A centred ellipse covering about a tenth of the picture (when the canvas has no mask)."""
     h, w = image.shape[:2]
     yy, xx = np.mgrid[:h, :w]
     return ((xx - w / 2) / (w * 0.2)) ** 2 + ((yy - h / 2) / (h * 0.18)) ** 2 <= 1
@@ -751,9 +745,9 @@ def feather_lab(original: np.ndarray, generated: np.ndarray, mask: np.ndarray, w
     return out
 
 
-def run_feather_lab(source: str, photo, editor, session: Session | None, widths, methods, colour, grow):
+def run_feather_lab(source: str, photo, value, session: Session | None, widths, methods, colour, grow):
     """api_name "feather_lab". source "patch": a solid patch of ``colour`` pasted on ``photo`` (a file; or the
-    session's photo) inside the editor's mask (a centred ellipse if none); "result": the last inpaint result
+    session's photo) inside the canvas's mask (a centred ellipse if none); "result": the last inpaint result
     composited back over its input at each width (where the removed object shows through). Panels are display
     size previews."""
     if source == "result":
@@ -766,7 +760,7 @@ def run_feather_lab(source: str, photo, editor, session: Session | None, widths,
         else:
             session = require_photo(session)
             image = session.image
-            mask = editor_mask(editor, session, allow_empty=True)
+            mask = canvas_mask(value, session, allow_empty=True)
             mask = mask if mask.any() else None
         if mask is None:
             mask = default_lab_mask(image)

@@ -1,14 +1,18 @@
 """The Gradio Blocks: build_demo(config) -> gr.Blocks. Wiring only; the work is in editor.callbacks.
 
-Concurrency: generation (inpaint, outpaint) shares concurrency_id "gpu" with the configured limit; segmentation
-(a new photo's embedding, clicks, the segment API) has its own group "segment", so a click never waits behind a
-30-step generation and a generation never waits behind a click; mask tools and previews are light and have their
-own small group. When a tab closes, its running job is cancelled and its files removed (demo.unload); Gradio's
-cache is cleaned hourly (delete_cache). Uploads arrive as files and are decoded by pipelines.io.read.
+Canvas first: the mask canvas (editor.canvas.MaskCanvas, its tool bar on its edge) takes most of the page; mode,
+prompt, run and the main sliders sit beside it, mask tools and advanced settings fold. The canvas shows the
+result's before/after at its own zoom; variants, the difference heatmap and the downloads sit under it.
 
-Every main action has an api_name so gradio_client can drive it: "load_photo", "inpaint", "preview",
-"grow_mask", "shrink_mask", "invert_mask", "clear_mask", "upload_mask", "segment_click", "segment", "use_mask",
-"feather_lab", "outpaint", "random_seed".
+Concurrency: generation (inpaint, outpaint) shares concurrency_id "gpu" with the configured limit; segmentation
+(a new photo's embedding, the canvas's clicks, the segment API) has its own group "segment", so a click never waits
+behind a 30-step generation and a generation never waits behind a click; mask tools and previews are light and
+have their own small group. When a tab closes, its running job is cancelled and its files removed (demo.unload);
+Gradio's cache is cleaned hourly (delete_cache). Uploads arrive as files and are decoded by pipelines.io.read.
+
+Every main action has an api_name so gradio_client can drive it: "load_photo", "inpaint", "inpaint_image" (plain
+image + mask files, no session), "preview", "grow_mask", "shrink_mask", "invert_mask", "clear_mask",
+"upload_mask", "segment" (plain image + clicks -> mask), "feather_lab", "outpaint", "random_seed".
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import gradio as gr
 from pipelines import blend
 
 from . import callbacks as cb
+from .canvas import MaskCanvas
 from .state import ENGINES, AppConfig, Resources, Session
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets" / "examples"
@@ -28,12 +33,6 @@ SEGMENT = "segment"
 TOOLS = "tools"
 STATE_TTL = 3 * 3600
 """Seconds a session's state (its decoded photo, last result) is kept after its last update."""
-
-CSS = """
-#seg-view img { cursor: crosshair; }
-.band-legend { font-size: 0.9em; }
-"""
-
 
 def examples() -> list[list]:
     """Example rows (photo file, prompt, quick mode, mask file name) from assets/examples; rows whose files are
@@ -50,13 +49,13 @@ def examples() -> list[list]:
 
 
 def load_example(photo, mask_name: str, session, resources, key=None):
-    """The example's photo decoded into the session, with its mask (assets/examples/<mask_name>) as the layer.
-    Returns (editor value, segmentation view, session, status)."""
-    value, view, session, status = cb.load_photo(photo, session, resources, key)
+    """The example's photo decoded into the session, with its mask (assets/examples/<mask_name>) on the canvas.
+    Returns (canvas value, session, status)."""
+    value, session, status = cb.load_photo(photo, session, resources, key)
     if mask_name:
-        h, w = session.image.shape[:2]
-        value = cb.editor_value(session, cb.mask_from_upload(str(ASSETS / Path(mask_name).name), (w, h)))
-    return value, view, session, status
+        size = session.picture.size
+        value = cb.canvas_load(session, cb.mask_from_upload(str(ASSETS / Path(mask_name).name), size))
+    return value, session, status
 
 
 def build_demo(config: AppConfig | None = None, resources: Resources | None = None) -> gr.Blocks:
@@ -75,76 +74,59 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
     with gr.Blocks(title="Inpaint: excellent boundaries", delete_cache=(3600, 3600)) as demo:
         demo.inpaint_resources = resources  # for tests and app.py (shutdown)
         session = gr.State(Session(), time_to_live=STATE_TTL)
-        gr.Markdown("## Inpaint · paint or click a mask, tune strength and feather, compare results\n"
-                    "Pixels outside the mask come back byte-identical (contract-safe blends).")
 
         with gr.Tabs():
             # ------------------------------------------------------------------ Inpaint / Replace / Remove
             with gr.Tab("Inpaint / Replace / Remove", id="inpaint"):
-                with gr.Row():
-                    with gr.Column(scale=3):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=5, min_width=560):
+                        canvas = MaskCanvas(elem_id="canvas")
+                        info = gr.Markdown(elem_id="info")
+                    with gr.Column(scale=2, min_width=320, elem_id="side"):
                         photo = gr.File(label="Photo (PNG, JPEG, TIFF, WebP; EXIF, alpha and 16-bit kept)",
-                                        file_types=["image"], type="filepath", height=90, elem_id="photo")
-                        editor = gr.ImageEditor(
-                            label="Mask (paint where to repaint)", type="numpy", image_mode="RGBA",
-                            format="png", sources=(), transforms=(),
-                            brush=gr.Brush(colors=[("#ff3b30", 0.65)], default_size=24, color_mode="fixed"),
-                            eraser=gr.Eraser(default_size=24), layers=False, height=560, elem_id="editor",
-                        )
+                                        file_types=["image"], type="filepath", height=80, elem_id="photo")
+                        seg_status = gr.Markdown("Upload a photo, then paint its mask on the canvas.",
+                                                 elem_id="seg-status")
+                        mode = gr.Radio(["Replace", "Remove"], value="Replace", label="Mode", elem_id="mode")
+                        prompt = gr.Textbox(label="Prompt", lines=2, placeholder="what to paint in the mask",
+                                            elem_id="prompt")
                         with gr.Row():
-                            grow_btn = gr.Button("Grow", size="sm")
-                            shrink_btn = gr.Button("Shrink", size="sm")
-                            tool_px = gr.Slider(1, 64, value=8, step=1, label="by px", scale=2)
-                            invert_btn = gr.Button("Invert", size="sm")
-                            clear_btn = gr.Button("Clear mask", size="sm")
-                        mask_upload = gr.File(label="Upload a mask (black/white or alpha)", file_types=["image"],
-                                              type="filepath", height=90, elem_id="mask-upload")
-                    with gr.Column(scale=2):
-                        with gr.Group():
-                            seg_view = gr.Image(label="Click to segment", type="numpy", format="jpeg",
-                                                interactive=False, height=360, elem_id="seg-view")
+                            run_btn = gr.Button("Inpaint", variant="primary", elem_id="run", scale=2)
+                            stop_btn = gr.Button("Stop", variant="stop", elem_id="stop", scale=1)
+                        engine_info = gr.Markdown(cb.engine_status(default_engine, model_name, config),
+                                                  elem_id="engine-info")
+                        strength = gr.Slider(0.05, 1.0, value=1.0, step=0.01, label="Strength",
+                                             interactive=default_engine == "diffusers")
+                        grow = gr.Slider(0, 64, value=0, step=1, label="Growth px (0 = the mask as painted)")
+                        feather = gr.Slider(-1, 64, value=-1, step=1, label="Feather px (-1 = method default)")
+                        with gr.Accordion("Mask", open=True):
                             with gr.Row():
-                                seg_mode = gr.Radio(["positive", "negative", "box"], value="positive",
-                                                    label="Click mode", scale=3)
-                                seg_grow = gr.Dropdown(["none", "replacement", "removal"], value="none",
-                                                       label="Grow when used", scale=2)
-                            candidates = gr.Radio([], label="Candidates (multimask)", type="value")
-                            with gr.Row():
-                                use_btn = gr.Button("Use as mask", variant="secondary", elem_id="use-mask")
-                                clicks_clear = gr.Button("Clear clicks")
-                            seg_status = gr.Markdown("Upload a photo to click on it.", elem_id="seg-status")
-                with gr.Row():
-                    with gr.Column(scale=3):
-                        with gr.Row():
-                            mode = gr.Radio(["Replace", "Remove"], value="Replace", label="Quick mode", scale=1)
-                            engine = gr.Dropdown(list(ENGINES), value=default_engine, label="Engine", scale=1,
-                                                 info="telea/ns: classical, no weights")
+                                grow_btn = gr.Button("Grow", size="sm", min_width=60, elem_id="grow-mask")
+                                shrink_btn = gr.Button("Shrink", size="sm", min_width=60, elem_id="shrink-mask")
+                                invert_btn = gr.Button("Invert", size="sm", min_width=60, elem_id="invert-mask")
+                                clear_btn = gr.Button("Clear", size="sm", min_width=60, elem_id="clear-mask")
+                            tool_px = gr.Slider(1, 64, value=8, step=1, label="Grow / shrink by px")
+                            seg_grow = gr.Dropdown(["none", "replacement", "removal"], value="none",
+                                                   label="A selection grows for", elem_id="seg-grow")
+                            mask_upload = gr.File(label="Upload a mask (black/white or alpha)", file_types=["image"],
+                                                  type="filepath", height=70, elem_id="mask-upload")
+                        with gr.Accordion("Advanced", open=False):
+                            engine = gr.Dropdown(list(ENGINES), value=default_engine, label="Engine",
+                                                 info="telea/ns: classical, no weights", elem_id="engine")
                             model = gr.Dropdown(config.allowed_models(), value=model_name,
                                                 allow_custom_value=config.allow_custom_models,
                                                 label="Model (hub id or local path)",
-                                                scale=2, info="loaded on first use; a failure suggests telea")
-                        prompt = gr.Textbox(label="Prompt", lines=2, placeholder="what to paint in the mask")
-                        negative = gr.Textbox(label="Negative prompt", lines=1)
-                        with gr.Row():
-                            strength = gr.Slider(0.05, 1.0, value=1.0, step=0.01, label="Strength")
-                            feather = gr.Slider(-1, 64, value=-1, step=1, label="Feather px (-1 = method default)")
-                            grow = gr.Slider(0, 64, value=0, step=1, label="Growth px (0 = the mask as painted)")
-                        with gr.Row():
-                            steps = gr.Slider(1, 100, value=30, step=1, label="Steps")
-                            guidance = gr.Slider(0.0, 20.0, value=7.5, step=0.5, label="Guidance")
+                                                info="loaded on first use; a failure suggests telea")
+                            negative = gr.Textbox(label="Negative prompt", lines=1)
+                            with gr.Row():
+                                steps = gr.Slider(1, 100, value=30, step=1, label="Steps")
+                                guidance = gr.Slider(0.0, 20.0, value=7.5, step=0.5, label="Guidance")
                             variants = gr.Slider(1, 4, value=1, step=1, label="Variants")
-                        with gr.Row():
-                            seed = gr.Number(value=-1, precision=0, label="Seed (-1 = random)")
-                            seed_btn = gr.Button("🎲 Random seed", size="sm")
+                            with gr.Row():
+                                seed = gr.Number(value=-1, precision=0, label="Seed (-1 = random)")
+                                seed_btn = gr.Button("🎲 Random seed", size="sm")
                             method = gr.Dropdown([m for m in blend.METHODS if m in blend.CONTRACT_SAFE],
                                                  value="seamless", label="Blend method")
-                        with gr.Row():
-                            preview_btn = gr.Button("Preview blend band")
-                            run_btn = gr.Button("Inpaint", variant="primary", elem_id="run")
-                            stop_btn = gr.Button("Stop", variant="stop")
-                    with gr.Column(scale=2):
-                        band = gr.Image(label="Blend band: red mask · yellow growth · blue feather", type="numpy",
-                                        format="jpeg", interactive=False, height=300)
                 rows = examples() if config.examples else []
                 if rows:
                     example_mask = gr.Textbox(visible=False, label="example mask")
@@ -154,22 +136,22 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
                         return load_example(ph, mask_name, None, resources, key_of(request))  # a fresh session
 
                     gr.Examples(rows, inputs=[photo, prompt, mode, example_mask],
-                                outputs=[editor, seg_view, session, seg_status], fn=_on_example, run_on_click=True,
+                                outputs=[canvas, session, seg_status], fn=_on_example, run_on_click=True,
                                 cache_examples=False, visible_columns=[1, 2],
                                 label="Examples (click one to load photo, mask and prompt)")
-                gr.Markdown("### Results")
-                info = gr.Markdown(elem_id="info")
-                with gr.Row():
-                    slider = gr.ImageSlider(label="Before / after (preview; the download is lossless)", type="numpy",
-                                            format="jpeg", elem_id="slider")
+                with gr.Row(equal_height=False):
+                    gallery = gr.Gallery(label="Variants, ranked by seam score (best first; the score measures the "
+                                         "seam, not whether the fill is plausible)", format="jpeg", columns=4,
+                                         height=340, object_fit="contain", elem_id="variants", scale=3)
                     heat = gr.Image(label=f"Difference x{cb.HEATMAP_GAIN:g} (black = unchanged)", type="numpy",
-                                    format="png", interactive=False, elem_id="heatmap")
-                gallery = gr.Gallery(label="Variants, ranked by seam score (best first)", format="jpeg", columns=4,
-                                     height=300, object_fit="contain", elem_id="variants")
+                                    format="png", interactive=False, elem_id="heatmap", height=340, scale=2)
                 with gr.Row():
-                    result_file = gr.File(label="Result (lossless PNG)", elem_id="result-file")
-                    mask_file = gr.File(label="Mask (PNG)", elem_id="mask-file")
-
+                    result_file = gr.File(label="Result (lossless PNG, settings in its text chunk)",
+                                          elem_id="result-file")
+                    mask_file = gr.File(label="Mask used (PNG)", elem_id="mask-file")
+                    with gr.Column():
+                        continue_btn = gr.Button("Continue from this result", elem_id="continue")
+                        undo_result_btn = gr.Button("Undo result", elem_id="undo-result")
 
             # ------------------------------------------------------------------ Outpaint
             with gr.Tab("Outpaint", id="outpaint"):
@@ -226,26 +208,18 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
         @cb.user_errors
         def _on_photo(path, s, request: gr.Request, progress=gr.Progress(track_tqdm=True)):
             if path is None:  # the file was removed from the box: keep the session as it is
-                return gr.ImageEditor(), gr.Image(), s, "Upload a photo to click on it."
+                return gr.skip(), s, "Upload a photo, then paint its mask on the canvas."
             return cb.load_photo(path, s, resources, key_of(request), progress=progress)
 
-        photo.upload(_on_photo, [photo, session], [editor, seg_view, session, seg_status], api_name="load_photo",
+        photo.upload(_on_photo, [photo, session], [canvas, session, seg_status], api_name="load_photo",
                      concurrency_id=SEGMENT, concurrency_limit=2)
 
         @cb.user_errors
-        def _on_click(s, m, evt: gr.SelectData):
-            x, y = evt.index[0], evt.index[1]
-            overlay, s, choices, best, status = cb.segment_click(s, m, x, y, resources)
-            radio = gr.Radio() if choices is None else gr.Radio(choices=choices, value=best)
-            return overlay, s, radio, status
+        def _on_segment(s, preset, evt: gr.EventData):
+            return cb.segment_prompts(s, getattr(evt, "_data", None) or {}, preset, resources)
 
-        seg_view.select(_on_click, [session, seg_mode], [seg_view, session, candidates, seg_status],
-                        api_name="segment_click", concurrency_id=SEGMENT, concurrency_limit=2)
-        candidates.input(cb.user_errors(cb.choose_candidate), [session, candidates], [seg_view, session],
-                         api_name=False)
-        use_btn.click(cb.user_errors(cb.use_segmentation), [session, editor, seg_grow], editor, api_name="use_mask",
-                      concurrency_id=TOOLS, concurrency_limit=4)
-        clicks_clear.click(cb.user_errors(cb.clear_clicks), session, [seg_view, session, seg_status], api_name=False)
+        canvas.segment(_on_segment, [session, seg_grow], canvas, api_name=False, show_progress="minimal",
+                       concurrency_id=SEGMENT, concurrency_limit=2)
 
         with gr.Row(visible=False):
             api_image = gr.File(type="filepath", label="image file")
@@ -255,55 +229,111 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
             api_mask = gr.Image(type="numpy", format="png", label="mask")
             api_engine = gr.Textbox(label="segmenter")
             api_btn = gr.Button("segment")
+            api_mask_file = gr.File(type="filepath", label="mask file")
+            api_result = gr.File(label="result PNG")
+            api_result_mask = gr.File(label="mask PNG")
+            api_info = gr.Markdown()
+            api_inpaint_btn = gr.Button("inpaint image")
         api_btn.click(cb.user_errors(lambda i, p, n, b: cb.segment_api(i, p, n, b, resources)),
                       [api_image, api_pos, api_neg, api_box], [api_mask, api_engine], api_name="segment",
                       concurrency_id=SEGMENT, concurrency_limit=2)
 
         for btn, tool in ((grow_btn, "grow"), (shrink_btn, "shrink"), (invert_btn, "invert"), (clear_btn, "clear")):
-            btn.click(lambda ed, s, px, t=tool: cb.mask_tool(ed, t, s, px), [editor, session, tool_px], editor,
+            btn.click(lambda v, s, px, t=tool: cb.mask_tool(v, t, s, px), [canvas, session, tool_px], canvas,
                       api_name=f"{tool}_mask", concurrency_id=TOOLS, concurrency_limit=4)
-        mask_upload.upload(lambda ed, s, up: cb.mask_tool(ed, "upload", s, upload=up), [editor, session, mask_upload],
-                           editor, api_name="upload_mask", concurrency_id=TOOLS, concurrency_limit=4)
+        mask_upload.upload(lambda v, s, up: cb.mask_tool(v, "upload", s, upload=up), [canvas, session, mask_upload],
+                           canvas, api_name="upload_mask", concurrency_id=TOOLS, concurrency_limit=4)
 
         seed_btn.click(cb.random_seed, None, seed, api_name="random_seed")
-        mode.input(cb.user_errors(cb.quick_mode), [mode, prompt, negative, strength], [prompt, negative, strength], api_name=False)
-        preview_btn.click(cb.preview, [editor, grow, feather, method, session], band, api_name="preview",
-                          concurrency_id=TOOLS, concurrency_limit=4)
-        for control in (grow, feather):  # live preview while tuning; silent when there is no mask yet
-            control.release(cb.user_errors(cb.preview_quiet), [editor, grow, feather, method, session], band, api_name=False,
+        mode.input(cb.user_errors(cb.quick_mode), [mode, prompt, negative, strength], [prompt, negative, strength],
+                   api_name=False)
+        canvas.band(cb.user_errors(cb.band), [canvas, grow, feather, method, session], canvas, api_name="preview",
+                    show_progress="hidden", concurrency_id=TOOLS, concurrency_limit=4)
+
+        def _band_quiet(v, g, f, m, s):  # while tuning: the band follows the sliders, silent without a mask
+            return cb.user_errors(cb.band)(v, g, f, m, s, quiet=True)
+
+        for control in (grow, feather):
+            control.release(_band_quiet, [canvas, grow, feather, method, session], canvas, api_name=False,
                             show_progress="hidden", concurrency_id=TOOLS, concurrency_limit=4)
-        method.input(cb.user_errors(cb.preview_quiet), [editor, grow, feather, method, session], band, api_name=False,
+        method.input(_band_quiet, [canvas, grow, feather, method, session], canvas, api_name=False,
                      show_progress="hidden", concurrency_id=TOOLS, concurrency_limit=4)
 
+        def _on_engine(eng, mdl):
+            return (cb.engine_status(eng, mdl, config),) + cb.engine_controls(eng)
+
+        for trigger in (engine.change, model.change):
+            trigger(_on_engine, [engine, model],
+                    [engine_info, prompt, negative, strength, steps, guidance, variants, seed, model],
+                    api_name=False, queue=False)
+
+        demo.load(_on_engine, [engine, model],
+                  [engine_info, prompt, negative, strength, steps, guidance, variants, seed, model], api_name=False,
+                  queue=False)
+
         @cb.user_errors
-        def _on_inpaint(ed, p, n, md, eng, mdl, st, fe, gr_, sp, gu, sd, va, me, s, request: gr.Request,
+        def _on_inpaint(v, p, n, md, eng, mdl, st, fe, gr_, sp, gu, sd, va, me, s, request: gr.Request,
                         progress=gr.Progress(track_tqdm=True)):
+            from pipelines.inpaint import Cancelled
+
             # track_tqdm: a first use's weight download (the hub's tqdm bars) shows in this progress bar
             progress(0, desc="starting" if eng != "diffusers" else "loading the model (the first use downloads it)")
+            total_variants = max(1, int(va or 1)) if eng == "diffusers" else 1
+            seen = {"variant": 1, "last": -1}
 
             def step(done, total):
-                progress((int(done), int(total)), desc="denoising" if eng == "diffusers" else "filling")
+                done, total = int(done), int(total)
+                if done < seen["last"]:
+                    seen["variant"] += 1
+                seen["last"] = done
+                what = "denoising" if eng == "diffusers" else "filling"
+                progress((done, total), desc=f"{what} · variant {min(seen['variant'], total_variants)} of "
+                                             f"{total_variants}")
 
             key = key_of(request)
             cancel = resources.cancel_event(key)
-            out = cb.run_inpaint(ed, p, n, md, eng, mdl, st, fe, gr_, sp, gu, sd, va, me, s, progress=step,
-                                 device=device, default_model=model_name, cancel=cancel,
-                                 folder=resources.session_dir(key), config=config)
-            return (out["before_after"], out["gallery"], out["heatmap"], out["result_png"], out["mask_png"],
+            cancel.clear()
+            try:
+                out = cb.run_inpaint(v, p, n, md, eng, mdl, st, fe, gr_, sp, gu, sd, va, me, s, progress=step,
+                                     device=device, default_model=model_name, cancel=cancel,
+                                     folder=resources.session_dir(key), config=config)
+            except Cancelled:
+                stopped = "**Stopped.** Nothing was changed; the previous result is kept."
+                return (gr.skip(),) * 5 + (stopped, gr.skip())
+            return (out["canvas"], out["gallery"], out["heatmap"], out["result_png"], out["mask_png"],
                     out["info"], out["session"])
 
-        run_event = run_btn.click(
+        run_btn.click(
             _on_inpaint,
-            [editor, prompt, negative, mode, engine, model, strength, feather, grow, steps, guidance, seed, variants,
+            [canvas, prompt, negative, mode, engine, model, strength, feather, grow, steps, guidance, seed, variants,
              method, session],
-            [slider, gallery, heat, result_file, mask_file, info, session],
+            [canvas, gallery, heat, result_file, mask_file, info, session],
             api_name="inpaint", concurrency_id=GPU, concurrency_limit=limit,
         )
 
-        def _on_stop(request: gr.Request):
-            resources.cancel(key_of(request))  # the pipeline stops within one step
+        @cb.user_errors
+        def _on_inpaint_image(im, mk, p, n, md, eng, mdl, st, fe, gr_, sp, gu, sd, va, me, request: gr.Request):
+            key = key_of(request)
+            return cb.inpaint_files(im, mk, p, n, md, eng, mdl, st, fe, gr_, sp, gu, sd, va, me,
+                                    folder=resources.session_dir(key), device=device, default_model=model_name,
+                                    cancel=resources.cancel_event(key), config=config)
 
-        stop_btn.click(_on_stop, None, None, cancels=[run_event], api_name=False, queue=False)
+        api_inpaint_btn.click(
+            _on_inpaint_image,
+            [api_image, api_mask_file, prompt, negative, mode, engine, model, strength, feather, grow, steps,
+             guidance, seed, variants, method],
+            [api_result, api_result_mask, api_info], api_name="inpaint_image", concurrency_id=GPU,
+            concurrency_limit=limit,
+        )
+
+        def _on_stop(request: gr.Request):
+            resources.cancel(key_of(request))  # the running job stops within one step and says "Stopped"
+
+        stop_btn.click(_on_stop, None, None, api_name=False, queue=False)
+        continue_btn.click(cb.user_errors(cb.continue_from_result), session, [canvas, session, seg_status],
+                           api_name=False, concurrency_id=TOOLS, concurrency_limit=4)
+        undo_result_btn.click(cb.user_errors(cb.undo_result), session, [canvas, session, seg_status],
+                              api_name=False, concurrency_id=TOOLS, concurrency_limit=4)
 
         @cb.user_errors
         def _on_outpaint(im, l_, r_, t_, b_, asp, om, p, n, eng, mdl, sp, gu, sd, request: gr.Request,
@@ -322,10 +352,10 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
                        out_steps, out_guidance, out_seed],
                       [out_before, out_after, out_file, out_info], api_name="outpaint", concurrency_id=GPU, concurrency_limit=limit)
 
-        out_stop.click(_on_stop, None, None, cancels=[out_event], api_name=False, queue=False)
+        out_stop.click(_on_stop, None, None, api_name=False, queue=False)
 
         lab_btn.click(cb.user_errors(cb.run_feather_lab),
-                      [lab_source, lab_photo, editor, session, lab_widths, lab_methods, lab_colour, lab_grow],
+                      [lab_source, lab_photo, canvas, session, lab_widths, lab_methods, lab_colour, lab_grow],
                       lab_gallery, api_name="feather_lab", concurrency_id=TOOLS, concurrency_limit=4)
 
         def _on_unload(request: gr.Request):

@@ -161,38 +161,33 @@ class Resources:
 class Session:
     """One user's working state (kept in gr.State; deep-copied per browser session).
 
-    picture      pipelines.io.Picture: the uploaded file as our decoder read it (native pixels, the contract)
-    key          sha256 of the uploaded file's bytes (names the photo; the segmenter caches by content)
-    display      HWC uint8 RGB: the copy shown in the editor (at most DISPLAY_MAX px a side); display_path its
-                 JPEG file, the editor's background; the browser's pixels are never used as the original
+    picture      pipelines.io.Picture: the photo being edited as our decoder read it (native pixels, the contract):
+                 the uploaded file, or a result the user continued from
+    key          sha256 of that file's bytes (names the photo on the canvas; the segmenter caches by content)
+    display      HWC uint8 RGB: the copy the canvas shows (at most DISPLAY_MAX px a side); the browser's pixels are
+                 never used as the original
     image        HWC uint8 RGB: the 8-bit working copy at full resolution (segmentation, previews)
-    mask         HW bool at full size: the last mask the server put into the editor (an unedited layer maps back to
-                 it exactly)
-    points       click prompts so far: (x, y, label) with label 1 positive, 0 negative
-    box          XYXY box prompt or None; corner: the first corner of a box being drawn, or None
-    segmentation the last pipelines.segment.Segmentation on ``image`` (candidates, scores, chosen one)
+    mask         HW bool at full size: the mask of the last run (or the one loaded with the photo)
+    segmentation the last pipelines.segment.Segmentation on ``image`` (refined by the next click)
     result_input, result, result_mask: the last inpaint run (input, best result, repainted mask: 8-bit working
                  copies), for the feather lab
+    last         the last result: {"pixels": native array, "png": its lossless file, "mask": the mask used}
+    history      photos replaced by "Continue from this result": [(picture, key, display, image, mask used)]
     """
 
     picture: object | None = None
     key: str | None = None
     display: np.ndarray | None = None
-    display_path: str | None = None
     image: np.ndarray | None = None
     mask: np.ndarray | None = None
-    points: list = field(default_factory=list)
-    box: tuple | None = None
-    corner: tuple | None = None
     segmentation: object | None = None
     result_input: np.ndarray | None = None
     result: np.ndarray | None = None
     result_mask: np.ndarray | None = None
+    last: dict | None = None
+    history: list = field(default_factory=list)
 
     def reset_prompts(self) -> None:
-        self.points = []
-        self.box = None
-        self.corner = None
         self.segmentation = None
 
     @property
