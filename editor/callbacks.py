@@ -417,7 +417,9 @@ def band(value, grow, feather, method, session: Session | None, *, quiet: bool =
         mask = canvas_mask(value, session)
     except UserError:
         if quiet:
-            return canvas.band_value(None, None if session is None else session.key)
+            value = canvas.band_value(None, None if session is None else session.key)
+            value["note"] = "paint a mask first: the band is drawn around it"
+            return value
         raise
     feather = None if feather is None or float(feather) < 0 else float(feather)
     s = session.scale

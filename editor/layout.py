@@ -247,11 +247,15 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
         seed_btn.click(cb.random_seed, None, seed, api_name="random_seed")
         mode.input(cb.user_errors(cb.quick_mode), [mode, prompt, negative, strength], [prompt, negative, strength],
                    api_name=False)
-        canvas.band(cb.user_errors(cb.band), [canvas, grow, feather, method, session], canvas, api_name="preview",
-                    show_progress="hidden", concurrency_id=TOOLS, concurrency_limit=4)
-
-        def _band_quiet(v, g, f, m, s):  # while tuning: the band follows the sliders, silent without a mask
+        def _band_quiet(v, g, f, m, s):  # the band follows the sliders; without a mask it just stays off
             return cb.user_errors(cb.band)(v, g, f, m, s, quiet=True)
+
+        canvas.band(_band_quiet, [canvas, grow, feather, method, session], canvas, api_name=False,
+                    show_progress="hidden", concurrency_id=TOOLS, concurrency_limit=4)
+        with gr.Row(visible=False):
+            api_band_btn = gr.Button("preview")
+        api_band_btn.click(cb.user_errors(cb.band), [canvas, grow, feather, method, session], canvas,
+                           api_name="preview", concurrency_id=TOOLS, concurrency_limit=4)
 
         for control in (grow, feather):
             control.release(_band_quiet, [canvas, grow, feather, method, session], canvas, api_name=False,

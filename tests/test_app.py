@@ -11,6 +11,8 @@ gr = pytest.importorskip("gradio")
 
 import app  # noqa: E402
 from editor import callbacks as cb  # noqa: E402
+from editor import canvas  # noqa: E402
+from pipelines import maskcodec  # noqa: E402
 from editor.state import AppConfig, Resources, Session  # noqa: E402
 
 HAS_SEGMENT = importlib.util.find_spec("pipelines.segment") is not None
@@ -24,16 +26,15 @@ def photo(h=96, w=128, seed=0) -> np.ndarray:
     return np.clip(base + rng.normal(0, 3, base.shape), 0, 255).astype(np.uint8)
 
 
-def layer(h, w, y0, y1, x0, x1, alpha=200) -> np.ndarray:
-    out = np.zeros((h, w, 4), np.uint8)
-    out[y0:y1, x0:x1] = (255, 0, 0, alpha)
-    return out
+def cv(mask, session=None, rev=0):
+    """The canvas value the browser sends for ``mask`` (HW bool at the photo's full size)."""
+    return canvas.canvas_value(mask, None if session is None else session.key, rev)
 
 
-def editor(image, *layers):
-    """An editor value as the browser sends it; its background is never used as the photo."""
-    rgba = np.dstack([image, np.full(image.shape[:2], 255, np.uint8)])
-    return {"background": rgba, "layers": list(layers), "composite": rgba}
+def mask_of(value, session):
+    """The mask a canvas value from the server (op load / mask) puts on the canvas."""
+    h, w = session.picture.pixels.shape[:2]
+    return np.zeros((h, w), bool) if not value.get("mask") else maskcodec.decode(value["mask"], (h, w))
 
 
 RES = None
@@ -61,28 +62,40 @@ def rect(h, w, y0, y1, x0, x1):
     return m
 
 
-# ------------------------------------------------------------------------------------------ masks from the editor
+# ------------------------------------------------------------------------------------------ masks from the canvas
 
 
-def test_mask_from_editor_dict_is_union_of_layer_alpha(tmp_path):
+def test_the_canvas_mask_is_the_mask_pixel_for_pixel(tmp_path):
     img = photo()
     session = session_for(img, tmp_path)
-    value = editor(img, layer(96, 128, 10, 20, 10, 30), layer(96, 128, 50, 60, 70, 90), layer(96, 128, 0, 96, 0, 128, 40))
-    mask = cb.editor_mask(value, session)
-    assert mask.dtype == bool and mask.shape == (96, 128)
-    assert np.array_equal(mask, rect(96, 128, 10, 20, 10, 30) | rect(96, 128, 50, 60, 70, 90))
-    assert np.array_equal(session.picture.pixels, img)  # the photo is the uploaded file, not the editor's background
+    rng = np.random.default_rng(1)
+    for m in (rect(96, 128, 10, 20, 10, 30) | rect(96, 128, 50, 60, 70, 90), rng.random((96, 128)) < 0.5):
+        assert np.array_equal(cb.canvas_mask(cv(m, session), session), m)
+    assert np.array_equal(session.picture.pixels, img)  # the photo is the uploaded file, never the browser's
 
 
-def test_editor_value_round_trips_through_mask_layer(tmp_path):
-    img = photo()
-    session = session_for(img, tmp_path)
-    m = rect(96, 128, 30, 50, 40, 70)
-    value = cb.editor_value(session, m)
-    layers = [np.asarray(layer) for layer in value["layers"]]
-    assert value["background"] == session.display_path  # the display copy's file, never pixels from the browser
-    assert np.array_equal(cb.editor_mask({"background": None, "layers": layers}, session), m)
-    assert cb.editor_value(session, None)["layers"] == []
+def test_canvas_values_for_another_photo_or_damaged_are_refused(tmp_path):
+    session = session_for(photo(), tmp_path)
+    with pytest.raises(gr.Error, match="another photo"):
+        cb.user_errors(cb.canvas_mask)(cv(rect(48, 64, 1, 5, 1, 5)), session)
+    with pytest.raises(gr.Error, match="another photo"):
+        cb.user_errors(cb.canvas_mask)(dict(cv(rect(96, 128, 1, 5, 1, 5)), key="other"), session)
+    with pytest.raises(gr.Error, match="damaged"):
+        cb.user_errors(cb.canvas_mask)(dict(cv(rect(96, 128, 1, 5, 1, 5)), mask="r:@@"), session)
+    with pytest.raises(gr.Error, match="empty"):
+        cb.user_errors(cb.canvas_mask)(cv(np.zeros((96, 128), bool)), session)
+
+
+def test_load_puts_the_display_copy_and_the_full_size_mask_on_the_canvas(tmp_path, monkeypatch):
+    monkeypatch.setattr(cb, "DISPLAY_MAX", 64)
+    session = session_for(photo(), tmp_path)
+    assert session.display.shape == (48, 64, 3) and session.scale == 0.5  # shown reduced ...
+    m = rect(96, 128, 31, 53, 41, 77)
+    value = cb.canvas_load(session, m)
+    assert value["op"] == "load" and (value["w"], value["h"]) == (128, 96) and value["key"] == session.key
+    assert value["photo"].startswith("data:image/jpeg;base64,")
+    assert np.array_equal(mask_of(value, session), m)  # ... the mask at full size, exact
+    assert cb.canvas_load(session)["mask"] is None
 
 
 def test_photo_is_decoded_on_the_server_with_alpha_16_bit_and_exif(tmp_path):
@@ -95,31 +108,17 @@ def test_photo_is_decoded_on_the_server_with_alpha_16_bit_and_exif(tmp_path):
     session = session_for(grey16, tmp_path, "g16.png")
     assert session.picture.pixels.dtype == np.uint16 and np.array_equal(session.picture.pixels, grey16)
     m = rect(96, 128, 30, 50, 40, 70)
-    out = cb.run_inpaint(cb.editor_value(session, m), "", "", "Replace", "telea", "", 1.0, -1, 0, 10, 7.5, 1, 1,
-                         "seamless", session)
+    out = cb.run_inpaint(cv(m, session), "", "", "Replace", "telea", "", 1.0, -1, 0, 10, 7.5, 1, 1, "seamless",
+                         session)
     result = io.read(out["result_png"]).pixels
     assert result.dtype == np.uint16 and np.array_equal(result[~m], grey16[~m])
-
-
-def test_large_photo_is_shown_reduced_and_the_mask_scaled_up(tmp_path, monkeypatch):
-    monkeypatch.setattr(cb, "DISPLAY_MAX", 64)
-    img = photo()
-    session = session_for(img, tmp_path)
-    assert session.display.shape == (48, 64, 3) and session.scale == 0.5
-    shown = np.zeros((48, 64, 4), np.uint8)
-    shown[10:20, 20:40] = (255, 0, 0, 255)  # painted on the display copy
-    mask = cb.editor_mask({"background": None, "layers": [shown]}, session)
-    assert mask.shape == (96, 128) and mask[20:40, 40:80].all() and mask.sum() == 20 * 40
-    m = rect(96, 128, 31, 53, 41, 77)  # set by the server at full size: an unedited layer maps back exactly
-    value = cb.editor_value(session, m)
-    assert np.array_equal(cb.editor_mask({"layers": [np.asarray(value["layers"][0])]}, session), m)
 
 
 @pytest.mark.parametrize("what, message", [("nothing", "no photo"), ("empty", "the mask is empty")])
 def test_user_errors_are_one_line_gr_error(tmp_path, what, message):
     session = Session() if what == "nothing" else session_for(photo(), tmp_path)
     with pytest.raises(gr.Error) as info:
-        cb.preview(editor(photo()), 8, -1, "seamless", session)
+        cb.user_errors(cb.band)(None, 8, -1, "seamless", session)
     text = str(info.value.message)
     assert message in text and "\n" not in text
 
@@ -144,7 +143,7 @@ def test_internal_errors_are_logged_and_one_line(caplog):
 
 def test_bad_parameters_become_gr_error(tmp_path):
     session = session_for(photo(), tmp_path)
-    value = editor(photo(), layer(96, 128, 30, 50, 40, 70))
+    value = cv(rect(96, 128, 30, 50, 40, 70), session)
     run = cb.user_errors(cb.run_inpaint)
     with pytest.raises(gr.Error, match="engine"):
         run(value, "", "", "Replace", "nope", "", 1.0, -1, 4, 10, 7.5, 1, 1, "seamless", session)
@@ -157,7 +156,7 @@ def test_bad_parameters_become_gr_error(tmp_path):
 def test_model_load_failure_is_one_line_suggesting_the_classical_engine(tmp_path):
     pytest.importorskip("diffusers")
     session = session_for(photo(), tmp_path)
-    value = editor(photo(), layer(96, 128, 30, 50, 40, 70))
+    value = cv(rect(96, 128, 30, 50, 40, 70), session)
     run = cb.user_errors(cb.run_inpaint)
     with pytest.raises(gr.Error) as info:
         run(value, "a cat", "", "Replace", "diffusers", str(tmp_path / "no-such-model"), 1.0, -1, 4, 2, 2.0, 1, 1,
@@ -174,7 +173,7 @@ def test_custom_models_and_downloads_refused_beyond_localhost(tmp_path):
     allowed = app.config_from_args(app.parse_args(["--host", "0.0.0.0", "--allow-custom-models"]))
     assert allowed.allow_custom_models and not allowed.allow_downloads
     session = session_for(photo(), tmp_path)
-    value = editor(photo(), layer(96, 128, 30, 50, 40, 70))
+    value = cv(rect(96, 128, 30, 50, 40, 70), session)
     with pytest.raises(gr.Error, match="not offered on this server"):
         cb.user_errors(cb.run_inpaint)(value, "a", "", "Replace", "diffusers", "someone/huge-model", 1.0, -1, 0, 2,
                                        2.0, 1, 1, "seamless", session, config=cfg)
@@ -183,38 +182,48 @@ def test_custom_models_and_downloads_refused_beyond_localhost(tmp_path):
 # ------------------------------------------------------------------------------------------ preview and heatmap
 
 
-def test_preview_band_shows_mask_growth_and_feather(tmp_path):
+def band_pixels(value) -> np.ndarray:
+    import base64
+
+    import cv2
+
+    assert value["op"] == "band" and value["band"].startswith("data:image/png;base64,")
+    data = np.frombuffer(base64.b64decode(value["band"].split(",", 1)[1]), np.uint8)
+    return cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_UNCHANGED), cv2.COLOR_BGRA2RGBA)
+
+
+def test_band_overlay_shows_growth_and_feather_and_nothing_else(tmp_path):
     img = np.full((80, 80, 3), 128, np.uint8)
+    session = session_for(img, tmp_path)
     m = rect(80, 80, 30, 50, 30, 50)
-    out = cb.preview(editor(img, cb.mask_layer(m)), 6, 3, "seamless", session_for(img, tmp_path))
-    assert out.shape == img.shape and out.dtype == np.uint8
-    centre, growth, far = out[40, 40], out[27, 40], out[2, 2]
-    assert centre[0] > centre[2] + 40  # red: the mask
-    assert growth[0] > 150 and growth[1] > 130 and growth[2] < 100  # yellow: the growth band
+    out = band_pixels(cb.band(cv(m, session), 6, 3, "seamless", session))
+    assert out.shape == (80, 80, 4)
+    growth, inside, far = out[27, 40], out[40, 40], out[2, 2]
+    assert growth[3] > 0 and growth[0] > 150 and growth[1] > 130 and growth[2] < 100  # yellow: the growth band
     feather_px = out[25, 40]  # 1 px inside the grown edge (grown by 6 -> edge at row 24): the feather band
-    assert feather_px[2] > feather_px[0]  # blue
-    assert np.array_equal(far, np.array([96, 96, 96], np.uint8))  # dimmed original, untouched by the bands
+    assert feather_px[3] > 0 and feather_px[2] > feather_px[0]  # blue
+    assert inside[3] == 0 and far[3] == 0  # the canvas draws the mask itself; the photo shows through elsewhere
+    quiet = cb.band(None, 6, 3, "seamless", session, quiet=True)
+    assert quiet["op"] == "band" and quiet["band"] is None
 
 
-def test_preview_feather_method_band_straddles_the_edge():
-    img = np.full((80, 80, 3), 128, np.uint8)
+def test_band_of_the_feather_method_straddles_the_edge():
     m = rect(80, 80, 30, 50, 30, 50)
-    safe = cb.blend_band_preview(img, m, 0, 4, "seamless")
-    textbook = cb.blend_band_preview(img, m, 0, 4, "feather")
+    safe = cb.band_overlay(m, 0, 4, "seamless")
+    textbook = cb.band_overlay(m, 0, 4, "feather")
     outside = (27, 40)  # 3 px outside the mask
-    assert np.array_equal(safe[outside], np.array([96, 96, 96], np.uint8))
-    assert textbook[outside][2] > textbook[outside][0]
+    assert safe[outside][3] == 0
+    assert textbook[outside][3] > 0 and textbook[outside][2] > textbook[outside][0]
 
 
 def test_heatmap_is_zero_outside_the_mask_after_inpainting(tmp_path):
     img = photo()
     m = rect(96, 128, 30, 60, 40, 80)
     session = session_for(img, tmp_path)
-    out = cb.run_inpaint(editor(img, cb.mask_layer(m)), "", "", "Replace", "telea", "", 1.0, -1, 4, 10, 7.5, -1, 1,
-                         "seamless", session)
-    before, _ = out["before_after"]
-    assert np.array_equal(before, img)
-    from pipelines import io
+    out = cb.run_inpaint(cv(m, session), "", "", "Replace", "telea", "", 1.0, -1, 4, 10, 7.5, -1, 1, "seamless",
+                         session)
+    assert out["canvas"]["op"] == "result" and out["canvas"]["key"] == session.key  # the before/after view
+    from pipelines import io, provenance
 
     after = io.read(out["result_png"]).pixels  # the one lossless PNG
     repainted = out["session"].result_mask
@@ -227,6 +236,11 @@ def test_heatmap_is_zero_outside_the_mask_after_inpainting(tmp_path):
     assert heat[repainted].any()  # something changed inside
     assert len(out["gallery"]) == 1 and "seam excess" in out["gallery"][0][1]
     assert np.array_equal(io.read(out["mask_png"]).pixels > 0, repainted)
+    record = provenance.read_settings(out["result_png"])  # the result carries its settings
+    assert record["engine"] == "telea" and record["grow"] == 4 and record["mask"]["sha256"]
+    assert record["mask"] == provenance.settings_record(
+        operation="x", engine="x", model=None, prompt=None, negative=None, seed=None, strength=None, steps=None,
+        guidance=None, grow=0, feather=None, method="x", mask=m, report=None)["mask"]  # the mask as painted
 
 
 def test_difference_heatmap_marks_changes_only():
@@ -254,8 +268,8 @@ def test_feather_lab_panel_count_and_labels():
         assert np.array_equal(res[~m], img[~m])
 
 
-def test_feather_lab_from_editor_uses_default_mask_and_checks_input(tmp_path):
-    value = editor(photo())
+def test_feather_lab_from_the_canvas_uses_default_mask_and_checks_input(tmp_path):
+    value = None
     panels = cb.run_feather_lab("patch", None, value, session_for(photo(), tmp_path), "0 8", ["inward"], "#ff00ff", 0)
     assert len(panels) == 2
     with pytest.raises(gr.Error, match="no result yet"):
@@ -269,31 +283,78 @@ def test_feather_lab_from_editor_uses_default_mask_and_checks_input(tmp_path):
 
 
 def test_mask_tools_grow_shrink_invert_clear_upload(tmp_path):
-    from pipelines import io
+    from pipelines import io, masks
 
     img = photo()
     s = session_for(img, tmp_path)
     m = rect(96, 128, 30, 60, 40, 80)
-
-    def mask_of(value):
-        return cb.editor_mask({"layers": [np.asarray(x) for x in value["layers"]]}, s, allow_empty=True)
-
-    value = cb.editor_value(s, m)
-    grown = mask_of(cb.mask_tool(value, "grow", s, 4))
-    shrunk = mask_of(cb.mask_tool(value, "shrink", s, 4))
-    assert grown.sum() > m.sum() > shrunk.sum() > 0 and grown[m].all() and m[shrunk].all()
-    assert np.array_equal(mask_of(cb.mask_tool(value, "invert", s)), ~m)
-    assert cb.mask_tool(value, "clear", s)["layers"] == []
+    value = cv(m, s, rev=7)
+    grown = cb.mask_tool(value, "grow", s, 4)
+    assert grown["op"] == "mask" and grown["base"] == 7 and grown["key"] == s.key  # computed from canvas rev 7
+    assert np.array_equal(mask_of(grown, s), masks.grow(m, 4))
+    assert np.array_equal(mask_of(cb.mask_tool(value, "shrink", s, 4), s), masks.shrink(m, 4))
+    assert np.array_equal(mask_of(cb.mask_tool(value, "invert", s), s), ~m)
+    assert not mask_of(cb.mask_tool(value, "clear", s), s).any()
     bw = tmp_path / "half.png"
     io.save_png(bw, (rect(48, 64, 15, 30, 20, 40) * 255).astype(np.uint8))  # half size: resized to the photo
-    up = mask_of(cb.mask_tool(value, "upload", s, upload=str(bw)))
+    up = mask_of(cb.mask_tool(value, "upload", s, upload=str(bw)), s)
     assert up.shape == (96, 128) and up[45, 60] and not up[5, 5]
     pal = "../shared/images/edge_cases/mask_pal.png"  # two-colour palette: read as black/white, not indices
     if __import__("os").path.exists(pal):
         s2 = session_for(np.zeros((240, 320, 3), np.uint8), tmp_path, "black.png")
-        assert 0 < mask_of(cb.mask_tool(None, "upload", s2, upload=pal)).mean() < 1
+        assert 0 < mask_of(cb.mask_tool(None, "upload", s2, upload=pal), s2).mean() < 1
     with pytest.raises(gr.Error, match="empty"):
-        cb.mask_tool(cb.editor_value(s, None), "grow", s, 4)
+        cb.mask_tool(cv(np.zeros((96, 128), bool), s), "grow", s, 4)
+
+
+def test_continue_from_a_result_then_undo(tmp_path):
+    from pipelines import io
+
+    img = photo()
+    s = session_for(img, tmp_path)
+    first = rect(96, 128, 30, 60, 40, 80)
+    out = cb.run_inpaint(cv(first, s), "", "", "Replace", "telea", "", 1.0, -1, 0, 10, 7.5, -1, 1, "seamless", s,
+                         folder=tmp_path)
+    result1 = io.read(out["result_png"]).pixels
+    value, s, status = cb.continue_from_result(s)
+    assert value["op"] == "load" and value["mask"] is None and "edit 2" in status
+    assert np.array_equal(s.picture.pixels, result1)  # the next contract is against the result
+    second = rect(96, 128, 5, 20, 5, 30)
+    out = cb.run_inpaint(cv(second, s), "", "", "Replace", "telea", "", 1.0, -1, 0, 10, 7.5, -1, 1, "seamless", s,
+                         folder=tmp_path)
+    result2 = io.read(out["result_png"]).pixels
+    assert np.array_equal(result2[~second], result1[~second]) and not np.array_equal(result2, result1)
+    assert "edit 2 of a chain" in out["info"]
+    value, s, status = cb.undo_result(s)
+    assert np.array_equal(s.picture.pixels, img) and np.array_equal(mask_of(value, s), first)
+    with pytest.raises(gr.Error, match="nothing to undo"):
+        cb.user_errors(cb.undo_result)(s)
+    with pytest.raises(gr.Error, match="no result yet"):
+        cb.user_errors(cb.continue_from_result)(session_for(img, tmp_path))
+
+
+def test_the_plain_endpoint_takes_an_image_and_a_mask_file(tmp_path):
+    from pipelines import io
+
+    rgba = np.dstack([photo(), np.linspace(0, 255, 96 * 128).reshape(96, 128).astype(np.uint8)])
+    io.save_png(tmp_path / "rgba.png", rgba)
+    m = rect(96, 128, 30, 60, 40, 80)
+    io.save_png(tmp_path / "m.png", m)
+    png, mask_png, info = cb.inpaint_files(str(tmp_path / "rgba.png"), str(tmp_path / "m.png"), "", "", "Replace",
+                                           "telea", "", 1.0, -1, 0, 10, 7.5, -1, 1, "seamless", folder=tmp_path)
+    out = io.read(png).pixels
+    assert out.shape == rgba.shape and np.array_equal(out[~m], rgba[~m]) and "telea" in info
+    with pytest.raises(gr.Error, match="no mask"):
+        cb.user_errors(cb.inpaint_files)(str(tmp_path / "rgba.png"), None, "", "", "Replace", "telea", "", 1.0, -1,
+                                         0, 10, 7.5, -1, 1, "seamless", folder=tmp_path)
+
+
+def test_engine_status_and_ignored_controls():
+    assert "telea" in cb.engine_status("telea", "", None) and "no weights" in cb.engine_status("telea", "", None)
+    cfg = AppConfig(allow_downloads=False)
+    assert "downloads are off" in cb.engine_status("diffusers", "someone/not-here", cfg)
+    off, on = cb.engine_controls("ns"), cb.engine_controls("diffusers")
+    assert all(u["interactive"] is False for u in off) and all(u["interactive"] is True for u in on)
 
 
 def test_quick_mode_remove_sets_background_prompt_and_strength():
@@ -325,8 +386,8 @@ def test_outpaint_classical_keeps_the_original_and_takes_presets(tmp_path):
 
 
 @pytest.mark.skipif(not HAS_SEGMENT, reason="pipelines/segment.py is not there yet")
-def test_click_to_segment_with_grabcut_fallback_feeds_the_editor(tmp_path):
-    from pipelines import io
+def test_select_on_the_canvas_with_grabcut_proposes_candidates(tmp_path):
+    from pipelines import io, segment
 
     h, w = 96, 128
     img = np.full((h, w, 3), (40, 120, 40), np.uint8)
@@ -335,29 +396,26 @@ def test_click_to_segment_with_grabcut_fallback_feeds_the_editor(tmp_path):
     img[disc] = (230, 40, 200)
     res = Resources(AppConfig(segmenter="grabcut"))
     io.save_png(tmp_path / "disc.png", img)
-    _, overlay, session, status = cb.load_photo(str(tmp_path / "disc.png"), Session(), res, "k")
-    assert overlay.shape == img.shape and "grabcut" in status
-    overlay, session, choices, best, status = cb.segment_click(session, "positive", 64, 48, res)
-    assert choices and best == 0 and "fallback" in status
-    mask = session.segmentation.mask
+    value, session, status = cb.load_photo(str(tmp_path / "disc.png"), Session(), res, "k")
+    assert value["op"] == "load" and "grabcut" in status
+    out = cb.segment_prompts(session, {"points": [[64.4, 48.2]], "labels": [1], "box": None, "seq": 3}, "none", res)
+    assert out["op"] == "proposal" and out["seq"] == 3 and out["key"] == session.key and "fallback" in out["info"]
+    mask = maskcodec.decode(out["candidates"][out["best"]]["mask"], (h, w))
     assert (mask & disc).sum() / disc.sum() > 0.9 and (mask & ~disc).sum() < 0.1 * disc.sum()
-    assert overlay[48, 64].tolist() != img[48, 64].tolist()  # the click is drawn
-    value = cb.use_segmentation(session, editor(img), "none")
-    assert np.array_equal(cb.editor_mask({"layers": [np.asarray(x) for x in value["layers"]]}, session), mask)
-    grown = cb.use_segmentation(session, editor(img), "removal")  # a preset grows the mask visibly on the canvas
-    shown = cb.editor_mask({"layers": [np.asarray(x) for x in grown["layers"]]}, session)
-    assert shown.sum() > mask.sum() and shown[mask].all()
-    # box mode: two corners
-    _, session, _ = cb.clear_clicks(session)
-    _, session, choices, _, status = cb.segment_click(session, "box", 40, 24, res)
-    assert choices is None and "corner" in status
-    _, session, choices, _, _ = cb.segment_click(session, "box", 88, 72, res)
-    assert session.box == (40, 24, 89, 73) and session.segmentation.mask[48, 64]
+    assert np.array_equal(mask, session.segmentation.mask)  # nothing is added to the mask until the user says so
+    grown = cb.segment_prompts(session, {"points": [[64, 48]], "labels": [1], "box": None, "seq": 4}, "removal", res)
+    shown = maskcodec.decode(grown["candidates"][0]["mask"], (h, w))  # a preset grows the proposal visibly
+    assert np.array_equal(shown, segment.grow_mask(session.segmentation.mask, "removal"))
+    boxed = cb.segment_prompts(session, {"points": [], "labels": [], "box": [40, 24, 89, 73], "seq": 5}, "none", res)
+    assert maskcodec.decode(boxed["candidates"][0]["mask"], (h, w))[48, 64]
+    lonely = cb.segment_prompts(session, {"points": [[5, 5]], "labels": [0], "box": None, "seq": 6}, "none", res)
+    assert lonely["op"] == "notice" and "negative click alone" in lonely["text"]
 
 
-def test_segment_click_without_image_is_an_error():
+def test_select_without_a_photo_is_an_error():
     with pytest.raises(ValueError, match="no photo"):
-        cb.segment_click(Session(), "positive", 1, 1, Resources(AppConfig(segmenter="grabcut")))
+        cb.segment_prompts(Session(), {"points": [[1, 1]], "labels": [1]}, "none",
+                           Resources(AppConfig(segmenter="grabcut")))
 
 
 # ------------------------------------------------------------------------------------------ app and layout
@@ -376,13 +434,16 @@ def test_demo_has_api_names_and_gpu_concurrency():
 
     demo = build_demo(AppConfig(engine="telea"))
     fns = {fn.api_name: fn for fn in demo.fns.values() if fn.api_name}
-    for name in ("inpaint", "preview", "segment", "segment_click", "feather_lab", "outpaint", "grow_mask",
-                 "invert_mask", "upload_mask", "use_mask", "random_seed", "load_photo"):
+    for name in ("inpaint", "inpaint_image", "preview", "segment", "feather_lab", "outpaint", "grow_mask",
+                 "invert_mask", "upload_mask", "random_seed", "load_photo"):
         assert name in fns, name
-    assert fns["inpaint"].concurrency_id == fns["outpaint"].concurrency_id == "gpu"
+    assert fns["inpaint"].concurrency_id == fns["outpaint"].concurrency_id == fns["inpaint_image"].concurrency_id
+    assert fns["inpaint"].concurrency_id == "gpu"
+    clicks = [fn for fn in demo.fns.values() if fn.name == "_on_segment"]  # the canvas's Select / Box
+    assert len(clicks) == 1
     # clicks never wait behind a generation, nor generation behind a click
-    assert fns["segment"].concurrency_id == fns["segment_click"].concurrency_id == fns["load_photo"].concurrency_id
-    assert fns["segment_click"].concurrency_id != "gpu" and fns["grow_mask"].concurrency_id not in ("gpu", "segment")
+    assert fns["segment"].concurrency_id == clicks[0].concurrency_id == fns["load_photo"].concurrency_id
+    assert clicks[0].concurrency_id != "gpu" and fns["grow_mask"].concurrency_id not in ("gpu", "segment")
     assert demo.delete_cache is not None
 
 
@@ -391,8 +452,8 @@ def test_examples_load_photo_and_mask_from_assets():
 
     rows = examples()
     assert rows and all(len(r) == 4 for r in rows)
-    value, _, session, _ = load_example(rows[0][0], rows[0][3], None, resources(), "k")
-    mask = cb.editor_mask({"layers": [np.asarray(x) for x in value["layers"]]}, session)
+    value, session, _ = load_example(rows[0][0], rows[0][3], None, resources(), "k")
+    mask = mask_of(value, session)
     assert mask.shape == session.image.shape[:2] and 0.05 < mask.mean() < 0.3
 
 
@@ -400,10 +461,11 @@ def test_stop_sets_the_sessions_cancel_event_and_the_run_says_cancelled(tmp_path
     res = Resources(AppConfig(engine="telea"))
     event = res.cancel_event("abc")
     assert res.cancel("abc") and event.is_set() and not res.cancel("abc")
-    value = editor(photo(), layer(96, 128, 30, 50, 40, 70))
+    session = session_for(photo(), tmp_path)
+    value = cv(rect(96, 128, 30, 50, 40, 70), session)
     with pytest.raises(gr.Error, match="cancelled"):
         cb.user_errors(cb.run_inpaint)(value, "", "", "Replace", "telea", "", 1.0, -1, 4, 10, 7.5, 1, 1, "seamless",
-                                       session_for(photo(), tmp_path), cancel=event)
+                                       session, cancel=event)
 
 
 def test_closing_a_tab_cancels_its_job_and_removes_its_files():
@@ -417,7 +479,7 @@ def test_closing_a_tab_cancels_its_job_and_removes_its_files():
 
 
 @pytest.mark.skipif(not HAS_SEGMENT, reason="pipelines/segment.py is not there yet")
-def test_click_to_segment_with_a_tiny_sam_offers_candidates_and_refines(tmp_path):
+def test_select_with_a_tiny_sam_offers_ranked_candidates_and_refines(tmp_path):
     pytest.importorskip("segment_anything")
     import sys
     from pathlib import Path
@@ -432,29 +494,17 @@ def test_click_to_segment_with_a_tiny_sam_offers_candidates_and_refines(tmp_path
     from pipelines import io
 
     io.save_png(tmp_path / "p.png", img)
-    _, overlay, session, status = cb.load_photo(str(tmp_path / "p.png"), Session(), res, "k")
+    _, session, status = cb.load_photo(str(tmp_path / "p.png"), Session(), res, "k")
     assert "sam tiny" in status
-    overlay, session, choices, best, status = cb.segment_click(session, "positive", 60, 40, res)
-    assert len(choices) == 3 and all("score" in label for label, _ in choices) and best == choices[0][1]
-    other = next(i for _, i in choices if i != best)
-    overlay, session = cb.choose_candidate(session, other)
-    assert session.segmentation.best == other
-    _, session, choices, _, _ = cb.segment_click(session, "negative", 10, 10, res)  # refines from the chosen one
-    assert len(session.points) == 2 and session.segmentation.masks.shape == (3, 96, 128)
-    mask = session.segmentation.mask
-    if mask.any():
-        value = cb.use_segmentation(session, editor(img), "none")
-        assert np.array_equal(cb.editor_mask({"layers": [np.asarray(x) for x in value["layers"]]}, session), mask)
-
-
-def test_an_opaque_layer_without_alpha_is_read_by_luminance(tmp_path):
-    """The editor turns every layer into RGBA: a black/white image layer arrives opaque everywhere and must not
-    repaint the whole photo."""
-    session = session_for(photo(), tmp_path)
-    bw = np.zeros((96, 128, 4), np.uint8)
-    bw[..., 3] = 255
-    bw[20:40, 30:60, :3] = 255
-    assert np.array_equal(cb.editor_mask({"layers": [bw]}, session), rect(96, 128, 20, 40, 30, 60))
+    out = cb.segment_prompts(session, {"points": [[60, 40]], "labels": [1], "box": None, "seq": 1}, "none", res)
+    assert len(out["candidates"]) == 3 and out["best"] == 0
+    scores = [float(c["label"].split(" ")[0]) for c in out["candidates"]]
+    assert scores == sorted(scores, reverse=True)  # best first
+    first = session.segmentation
+    out = cb.segment_prompts(session, {"points": [[60, 40], [10, 10]], "labels": [1, 0], "box": None, "seq": 2},
+                             "none", res)
+    assert len(session.segmentation.prompts.points) == 2 and session.segmentation is not first
+    assert session.segmentation.masks.shape == (3, 96, 128)
 
 
 def test_change_map_is_black_outside_the_repainted_box_and_marks_every_change(monkeypatch):

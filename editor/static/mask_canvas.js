@@ -361,7 +361,10 @@ view.addEventListener('pointermove', (ev) => {
   if (g && g.kind === 'pan') { S.tx += ev.clientX - g.x; S.ty += ev.clientY - g.y; g.x = ev.clientX; g.y = ev.clientY; }
   else if (g && g.kind === 'split') S.split = Math.min(1, Math.max(0, x / S.W));
   else if (g && g.kind === 'paint') { capsule(g.last[0], g.last[1], x, y, S.size / 2, g.on); g.last = [x, y]; flush(); }
-  else if (g && g.kind === 'lasso') g.pts.push([x, y]);
+  else if (g && g.kind === 'lasso') {
+    g.pts.push([x, y]);
+    g.far = Math.max(g.far || 0, Math.hypot(ev.clientX - g.start[0], ev.clientY - g.start[1]));
+  }
   else if (g && g.kind === 'box') {
     const cx = Math.min(S.W, Math.max(0, x)), cy = Math.min(S.H, Math.max(0, y));
     g.rect = [Math.min(g.from[0], cx), Math.min(g.from[1], cy), Math.max(g.from[0], cx), Math.max(g.from[1], cy)];
@@ -374,7 +377,7 @@ function endDrag(ev) {
   if (!g) return;
   if (g.kind === 'paint') endEdit();
   else if (g.kind === 'lasso') {
-    const moved = Math.hypot(ev.clientX - g.start[0], ev.clientY - g.start[1]) > 4;
+    const moved = (g.far || 0) > 4;  // the farthest it went from where it started: a loop ends near its start
     if (moved && g.pts.length > 2) { beginEdit(); polygon(g.pts, g.on); endEdit(); S.poly = []; }
     else {  // a click: a polygon corner; close by clicking the first corner, double-click or Enter
       const p = g.pts[0];
@@ -517,7 +520,7 @@ async function receive(v) {
     } else if (v.op === 'proposal') {
       if (v.seq === S.segSeq) { showCandidates(v.candidates, v.best, v.info); status(v.info ? '' : ''); }
     } else if (v.op === 'band') {
-      S.band = v.band ? await loadImage(v.band) : null; S.bandOn = !!v.band; status(); render();
+      S.band = v.band ? await loadImage(v.band) : null; S.bandOn = !!v.band; status(v.note || ''); render();
     } else if (v.op === 'result') {
       S.result = v.result ? await loadImage(v.result) : null; S.compare = !!S.result; S.split = 0.5; status(); render();
     } else if (v.op === 'notice') {
