@@ -21,6 +21,7 @@ import hashlib
 import logging
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -508,9 +509,10 @@ def run_inpaint(value, prompt, negative, mode, engine, model, strength, feather,
     session remembers the result, so "Continue from this result" can make it the next edit's photo."""
     session = require_photo(session)
     mask = canvas_mask(value, session)
+    folder = folder or Path(tempfile.mkdtemp(prefix="inpaint-result-"))  # the app passes the session's folder
     out = inpaint_picture(session.picture, mask, prompt, negative, mode, engine, model, strength, feather, grow,
-                          steps, guidance, seed, variants, method, folder=folder or Path("."), progress=progress,
-                          device=device, default_model=default_model, cancel=cancel, config=config)
+                          steps, guidance, seed, variants, method, folder=folder, progress=progress, device=device,
+                          default_model=default_model, cancel=cancel, config=config)
     from pipelines import io
 
     result = out["result"]
