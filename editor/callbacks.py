@@ -773,6 +773,40 @@ def run_feather_lab(source: str, photo, value, session: Session | None, widths, 
 
 
 # ---------------------------------------------------------------------------------------------------------
+# Outpaint on the canvas
+
+
+def frame(session: Session | None, left, right, top, bottom, aspect=None):
+    """The outpaint frame for the session's photo: px per side, or an aspect preset (the photo centred). Sizes are
+    checked here (whole numbers >= 0, the new canvas within the size limit) so the frame on the canvas is one the
+    run accepts. Returns (canvas frame value, left, right, top, bottom)."""
+    from pipelines.outpaint import extension
+
+    session = require_photo(session)
+    ratio = ASPECTS.get(aspect, aspect) if aspect else None
+    try:
+        sizes = [0, 0, 0, 0] if ratio else [int(v or 0) for v in (left, right, top, bottom)]
+    except (TypeError, ValueError):
+        raise UserError("the amounts per side must be whole numbers of px") from None
+    pads = extension(session.picture.size, *sizes, aspect=ratio)
+    return (canvas.frame_value(pads, session.key), pads["left"], pads["right"], pads["top"], pads["bottom"])
+
+
+def run_outpaint_canvas(session: Session | None, left, right, top, bottom, aspect, mode, prompt, negative, engine,
+                        model, steps, guidance, seed, *, folder: Path, **kwargs):
+    """Outpaint the session's photo (as decoded: alpha, 16-bit kept; it stays byte-identical in the result) by the
+    frame on the canvas. Returns (canvas result value, result PNG path, info markdown, session); the result can be
+    continued from like an inpaint result."""
+    session = require_photo(session)
+    ratio = ASPECTS.get(aspect, aspect) if aspect else None
+    before, after, png, info = run_outpaint(session.picture, left, right, top, bottom, aspect if ratio else None, mode,
+                                            prompt, negative, engine, model, steps, guidance, seed, folder=folder,
+                                            **kwargs)
+    session.last = {"pixels": None, "png": png, "mask": None}
+    return canvas.result_value(after, session.key), png, info, session
+
+
+# ---------------------------------------------------------------------------------------------------------
 # Outpaint tab
 
 ASPECTS = {"none (amounts per side)": None, "1:1": "1:1", "4:3": "4:3", "3:2": "3:2", "16:9": "16:9",
@@ -789,7 +823,7 @@ def run_outpaint(path, left, right, top, bottom, aspect, mode, prompt, negative,
 
     if path is None:
         raise UserError("no photo: upload an image file")
-    picture = io.read(path)
+    picture = path if isinstance(path, io.Picture) else io.read(path)  # the canvas passes its decoded photo
     ratio = ASPECTS.get(aspect, aspect)
     kwargs = dict(prompt=prompt or "", negative_prompt=negative or "", mode=mode, engine=engine, progress=progress,
                   cancel=cancel)
@@ -817,5 +851,15 @@ def run_outpaint(path, left, right, top, bottom, aspect, mode, prompt, negative,
              f"seam excess {r['seam_excess']:.3f} · ring ΔE {r['ring_delta_e']:.2f}"]
     lines += [f"note: {n}" for n in picture.notes + list(res.notes)]
     folder = Path(folder) if folder is not None else Path(path).parent
-    png = save_png(out, folder, "outpaint.png", picture.icc_profile)
+    from pipelines import provenance
+
+    new_area = np.ones(out.shape[:2], bool)
+    new_area[res.pads["top"]:res.pads["top"] + h, res.pads["left"]:res.pads["left"] + w] = False
+    seed_used = kwargs.get("seed")
+    record = provenance.settings_record(
+        operation="outpaint", engine=engine, model=kwargs.get("model") if engine == "diffusers" else None,
+        prompt=prompt or "", negative=negative or "", seed=seed_used, strength=None,
+        steps=kwargs.get("steps"), guidance=kwargs.get("guidance"), grow=0, feather=None, method="seamless",
+        mask=new_area, report=r, extra={"pads": dict(res.pads), "mode": res.mode, "source": picture.name})
+    png = save_png(out, folder, "outpaint.png", picture.icc_profile, text=provenance.png_text(record))
     return display_copy(io.to_working(image)), display_copy(io.to_working(out)), png, "  \n".join(lines)

@@ -12,7 +12,8 @@ Values (JSON objects):
   replaced, one undo step; ``base`` = the rev it was computed from: a canvas edited since ignores it and says so),
   ``proposal`` (segmentation candidates [{label, mask}], best, info, seq: shown in blue until the user adds,
   subtracts or discards), ``band`` (blend band overlay data URL or None), ``result`` (the result's display copy
-  for the before/after view), ``notice`` (a status line).
+  for the before/after view), ``frame`` (outpaint: the new canvas around the photo, pads [l, t, r, b] or None),
+  ``notice`` (a status line).
 Every value to the canvas carries ``key`` (the photo's content hash) and a fresh ``seq``/``nonce`` so that two
 equal outputs still reach the canvas.
 """
@@ -40,7 +41,8 @@ def _read(name: str) -> str:
 
 class MaskCanvas(gr.HTML):
     """The mask canvas. Custom events (from the JavaScript): ``segment`` (data: points [[x, y]], labels [1|0], box
-    XYXY or None, seq) and ``band`` (the user turned the blend band on)."""
+    XYXY or None, seq), ``band`` (the user turned the blend band on) and ``frame`` (data: pads [left, top, right,
+    bottom] after dragging an outpaint edge)."""
 
     def __init__(self, **kwargs):
         super().__init__(
@@ -118,6 +120,14 @@ def band_value(overlay: np.ndarray | None, key: str) -> dict:
 def result_value(display: np.ndarray, key: str) -> dict:
     """The result's display copy (HWC uint8 RGB): the canvas turns to its before/after view."""
     return {"op": "result", "result": data_url(display), "key": key, "nonce": next(_nonce)}
+
+
+def frame_value(pads: dict | None, key: str, note: str = "") -> dict:
+    """The outpaint frame: ``pads`` {"left", "top", "right", "bottom"} px around the photo (None: back to the mask
+    canvas). The canvas shows the new canvas, its edges draggable (each drag sends a "frame" event)."""
+    order = ("left", "top", "right", "bottom")
+    return {"op": "frame", "pads": None if pads is None else [int(pads[k]) for k in order], "key": key,
+            "note": note, "nonce": next(_nonce)}
 
 
 def notice_value(text: str, key: str | None = None) -> dict:

@@ -87,11 +87,23 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
                                         file_types=["image"], type="filepath", height=80, elem_id="photo")
                         seg_status = gr.Markdown("Upload a photo, then paint its mask on the canvas.",
                                                  elem_id="seg-status")
-                        mode = gr.Radio(["Replace", "Remove"], value="Replace", label="Mode", elem_id="mode")
+                        mode = gr.Radio(["Replace", "Remove", "Outpaint"], value="Replace", label="Mode",
+                                        elem_id="mode")
                         prompt = gr.Textbox(label="Prompt", lines=2, placeholder="what to paint in the mask",
                                             elem_id="prompt")
+                        with gr.Group(visible=False) as frame_group:
+                            frame_aspect = gr.Dropdown(list(cb.ASPECTS), value="none (amounts per side)",
+                                                       label="Aspect (or drag the frame's edges on the canvas)")
+                            with gr.Row():
+                                frame_left = gr.Number(0, precision=0, label="Left px", min_width=60)
+                                frame_right = gr.Number(256, precision=0, label="Right px", min_width=60)
+                                frame_top = gr.Number(0, precision=0, label="Top px", min_width=60)
+                                frame_bottom = gr.Number(0, precision=0, label="Bottom px", min_width=60)
+                            frame_mode = gr.Radio(["single", "tiled"], value="tiled", label="Outpaint mode")
                         with gr.Row():
                             run_btn = gr.Button("Inpaint", variant="primary", elem_id="run", scale=2)
+                            frame_btn = gr.Button("Outpaint", variant="primary", elem_id="run-outpaint", scale=2,
+                                                  visible=False)
                             stop_btn = gr.Button("Stop", variant="stop", elem_id="stop", scale=1)
                         engine_info = gr.Markdown(cb.engine_status(default_engine, model_name, config),
                                                   elem_id="engine-info")
@@ -245,8 +257,39 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
                            canvas, api_name="upload_mask", concurrency_id=TOOLS, concurrency_limit=4)
 
         seed_btn.click(cb.random_seed, None, seed, api_name="random_seed")
-        mode.input(cb.user_errors(cb.quick_mode), [mode, prompt, negative, strength], [prompt, negative, strength],
-                   api_name=False)
+        frame_sides = [frame_left, frame_right, frame_top, frame_bottom]
+
+        @cb.user_errors
+        def _on_mode(md, p, n, st, l_, r_, t_, b_, asp, s):
+            p, n, st = cb.quick_mode(md, p, n, st)
+            outpainting = md == "Outpaint"
+            if s is None or s.picture is None:
+                shown = gr.skip()
+            elif outpainting:
+                shown = cb.frame(s, l_, r_, t_, b_, asp if asp in cb.ASPECTS and cb.ASPECTS[asp] else None)[0]
+            else:
+                shown = cb.canvas.frame_value(None, s.key)
+            return (p, n, st, gr.update(visible=outpainting), gr.update(visible=not outpainting),
+                    gr.update(visible=outpainting), shown)
+
+        mode.input(_on_mode, [mode, prompt, negative, strength, *frame_sides, frame_aspect, session],
+                   [prompt, negative, strength, frame_group, run_btn, frame_btn, canvas], api_name=False)
+
+        @cb.user_errors
+        def _on_frame_numbers(l_, r_, t_, b_, asp, s):
+            return cb.frame(s, l_, r_, t_, b_, asp if cb.ASPECTS.get(asp) else None)
+
+        for control in (*frame_sides, frame_aspect):
+            control.input(_on_frame_numbers, [*frame_sides, frame_aspect, session], [canvas, *frame_sides],
+                          api_name=False, concurrency_id=TOOLS, concurrency_limit=4)
+
+        @cb.user_errors
+        def _on_frame_drag(s, evt: gr.EventData):
+            left, top, right, bottom = (getattr(evt, "_data", None) or {}).get("pads") or (0, 0, 0, 0)
+            return cb.frame(s, left, right, top, bottom) + ("none (amounts per side)",)
+
+        canvas.frame(_on_frame_drag, [session], [canvas, *frame_sides, frame_aspect], api_name=False,
+                     show_progress="hidden", concurrency_id=TOOLS, concurrency_limit=4)
         def _band_quiet(v, g, f, m, s):  # the band follows the sliders; without a mask it just stays off
             return cb.user_errors(cb.band)(v, g, f, m, s, quiet=True)
 
@@ -329,6 +372,30 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
             [api_result, api_result_mask, api_info], api_name="inpaint_image", concurrency_id=GPU,
             concurrency_limit=limit,
         )
+
+        @cb.user_errors
+        def _on_outpaint_canvas(s, l_, r_, t_, b_, asp, om, p, n, eng, mdl, sp, gu, sd, request: gr.Request,
+                                progress=gr.Progress(track_tqdm=True)):
+            from pipelines.inpaint import Cancelled
+
+            def step(done, total):
+                progress((int(done), int(total)), desc="outpainting")
+
+            key = key_of(request)
+            try:
+                value, png, text, s = cb.run_outpaint_canvas(
+                    s, l_, r_, t_, b_, asp if cb.ASPECTS.get(asp) else None, om, p, n, eng, mdl, sp, gu, sd,
+                    folder=resources.session_dir(key), progress=step, device=device, default_model=model_name,
+                    cancel=resources.cancel_event(key), config=config)
+            except Cancelled:
+                return gr.skip(), gr.skip(), "**Stopped.** Nothing was changed; the previous result is kept.", gr.skip()
+            return value, png, text, s
+
+        frame_btn.click(_on_outpaint_canvas,
+                        [session, *frame_sides, frame_aspect, frame_mode, prompt, negative, engine, model, steps,
+                         guidance, seed],
+                        [canvas, result_file, info, session], api_name=False, concurrency_id=GPU,
+                        concurrency_limit=limit)
 
         def _on_stop(request: gr.Request):
             resources.cancel(key_of(request))  # the running job stops within one step and says "Stopped"

@@ -517,3 +517,29 @@ def test_change_map_is_black_outside_the_repainted_box_and_marks_every_change(mo
     assert heat.shape == (30, 40, 3)
     assert heat.any(axis=2).sum() >= 1 and heat[int(51 * 30 / 96), int(62 * 40 / 128)].any()
     assert heat.any(axis=2).sum() <= 4  # nothing outside the box
+
+
+def test_outpaint_on_the_canvas_frames_runs_and_continues(tmp_path):
+    from pipelines import io, provenance
+
+    img = photo(48, 64)
+    s = session_for(img, tmp_path)
+    value, left, right, top, bottom = cb.frame(s, 0, 16, 0, 8)
+    assert value["op"] == "frame" and value["pads"] == [0, 0, 16, 8] and (left, right, top, bottom) == (0, 16, 0, 8)
+    value, *sides = cb.frame(s, 0, 0, 0, 0, "1:1")  # an aspect preset centres the photo
+    assert value["pads"] == [0, 8, 0, 8] and sides == [0, 0, 8, 8]
+    with pytest.raises(gr.Error, match="nothing to outpaint"):
+        cb.user_errors(cb.frame)(s, 0, 0, 0, 0)
+    with pytest.raises(gr.Error, match="whole numbers"):
+        cb.user_errors(cb.frame)(s, "x", 0, 0, 0)
+    with pytest.raises(gr.Error):
+        cb.user_errors(cb.frame)(s, 0, 10**6, 0, 10**6)  # a canvas over the size limit
+    value, png, info, s = cb.run_outpaint_canvas(s, 0, 16, 0, 8, None, "single", "", "", "telea", "", 10, 7.5, 1,
+                                                 folder=tmp_path)
+    out = io.read(png).pixels
+    assert value["op"] == "result" and out.shape == (56, 80, 3) and np.array_equal(out[:48, :64], img)
+    record = provenance.read_settings(png)
+    assert record["operation"] == "outpaint" and record["extra"]["pads"]["right"] == 16
+    assert record["mask"]["pixels"] == 56 * 80 - 48 * 64
+    value, s, _ = cb.continue_from_result(s)  # the outpainted picture becomes the photo to edit
+    assert (value["w"], value["h"]) == (80, 56) and np.array_equal(s.picture.pixels, out)

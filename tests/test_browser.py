@@ -353,3 +353,36 @@ def test_a_full_flow_keeps_every_edits_outside_exact(page, spy):
         strip.paste(t, (x, 0))
         x += t.width + 8
     strip.save(OUT / "browser_flow_strip.jpg", quality=85)
+
+
+def test_outpaint_on_the_canvas_drag_an_edge_and_run(page, spy):
+    path = shared("remove_bridge.jpg")
+    native = pio.read(path).pixels
+    h, w = native.shape[:2]
+    upload(page, path)
+    page.locator("#mode label", has_text="Outpaint").click()
+    page.wait_for_function(f"() => {API}.state().pads !== null", timeout=60_000)
+    assert state(page)["pads"] == [0, 0, 256, 0]  # the number boxes' default: 256 px on the right
+    # drag the right edge out to 300 px past the photo
+    page.mouse.move(*at(page, w + 100, h / 2))
+    page.mouse.down()
+    page.mouse.move(*at(page, w + 300, h / 2), steps=5)
+    page.mouse.up()
+    page.wait_for_function(f"() => {API}.state().pads[2] > 256", timeout=60_000)
+    right = state(page)["pads"][2]
+    assert abs(right - 300) <= 1 and state(page)["pads"][:2] == [0, 0]
+    number = page.locator(".block", has_text="Right px").locator("input[type=number]").first
+    page.wait_for_function("([e, v]) => +e.value === v", arg=[number.element_handle(), right], timeout=60_000)
+    shot(page, "07_outpaint_frame")
+    old = page.locator("#result-file a[href]").count()
+    page.locator("#run-outpaint").click()
+    page.wait_for_function(f"() => {API}.state().compare", timeout=240_000)
+    href = page.locator("#result-file a[href]").first.get_attribute("href")
+    assert old == 0 and href
+    tmp = OUT / "_outpaint.png"
+    tmp.write_bytes(page.request.get(href).body())
+    result = pio.read(tmp).pixels
+    tmp.unlink()
+    assert result.shape[:2] == (h, w + right)
+    assert np.array_equal(result[:, :w], native)  # the photo sits byte-identical in the new canvas
+    shot(page, "08_outpaint_result")

@@ -30,6 +30,7 @@ const S = {
   band: null, bandOn: false, candidates: [], chosen: 0, propCv: null, points: [], box: null, segSeq: 0,
   result: null, compare: false, split: 0.5, s: 1, tx: 0, ty: 0, space: false, drag: null, poly: [], cursor: null,
   dirty: null, notice: '',
+  pads: null,  // outpaint frame [left, top, right, bottom] in photo px, or null
 };
 
 // ------------------------------------------------------------------------------------------------ codec
@@ -212,9 +213,10 @@ function discardProposal() {
 // ------------------------------------------------------------------------------------------------ view
 function fit() {
   if (!S.W) return;
-  const w = stage.clientWidth, h = stage.clientHeight;
-  S.s = Math.min(w / S.W, h / S.H);
-  S.tx = (w - S.W * S.s) / 2; S.ty = (h - S.H * S.s) / 2;
+  const w = stage.clientWidth, h = stage.clientHeight, [l, t, r, b] = S.pads || [0, 0, 0, 0];
+  const fw = S.W + l + r, fh = S.H + t + b;
+  S.s = Math.min(w / fw, h / fh);
+  S.tx = (w - fw * S.s) / 2 + l * S.s; S.ty = (h - fh * S.s) / 2 + t * S.s;
   render();
 }
 function zoomAt(factor, cx, cy) {
@@ -257,6 +259,28 @@ function draw() {
   ctx.save();
   ctx.translate(S.tx, S.ty); ctx.scale(S.s, S.s);
   ctx.imageSmoothingEnabled = S.s < 1;
+  if (S.pads) {  // outpaint: the new canvas around the photo, the new area shaded
+    const [l, t, r, b] = S.pads;
+    ctx.fillStyle = 'rgba(40, 40, 60, 0.55)'; ctx.fillRect(-l, -t, S.W + l + r, S.H + t + b);
+    if (S.photo) ctx.drawImage(S.photo, 0, 0, S.W, S.H);
+    if (S.compare && S.result) {
+      const sx = -l + Math.round(S.split * (S.W + l + r));
+      ctx.save(); ctx.beginPath(); ctx.rect(sx, -t, S.W + r - sx, S.H + t + b); ctx.clip();
+      ctx.drawImage(S.result, -l, -t, S.W + l + r, S.H + t + b); ctx.restore();
+    }
+    ctx.restore();
+    const [X0, Y0] = [S.tx - l * S.s, S.ty - t * S.s], [X1, Y1] = [S.tx + (S.W + r) * S.s, S.ty + (S.H + b) * S.s];
+    ctx.strokeStyle = '#fff'; ctx.lineWidth = 2; ctx.setLineDash([8, 5]); ctx.strokeRect(X0, Y0, X1 - X0, Y1 - Y0);
+    ctx.setLineDash([]);
+    ctx.font = '13px sans-serif'; ctx.fillStyle = 'rgba(0,0,0,.65)'; ctx.fillRect(X0 + 6, Y0 + 6, 230, 20);
+    ctx.fillStyle = '#fff';
+    ctx.fillText(`new canvas ${S.W + l + r}×${S.H + t + b} · drag its edges`, X0 + 12, Y0 + 21);
+    if (S.compare && S.result) {
+      const X = S.tx + (-l + S.split * (S.W + l + r)) * S.s;
+      ctx.fillStyle = '#fff'; ctx.fillRect(X - 1, 0, 2, h);
+    }
+    return;
+  }
   if (S.photo) ctx.drawImage(S.photo, 0, 0, S.W, S.H);
   if (S.compare && S.result) {
     const sx = Math.round(S.split * S.W);
@@ -306,7 +330,9 @@ function draw() {
 function status(extra) {
   if (extra !== undefined) S.notice = extra;
   const zoom = Math.round(S.s * 100);
-  statusEl.textContent = S.md
+  statusEl.textContent = S.md && S.pads
+    ? `outpaint: ${S.W}×${S.H} → ${S.W + S.pads[0] + S.pads[2]}×${S.H + S.pads[1] + S.pads[3]} (left ${S.pads[0]}, top ${S.pads[1]}, right ${S.pads[2]}, bottom ${S.pads[3]})` + (S.notice ? ' · ' + S.notice : '')
+    : S.md
     ? `${S.W}×${S.H} · zoom ${zoom}% · mask ${S.area.toLocaleString()} px (${(100 * S.area / (S.W * S.H)).toFixed(2)}%)` +
       ` · ${S.tool}${S.tool === 'brush' || S.tool === 'eraser' ? ' ' + S.size + ' px' : ''}` +
       ` · undo ${S.undo.length}` + (S.notice ? ' · ' + S.notice : '')
@@ -337,6 +363,12 @@ view.addEventListener('pointerdown', (ev) => {
   view.setPointerCapture(ev.pointerId);
   const [x, y] = toImage(ev);
   if (ev.button === 1 || S.space || S.tool === 'pan') { S.drag = { kind: 'pan', x: ev.clientX, y: ev.clientY }; return; }
+  if (S.pads) {  // outpaint: pull the side the pointer is beyond; in the photo, move the before/after line
+    const side = x < 0 ? 0 : y < 0 ? 1 : x > S.W ? 2 : y > S.H ? 3 : -1;
+    if (side >= 0) S.drag = { kind: 'edge', side };
+    else if (S.compare && S.result) S.drag = { kind: 'split' };
+    return;
+  }
   if (S.compare && S.result) { S.drag = { kind: 'split' }; S.split = Math.min(1, Math.max(0, x / S.W)); render(); return; }
   if (S.tool === 'brush' || S.tool === 'eraser') {
     const on = S.tool === 'brush' && ev.button !== 2;
@@ -359,7 +391,14 @@ view.addEventListener('pointermove', (ev) => {
   S.cursor = [x, y];
   const g = S.drag;
   if (g && g.kind === 'pan') { S.tx += ev.clientX - g.x; S.ty += ev.clientY - g.y; g.x = ev.clientX; g.y = ev.clientY; }
-  else if (g && g.kind === 'split') S.split = Math.min(1, Math.max(0, x / S.W));
+  else if (g && g.kind === 'split') {
+    const [l, , r] = S.pads || [0, 0, 0, 0];
+    S.split = Math.min(1, Math.max(0, (x + l) / (S.W + l + r)));
+  }
+  else if (g && g.kind === 'edge') {
+    const v = [-x, -y, x - S.W, y - S.H][g.side];
+    S.pads[g.side] = Math.max(0, Math.min(4 * (g.side % 2 ? S.H : S.W), Math.round(v)));
+  }
   else if (g && g.kind === 'paint') { capsule(g.last[0], g.last[1], x, y, S.size / 2, g.on); g.last = [x, y]; flush(); }
   else if (g && g.kind === 'lasso') {
     g.pts.push([x, y]);
@@ -376,6 +415,7 @@ function endDrag(ev) {
   S.drag = null;
   if (!g) return;
   if (g.kind === 'paint') endEdit();
+  else if (g.kind === 'edge') { trigger('frame', { pads: S.pads.slice() }); status(); }
   else if (g.kind === 'lasso') {
     const moved = (g.far || 0) > 4;  // the farthest it went from where it started: a loop ends near its start
     if (moved && g.pts.length > 2) { beginEdit(); polygon(g.pts, g.on); endEdit(); S.poly = []; }
@@ -502,7 +542,7 @@ async function receive(v) {
       const photo = await loadImage(v.photo);
       Object.assign(S, { W: v.w, H: v.h, key: v.key, photo, rev: 0, undo: [], redo: [], candidates: [], points: [],
         box: null, poly: [], propCv: null, band: null, bandOn: false, result: null, compare: false, notice: '',
-        outlineCv: null, outlineFor: null });
+        outlineCv: null, outlineFor: null, pads: null });
       S.md = newMaskData(v.w, v.h, MASK_RGB);
       S.maskCv = canvasOf(v.w, v.h);
       if (v.mask) decodeInto(v.mask, S.md.data, v.w * v.h);
@@ -523,6 +563,8 @@ async function receive(v) {
       S.band = v.band ? await loadImage(v.band) : null; S.bandOn = !!v.band; status(v.note || ''); render();
     } else if (v.op === 'result') {
       S.result = v.result ? await loadImage(v.result) : null; S.compare = !!S.result; S.split = 0.5; status(); render();
+    } else if (v.op === 'frame') {
+      S.pads = v.pads ? v.pads.slice() : null; S.compare = false; S.result = null; fit(); status(v.note || '');
     } else if (v.op === 'notice') {
       status(v.text || '');
     }
@@ -537,7 +579,8 @@ watch('value', () => receive(props.value));
 // ------------------------------------------------------------------------------------------------ for tests
 root.maskCanvas = {
   state: () => ({ W: S.W, H: S.H, rev: S.rev, s: S.s, tx: S.tx, ty: S.ty, tool: S.tool, size: S.size, area: S.area,
-    undo: S.undo.length, redo: S.redo.length, candidates: S.candidates.length, compare: S.compare, key: S.key }),
+    undo: S.undo.length, redo: S.redo.length, candidates: S.candidates.length, compare: S.compare, key: S.key,
+    pads: S.pads }),
   mask: () => S.encoded,
   // what is on the mask canvas the view draws, read back from its pixels (not from md)
   shown: () => encodeAlpha(S.maskCv.getContext('2d').getImageData(0, 0, S.W, S.H).data, S.W * S.H).text,
