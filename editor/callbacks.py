@@ -749,15 +749,41 @@ def feather_lab(original: np.ndarray, generated: np.ndarray, mask: np.ndarray, w
     return out
 
 
+def seam_point(mask: np.ndarray) -> tuple[int, int]:
+    """(x, y) of a point on the mask's edge: the leftmost mask pixel of the row through its centroid (the first
+    edge pixel in reading order when that row has none)."""
+    ys, xs = np.nonzero(mask)
+    cy = int(round(ys.mean()))
+    row = np.flatnonzero(mask[cy])
+    if row.size:
+        return int(row[0]), cy
+    edge = mask & ~masks.shrink(mask, 1)
+    ey, ex = np.nonzero(edge)
+    return int(ex[0]), int(ey[0])
+
+
+def seam_crop(image: np.ndarray, point: tuple[int, int], size: int = 96, zoom: int = 4) -> np.ndarray:
+    """A ``size`` px square of ``image`` (HWC uint8) centred on ``point`` = (x, y), enlarged ``zoom`` times with
+    nearest-neighbour pixels, so single-pixel seams stay visible."""
+    h, w = image.shape[:2]
+    x, y = point
+    half = size // 2
+    x0, y0 = min(max(0, x - half), max(0, w - size)), min(max(0, y - half), max(0, h - size))
+    crop = image[y0:y0 + size, x0:x0 + size]
+    return cv2.resize(crop, (crop.shape[1] * zoom, crop.shape[0] * zoom), interpolation=cv2.INTER_NEAREST)
+
+
 def run_feather_lab(source: str, photo, value, session: Session | None, widths, methods, colour, grow):
     """api_name "feather_lab". source "patch": a solid patch of ``colour`` pasted on ``photo`` (a file; or the
     session's photo) inside the canvas's mask (a centred ellipse if none); "result": the last inpaint result
-    composited back over its input at each width (where the removed object shows through). Panels are display
-    size previews."""
+    composited back over its input at each width (where the removed object shows through). Returns (gallery of
+    display-size panels with captions, panels for the scrubber: [{"full", "crop", "caption"}] where crop is the
+    seam enlarged 4x at one point of the mask's edge, the same point in every panel)."""
     if source == "result":
         if session is None or session.result is None:
             raise UserError("no result yet: run Inpaint first, or use the solid patch")
-        panels = feather_lab(session.result_input, session.result, session.result_mask, widths, methods, grow)
+        mask = session.result_mask
+        panels = feather_lab(session.result_input, session.result, mask, widths, methods, grow)
     else:
         if photo is not None:
             image, mask = to_rgb(photo), None
@@ -769,7 +795,19 @@ def run_feather_lab(source: str, photo, value, session: Session | None, widths, 
         if mask is None:
             mask = default_lab_mask(image)
         panels = feather_lab(image, solid_patch(image, colour), mask, widths, methods, grow)
-    return [(shrink_for_display(img), caption) for img, caption in panels]
+    point = seam_point(masks.grow(mask, int(grow)) if int(grow) else mask)
+    scrub = [{"full": shrink_for_display(img), "crop": seam_crop(img, point), "caption": caption}
+             for img, caption in panels]
+    return [(p["full"], p["caption"]) for p in scrub], scrub
+
+
+def scrub_panel(index, panels):
+    """The scrubber: panel ``index`` (1-based) of run_feather_lab's panels -> (full, seam crop, caption)."""
+    if not panels:
+        raise UserError("press Composite first")
+    k = min(max(int(index or 1), 1), len(panels)) - 1
+    p = panels[k]
+    return p["full"], p["crop"], f"**{k + 1} of {len(panels)}** · {p['caption']}"
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -210,10 +210,19 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
                     lab_methods = gr.CheckboxGroup(list(blend.METHODS), value=["feather", "seamless"],
                                                    label="Methods")
                     lab_grow = gr.Slider(0, 32, value=0, step=1, label="Growth px")
-                lab_photo = gr.File(label="Photo (empty: the editor's photo and mask)", file_types=["image"],
+                lab_photo = gr.File(label="Photo (empty: the canvas's photo and mask)", file_types=["image"],
                                     type="filepath", height=90)
                 lab_btn = gr.Button("Composite", variant="primary")
-                lab_gallery = gr.Gallery(label="Feather widths x methods", format="jpeg", columns=4, height=560,
+                lab_panels = gr.State([])
+                lab_scrub = gr.Slider(1, cb.MAX_LAB_PANELS, value=1, step=1, label="Scrub through the panels",
+                                      elem_id="lab-scrub")
+                lab_caption = gr.Markdown(elem_id="lab-caption")
+                with gr.Row():
+                    lab_full = gr.Image(label="Panel", type="numpy", format="jpeg", interactive=False, height=420,
+                                        elem_id="lab-full")
+                    lab_zoom = gr.Image(label="The seam, 4x (the same spot in every panel)", type="numpy",
+                                        format="png", interactive=False, height=420, elem_id="lab-zoom")
+                lab_gallery = gr.Gallery(label="Feather widths x methods", format="jpeg", columns=4, height=460,
                                          object_fit="contain", elem_id="lab-gallery")
 
         # ---------------------------------------------------------------------- wiring
@@ -425,9 +434,17 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
 
         out_stop.click(_on_stop, None, None, api_name=False, queue=False)
 
-        lab_btn.click(cb.user_errors(cb.run_feather_lab),
+        def _on_lab(src, ph, v, s, wd, ms, col, g):
+            gallery, panels = cb.run_feather_lab(src, ph, v, s, wd, ms, col, g)
+            full, crop, caption = cb.scrub_panel(1, panels)
+            return gallery, panels, gr.update(maximum=max(2, len(panels)), value=1), full, crop, caption
+
+        lab_btn.click(cb.user_errors(_on_lab),
                       [lab_source, lab_photo, canvas, session, lab_widths, lab_methods, lab_colour, lab_grow],
-                      lab_gallery, api_name="feather_lab", concurrency_id=TOOLS, concurrency_limit=4)
+                      [lab_gallery, lab_panels, lab_scrub, lab_full, lab_zoom, lab_caption], api_name="feather_lab",
+                      concurrency_id=TOOLS, concurrency_limit=4)
+        lab_scrub.change(cb.user_errors(cb.scrub_panel), [lab_scrub, lab_panels], [lab_full, lab_zoom, lab_caption],
+                         api_name=False, show_progress="hidden")
 
         def _on_unload(request: gr.Request):
             resources.end_session(key_of(request))  # a closed tab: cancel its job, remove its files

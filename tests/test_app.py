@@ -270,8 +270,9 @@ def test_feather_lab_panel_count_and_labels():
 
 def test_feather_lab_from_the_canvas_uses_default_mask_and_checks_input(tmp_path):
     value = None
-    panels = cb.run_feather_lab("patch", None, value, session_for(photo(), tmp_path), "0 8", ["inward"], "#ff00ff", 0)
-    assert len(panels) == 2
+    panels, scrub = cb.run_feather_lab("patch", None, value, session_for(photo(), tmp_path), "0 8", ["inward"],
+                                       "#ff00ff", 0)
+    assert len(panels) == 2 and len(scrub) == 2
     with pytest.raises(gr.Error, match="no result yet"):
         cb.user_errors(cb.run_feather_lab)("result", None, value, Session(), "4", ["inward"], "#ff00ff", 0)
     with pytest.raises(gr.Error, match="numbers"):
@@ -543,3 +544,22 @@ def test_outpaint_on_the_canvas_frames_runs_and_continues(tmp_path):
     assert record["mask"]["pixels"] == 56 * 80 - 48 * 64
     value, s, _ = cb.continue_from_result(s)  # the outpainted picture becomes the photo to edit
     assert (value["w"], value["h"]) == (80, 56) and np.array_equal(s.picture.pixels, out)
+
+
+def test_feather_lab_on_the_users_mask_with_seam_crops_and_a_scrubber(tmp_path):
+    img = photo()
+    s = session_for(img, tmp_path)
+    m = rect(96, 128, 30, 60, 40, 80)
+    gallery, scrub = cb.run_feather_lab("patch", None, cv(m, s), s, "0, 8", ["hard", "seamless"], "#00ff00", 0)
+    assert len(gallery) == len(scrub) == 3  # hard once, seamless at 0 and 8
+    assert cb.seam_point(m) == (40, 44)  # the left edge of the mask on its centroid row (44.5, rounded to even)
+    for p in scrub:
+        assert p["crop"].shape == (96 * 4, 96 * 4, 3)
+    expected = img.copy()
+    expected[m] = (0, 255, 0)  # the hard paste
+    assert np.array_equal(scrub[0]["crop"][::4, ::4], expected[0:96, 0:96])  # the seam, pixel for pixel, 4x
+    full, crop, caption = cb.scrub_panel(3, scrub)
+    assert crop is scrub[2]["crop"] and caption.startswith("**3 of 3**") and "seamless 8 px" in caption
+    assert cb.scrub_panel(99, scrub)[2].startswith("**3 of 3**")
+    with pytest.raises(gr.Error, match="Composite first"):
+        cb.user_errors(cb.scrub_panel)(1, [])
