@@ -24,6 +24,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                                                           "unless a checkpoint is already in the cache)")
     p.add_argument("--segmenter", default="auto", choices=("auto", "sam", "grabcut"),
                    help="auto = SAM when a checkpoint is on disk, else the GrabCut fallback; sam may download once")
+    p.add_argument("--text-model", default=None,
+                   help="Grounding DINO hub id or folder for Select by text (default IDEA-Research/grounding-dino-tiny)")
     p.add_argument("--device", default="auto", help="auto, cuda, cuda:N, mps or cpu")
     p.add_argument("--concurrency", type=int, default=1, help="generation jobs at once (concurrency_id 'gpu')")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for the network)")
@@ -47,7 +49,7 @@ def config_from_args(args: argparse.Namespace) -> AppConfig:
     return AppConfig(model=args.model, engine=args.engine, sam_model=args.sam_model,
                      sam_checkpoint=args.sam_checkpoint, segmenter=args.segmenter, device=args.device,
                      concurrency=args.concurrency, allow_custom_models=local or args.allow_custom_models,
-                     allow_downloads=local or args.allow_downloads)
+                     allow_downloads=local or args.allow_downloads, text_model=args.text_model)
 
 
 def main(argv=None) -> None:

@@ -669,6 +669,37 @@ def segment_prompts(session: Session | None, data: dict, preset: str, resources:
     return canvas.proposal_value(candidates, 0, session.key, seq, info)
 
 
+def select_by_text(session: Session | None, phrase: str, preset: str, resources: Resources) -> dict:
+    """"Select by text": Grounding DINO finds boxes for ``phrase``, the shared segmenter outlines each; the canvas
+    gets a proposal with one candidate per instance (best first) and, when there are several, all of them united.
+    Nothing is added to the mask until the user says so. No match is a one-line UserError."""
+    from pipelines import grounding, segment
+
+    session = require_photo(session)
+    if not (phrase or "").strip():
+        raise UserError("type what to select, e.g. the dog")
+    selector = resources.text_selector()
+    found = selector.boxes(session.image, phrase)
+    if not found:
+        raise UserError(f"no {phrase.strip()!r} found in the photo (threshold {selector.box_threshold:g}): try "
+                        "another phrase or click on it")
+    seg = resources.segmenter()
+    candidates = []
+    for box, score in found[:grounding.MAX_INSTANCES]:
+        m = np.asarray(seg.segment(session.image, box=box).mask, bool)
+        if m.any():
+            candidates.append((f"{score:.2f} · {m.mean():.1%}", m))
+    if not candidates:
+        raise UserError(f"the outline of {phrase.strip()!r} came out empty: click on it instead")
+    if len(candidates) > 1:
+        union = np.logical_or.reduce([m for _, m in candidates])
+        candidates.append((f"all {len(candidates)} · {union.mean():.1%}", union))
+    if preset and preset != "none":
+        candidates = [(label, segment.grow_mask(m, preset)) for label, m in candidates]
+    info = f"{selector.name} + {seg.engine}: {len(found)} match(es) for {grounding.normalise_phrase(phrase)!r}"
+    return canvas.proposal_value(candidates, 0, session.key, None, info)
+
+
 def segment_api(path, positive, negative, box, resources: Resources):
     """api_name "segment": segment the image file ``path`` (decoded by our reader, size-limited) from JSON lists of
     (x, y) clicks and an optional XYXY box. Returns (mask as HW uint8 0/255, engine name)."""

@@ -28,6 +28,10 @@ from .canvas import MaskCanvas
 from .state import ENGINES, AppConfig, Resources, Session
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets" / "examples"
+CSS = """
+#engine-info p, #info p { margin: 0.2em 0; }
+"""
+"""Page CSS, passed to launch() by app.py (Gradio 6 takes css there)."""
 GPU = "gpu"
 SEGMENT = "segment"
 TOOLS = "tools"
@@ -120,6 +124,11 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
                             tool_px = gr.Slider(1, 64, value=8, step=1, label="Grow / shrink by px")
                             seg_grow = gr.Dropdown(["none", "replacement", "removal"], value="none",
                                                    label="A selection grows for", elem_id="seg-grow")
+                            with gr.Row():
+                                text_query = gr.Textbox(label="Select by text", placeholder="e.g. the dog",
+                                                        scale=3, elem_id="select-text")
+                                text_btn = gr.Button("Find", size="sm", scale=1, min_width=60,
+                                                     elem_id="select-text-btn")
                             mask_upload = gr.File(label="Upload a mask (black/white or alpha)", file_types=["image"],
                                                   type="filepath", height=70, elem_id="mask-upload")
                         with gr.Accordion("Advanced", open=False):
@@ -241,6 +250,15 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
 
         canvas.segment(_on_segment, [session, seg_grow], canvas, api_name=False, show_progress="minimal",
                        concurrency_id=SEGMENT, concurrency_limit=2)
+
+        @cb.user_errors
+        def _on_text(s, phrase, preset, progress=gr.Progress()):
+            progress(0, desc="finding it (the first use loads the text model)")
+            return cb.select_by_text(s, phrase, preset, resources)
+
+        for trigger in (text_btn.click, text_query.submit):
+            trigger(_on_text, [session, text_query, seg_grow], canvas, api_name=False, concurrency_id=SEGMENT,
+                    concurrency_limit=2)
 
         with gr.Row(visible=False):
             api_image = gr.File(type="filepath", label="image file")

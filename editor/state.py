@@ -43,6 +43,7 @@ class AppConfig:
     examples: bool = True
     allow_custom_models: bool = True  # visitors may type a hub id or path (off when served beyond localhost)
     allow_downloads: bool = True  # a model not in the local cache may be downloaded (off beyond localhost)
+    text_model: str | None = None  # Grounding DINO for "Select by text" (None: grounding.DEFAULT_TEXT_MODEL)
 
     def allowed_models(self) -> list[str]:
         """The models offered in the UI; with allow_custom_models off, the only ones accepted."""
@@ -97,6 +98,8 @@ class Resources:
         self.config = config
         self._segmenter = segmenter
         self._segmenter_lock = threading.Lock()  # making the shared segmenter (may load SAM)
+        self._text_selector = None
+        self._text_lock = threading.Lock()  # making the shared text selector (loads Grounding DINO)
         self._cancel_lock = threading.Lock()  # the cancel registry
         self._cancel: dict[str, threading.Event] = {}  # one per browser session (its session hash)
         self._files_lock = threading.Lock()  # the per-session file folders
@@ -149,7 +152,27 @@ class Resources:
                 )
             return self._segmenter
 
+    def text_selector(self):
+        """The shared text selector (Grounding DINO), loaded on first use; downloads only when the config allows.
+        A model that cannot be had is a one-line UserError (and the next call tries again)."""
+        with self._text_lock:
+            if self._text_selector is None:
+                from pipelines import grounding
+
+                cfg = self.config
+                selector = grounding.TextSelector(cfg.text_model or grounding.DEFAULT_TEXT_MODEL,
+                                                  device=None if cfg.device == "auto" else cfg.device,
+                                                  download=cfg.allow_downloads)
+                selector.remedy = ("select by clicking instead, or start the app with --text-model pointing at a "
+                                   "Grounding DINO folder")
+                self._text_selector = selector.load()
+            return self._text_selector
+
     def close(self) -> None:
+        with self._text_lock:
+            if self._text_selector is not None:
+                self._text_selector.close()
+            self._text_selector = None
         with self._segmenter_lock:
             if self._segmenter is not None:
                 self._segmenter.close()

@@ -563,3 +563,65 @@ def test_feather_lab_on_the_users_mask_with_seam_crops_and_a_scrubber(tmp_path):
     assert cb.scrub_panel(99, scrub)[2].startswith("**3 of 3**")
     with pytest.raises(gr.Error, match="Composite first"):
         cb.user_errors(cb.scrub_panel)(1, [])
+
+
+def test_select_by_text_proposes_each_instance_and_all(tmp_path, monkeypatch):
+    pytest.importorskip("transformers")
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_grounding import tiny_grounding_dino
+
+    from pipelines import grounding
+
+    (tmp_path / "gd").mkdir()
+    folder = tiny_grounding_dino(tmp_path / "gd")
+    import torch
+
+    monkeypatch.setattr(torch, "_app_test_threads", torch.get_num_threads(), raising=False)
+    torch.set_num_threads(1)  # toy-sized matrices: two threads on a 2-core runner only spin
+    res = Resources(AppConfig(segmenter="grabcut", text_model=str(folder), device="cpu", allow_downloads=False))
+    h, w = 96, 128
+    img = np.full((h, w, 3), (40, 120, 40), np.uint8)
+    yy, xx = np.mgrid[:h, :w]
+    discs = [(xx - 32) ** 2 + (yy - 48) ** 2 <= 14**2, (xx - 96) ** 2 + (yy - 48) ** 2 <= 14**2]
+    for d in discs:
+        img[d] = (230, 40, 200)
+    session = session_for(img, tmp_path)
+    real = grounding.TextSelector.boxes
+    asked = []
+
+    def boxes_on_the_discs(self, image, phrase):  # the toy model runs; its boxes (meaningless) are replaced
+        asked.append(real(self, image, phrase))
+        return [((12, 28, 53, 69), 0.9), ((76, 28, 117, 69), 0.8)]
+
+    monkeypatch.setattr(grounding.TextSelector, "boxes", boxes_on_the_discs)
+    out = cb.select_by_text(session, "the discs", "none", res)
+    assert asked and out["op"] == "proposal" and out["seq"] is None and "grounding-dino" in out["info"]
+    labels = [c["label"] for c in out["candidates"]]
+    assert len(labels) == 3 and labels[0].startswith("0.90") and labels[2].startswith("all 2")
+    got = [maskcodec.decode(c["mask"], (h, w)) for c in out["candidates"]]
+    for m, d in zip(got, discs):
+        assert (m & d).sum() / d.sum() > 0.9 and not (m & ~masks_box(d)).any()
+    assert np.array_equal(got[2], got[0] | got[1])
+    monkeypatch.setattr(grounding.TextSelector, "boxes", lambda self, image, phrase: [])
+    with pytest.raises(gr.Error, match="no 'a cat' found"):
+        cb.user_errors(cb.select_by_text)(session, "a cat", "none", res)
+    with pytest.raises(gr.Error, match="type what to select"):
+        cb.user_errors(cb.select_by_text)(session, "  ", "none", res)
+    missing = Resources(AppConfig(segmenter="grabcut", text_model=str(tmp_path / "none"), allow_downloads=False))
+    with pytest.raises(gr.Error, match="select by clicking instead"):
+        cb.user_errors(cb.select_by_text)(session, "the dog", "none", missing)
+    res.close()
+    torch.set_num_threads(torch._app_test_threads)
+
+
+def masks_box(d):
+    """The bounding box of ``d`` widened by 8 px, as a mask."""
+    from pipelines import masks
+
+    x0, y0, x1, y1 = masks.bbox(d)
+    out = np.zeros_like(d)
+    out[max(0, y0 - 8):y1 + 8, max(0, x0 - 8):x1 + 8] = True
+    return out

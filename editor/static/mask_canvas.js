@@ -558,7 +558,8 @@ async function receive(v) {
         beginEdit(); setWhole(v.mask); S.rev++; props.value = value(); status(v.note || ''); render();
       }
     } else if (v.op === 'proposal') {
-      if (v.seq === S.segSeq) { showCandidates(v.candidates, v.best, v.info); status(v.info ? '' : ''); }
+      // a click's answer must be for the latest click; a text selection (seq null) always shows
+      if (v.seq === null || v.seq === undefined || v.seq === S.segSeq) { showCandidates(v.candidates, v.best, v.info); status(''); }
     } else if (v.op === 'band') {
       S.band = v.band ? await loadImage(v.band) : null; S.bandOn = !!v.band; status(v.note || ''); render();
     } else if (v.op === 'result') {
