@@ -17,6 +17,7 @@ image + mask files, no session), "preview", "grow_mask", "shrink_mask", "invert_
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import gradio as gr
@@ -37,6 +38,29 @@ SEGMENT = "segment"
 TOOLS = "tools"
 STATE_TTL = 3 * 3600
 """Seconds a session's state (its decoded photo, last result) is kept after its last update."""
+
+STOPPED = "**Stopped.** Nothing was changed; the previous result is kept."
+
+
+def stoppable(outputs: int, message_at: int):
+    """Wrap a generation callback so that Stop (the pipeline raising pipelines.inpaint.Cancelled within one step)
+    leaves every output as it was and says so in output ``message_at`` of ``outputs``: no error badge, no stale
+    numbers."""
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            from pipelines.inpaint import Cancelled
+
+            try:
+                return fn(*args, **kwargs)
+            except Cancelled:
+                return tuple(STOPPED if i == message_at else gr.skip() for i in range(outputs))
+
+        return wrapper
+
+    return wrap
+
 
 def examples() -> list[list]:
     """Example rows (photo file, prompt, quick mode, mask file name) from assets/examples; rows whose files are
@@ -86,6 +110,20 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
                     with gr.Column(scale=5, min_width=560):
                         canvas = MaskCanvas(elem_id="canvas")
                         info = gr.Markdown(elem_id="info")
+                        with gr.Row(equal_height=False):
+                            gallery = gr.Gallery(label="Variants, ranked by seam score (best first; the score "
+                                                 "measures the seam, not whether the fill is plausible)",
+                                                 format="jpeg", columns=2, height="auto", object_fit="contain",
+                                                 preview=False, elem_id="variants", scale=3)
+                            heat = gr.Image(label=f"Difference x{cb.HEATMAP_GAIN:g} (black = unchanged)", type="numpy",
+                                            format="png", interactive=False, elem_id="heatmap", height=300, scale=2)
+                        with gr.Row():
+                            result_file = gr.File(label="Result (lossless PNG, settings in its text chunk)",
+                                                  elem_id="result-file")
+                            mask_file = gr.File(label="Mask used (PNG)", elem_id="mask-file")
+                            with gr.Column():
+                                continue_btn = gr.Button("Continue from this result", elem_id="continue")
+                                undo_result_btn = gr.Button("Undo result", elem_id="undo-result")
                     with gr.Column(scale=2, min_width=320, elem_id="side"):
                         photo = gr.File(label="Photo (PNG, JPEG, TIFF, WebP; EXIF, alpha and 16-bit kept)",
                                         file_types=["image"], type="filepath", height=80, elem_id="photo")
@@ -160,20 +198,6 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
                                 outputs=[canvas, session, seg_status], fn=_on_example, run_on_click=True,
                                 cache_examples=False, visible_columns=[1, 2],
                                 label="Examples (click one to load photo, mask and prompt)")
-                with gr.Row(equal_height=False):
-                    gallery = gr.Gallery(label="Variants, ranked by seam score (best first; the score measures the "
-                                         "seam, not whether the fill is plausible)", format="jpeg", columns=4,
-                                         height=340, object_fit="contain", elem_id="variants", scale=3)
-                    heat = gr.Image(label=f"Difference x{cb.HEATMAP_GAIN:g} (black = unchanged)", type="numpy",
-                                    format="png", interactive=False, elem_id="heatmap", height=340, scale=2)
-                with gr.Row():
-                    result_file = gr.File(label="Result (lossless PNG, settings in its text chunk)",
-                                          elem_id="result-file")
-                    mask_file = gr.File(label="Mask used (PNG)", elem_id="mask-file")
-                    with gr.Column():
-                        continue_btn = gr.Button("Continue from this result", elem_id="continue")
-                        undo_result_btn = gr.Button("Undo result", elem_id="undo-result")
-
             # ------------------------------------------------------------------ Outpaint
             with gr.Tab("Outpaint", id="outpaint"):
                 with gr.Row():
@@ -346,10 +370,9 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
                   queue=False)
 
         @cb.user_errors
+        @stoppable(outputs=7, message_at=5)
         def _on_inpaint(v, p, n, md, eng, mdl, st, fe, gr_, sp, gu, sd, va, me, s, request: gr.Request,
                         progress=gr.Progress(track_tqdm=True)):
-            from pipelines.inpaint import Cancelled
-
             # track_tqdm: a first use's weight download (the hub's tqdm bars) shows in this progress bar
             progress(0, desc="starting" if eng != "diffusers" else "loading the model (the first use downloads it)")
             total_variants = max(1, int(va or 1)) if eng == "diffusers" else 1
@@ -367,13 +390,9 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
             key = key_of(request)
             cancel = resources.cancel_event(key)
             cancel.clear()
-            try:
-                out = cb.run_inpaint(v, p, n, md, eng, mdl, st, fe, gr_, sp, gu, sd, va, me, s, progress=step,
-                                     device=device, default_model=model_name, cancel=cancel,
-                                     folder=resources.session_dir(key), config=config)
-            except Cancelled:
-                stopped = "**Stopped.** Nothing was changed; the previous result is kept."
-                return (gr.skip(),) * 5 + (stopped, gr.skip())
+            out = cb.run_inpaint(v, p, n, md, eng, mdl, st, fe, gr_, sp, gu, sd, va, me, s, progress=step,
+                                 device=device, default_model=model_name, cancel=cancel,
+                                 folder=resources.session_dir(key), config=config)
             return (out["canvas"], out["gallery"], out["heatmap"], out["result_png"], out["mask_png"],
                     out["info"], out["session"])
 
@@ -401,22 +420,17 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
         )
 
         @cb.user_errors
+        @stoppable(outputs=4, message_at=2)
         def _on_outpaint_canvas(s, l_, r_, t_, b_, asp, om, p, n, eng, mdl, sp, gu, sd, request: gr.Request,
                                 progress=gr.Progress(track_tqdm=True)):
-            from pipelines.inpaint import Cancelled
-
             def step(done, total):
                 progress((int(done), int(total)), desc="outpainting")
 
             key = key_of(request)
-            try:
-                value, png, text, s = cb.run_outpaint_canvas(
-                    s, l_, r_, t_, b_, asp if cb.ASPECTS.get(asp) else None, om, p, n, eng, mdl, sp, gu, sd,
-                    folder=resources.session_dir(key), progress=step, device=device, default_model=model_name,
-                    cancel=resources.cancel_event(key), config=config)
-            except Cancelled:
-                return gr.skip(), gr.skip(), "**Stopped.** Nothing was changed; the previous result is kept.", gr.skip()
-            return value, png, text, s
+            return cb.run_outpaint_canvas(
+                s, l_, r_, t_, b_, asp if cb.ASPECTS.get(asp) else None, om, p, n, eng, mdl, sp, gu, sd,
+                folder=resources.session_dir(key), progress=step, device=device, default_model=model_name,
+                cancel=resources.cancel_event(key), config=config)
 
         frame_btn.click(_on_outpaint_canvas,
                         [session, *frame_sides, frame_aspect, frame_mode, prompt, negative, engine, model, steps,
@@ -434,6 +448,7 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
                               api_name=False, concurrency_id=TOOLS, concurrency_limit=4)
 
         @cb.user_errors
+        @stoppable(outputs=4, message_at=3)
         def _on_outpaint(im, l_, r_, t_, b_, asp, om, p, n, eng, mdl, sp, gu, sd, request: gr.Request,
                          progress=gr.Progress(track_tqdm=True)):
             def step(done, total):

@@ -625,3 +625,18 @@ def masks_box(d):
     out = np.zeros_like(d)
     out[max(0, y0 - 8):y1 + 8, max(0, x0 - 8):x1 + 8] = True
     return out
+
+
+def test_stop_leaves_every_output_as_it_was_and_says_stopped():
+    from editor.layout import STOPPED, stoppable
+    from pipelines.inpaint import Cancelled
+
+    @stoppable(outputs=4, message_at=2)
+    def run(stop):
+        if stop:
+            raise Cancelled("cancelled by the user")
+        return 1, 2, 3, 4
+
+    assert run(False) == (1, 2, 3, 4)
+    out = run(True)
+    assert out[2] == STOPPED and all(isinstance(o, type(gr.skip())) for i, o in enumerate(out) if i != 2)
