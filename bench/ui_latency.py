@@ -6,9 +6,9 @@ Sizes (megapixels): 2 = 1600x1200 (a quick run), 12 = 4000x3000, 24 = 6000x4000.
 smooth (a low-resolution random colour field upscaled bicubically, plus sigma-2 grain so the JPEG is camera-sized),
 written by this script as a quality-92 JPEG.
 
-The app (editor.layout.build_demo, engine telea, segmenter grabcut, no examples) runs in its own process; one
-headless Chromium page (viewport 1400x1000) loads it once and uploads a 2 MP photo untimed (first-use costs:
-the segmenter, the first upload); then per size the upload once and --repeat rounds of the edits (medians shown):
+The app (editor.layout.build_demo with app.py's CSS, engine telea, segmenter grabcut, no examples) runs in its own
+process; one headless Chromium page (viewport 1400x1000) loads it once and uploads a 2 MP photo untimed (first-use
+costs: the segmenter, the first upload); then per size the upload once and --repeat rounds of the edits (medians shown):
 
   upload        set the photo on #photo's file input until the canvas holds it (state().W == width) and a frame
                 has been drawn; wall time (upload, decode, display copy, GrabCut set-up, canvas load)
@@ -123,7 +123,7 @@ def serve(port: int, trace: Path) -> None:
     (editor.callbacks.mask_tool, looked up at call time by the buttons' handlers) appends "start end" (epoch
     seconds) to ``trace``."""
     from editor import callbacks as cb
-    from editor.layout import build_demo
+    from editor.layout import CSS, build_demo
     from editor.state import AppConfig
 
     mask_tool = cb.mask_tool
@@ -139,7 +139,7 @@ def serve(port: int, trace: Path) -> None:
     cb.mask_tool = traced
 
     demo = build_demo(AppConfig(engine="telea", segmenter="grabcut", examples=False))
-    demo.launch(server_name="127.0.0.1", server_port=port, quiet=True)
+    demo.launch(server_name="127.0.0.1", server_port=port, quiet=True, css=CSS)  # as app.py
 
 
 def free_port() -> int:
