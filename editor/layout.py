@@ -301,9 +301,17 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
                       [api_image, api_pos, api_neg, api_box], [api_mask, api_engine], api_name="segment",
                       concurrency_id=SEGMENT, concurrency_limit=2)
 
+        # the buttons work on the canvas itself (an exact distance transform in its JavaScript, as pipelines.masks:
+        # no round trip); the same tools are API endpoints on the server for gradio_client
+        api_tools = {}
+        with gr.Row(visible=False):
+            for tool in ("grow", "shrink", "invert", "clear"):
+                api_tools[tool] = gr.Button(f"{tool} (API)")
         for btn, tool in ((grow_btn, "grow"), (shrink_btn, "shrink"), (invert_btn, "invert"), (clear_btn, "clear")):
-            btn.click(lambda v, s, px, t=tool: cb.mask_tool(v, t, s, px), [canvas, session, tool_px], canvas,
-                      api_name=f"{tool}_mask", concurrency_id=TOOLS, concurrency_limit=4)
+            btn.click(None, [tool_px], None, api_name=False, queue=False,
+                      js=f"(px) => {{ document.querySelector('#canvas .mc').maskCanvas.{tool}(px); }}")
+            api_tools[tool].click(lambda v, s, px, t=tool: cb.mask_tool(v, t, s, px), [canvas, session, tool_px],
+                                  canvas, api_name=f"{tool}_mask", concurrency_id=TOOLS, concurrency_limit=4)
         mask_upload.upload(lambda v, s, up: cb.mask_tool(v, "upload", s, upload=up), [canvas, session, mask_upload],
                            canvas, api_name="upload_mask", concurrency_id=TOOLS, concurrency_limit=4)
 

@@ -386,3 +386,31 @@ def test_outpaint_on_the_canvas_drag_an_edge_and_run(page, spy):
     assert result.shape[:2] == (h, w + right)
     assert np.array_equal(result[:, :w], native)  # the photo sits byte-identical in the new canvas
     shot(page, "08_outpaint_result")
+
+
+def test_grow_and_shrink_on_the_canvas_equal_pipelines_masks(page):
+    """The canvas grows and shrinks in its own JavaScript (no round trip): pixel for pixel what pipelines.masks
+    does, on seeded random masks (discs, specks, a mask touching the border)."""
+    upload(page, shared("dog.jpg"))
+    h, w = 534, 800
+    rng = np.random.default_rng(7)
+    yy, xx = np.ogrid[:h, :w]
+    for trial in range(8):
+        m = np.zeros((h, w), bool)
+        for _ in range(int(rng.integers(1, 5))):
+            x, y, r = rng.integers(0, w), rng.integers(0, h), rng.integers(1, 90)
+            m |= (xx - x) ** 2 + (yy - y) ** 2 <= r * r
+        if trial % 2:
+            m |= rng.random((h, w)) < 0.001
+        if trial == 3:
+            m[:, :4] = True
+        px = int(rng.integers(1, 48))
+        for op, expected in (("grow", masks.grow(m, px)), ("shrink", masks.shrink(m, px))):
+            page.evaluate(f"(t) => {API}.setMask(t)", maskcodec.encode(m))
+            page.evaluate(f"{API}.{op}({px})")
+            assert np.array_equal(page_mask(page), expected), f"{op} {px} px differs from pipelines.masks"
+    page.evaluate(f"(t) => {API}.setMask(t)", maskcodec.encode(m))
+    page.evaluate(f"{API}.invert()")
+    assert np.array_equal(page_mask(page), ~m)
+    page.evaluate(f"{API}.clear()")
+    assert not page_mask(page).any()

@@ -192,6 +192,76 @@ function polygon(pts, on) {
   }
   if (bx1 >= bx0) markDirty(bx0, y0, bx1, y1);
 }
+// grow / shrink by px with the digital disc {dx*dx + dy*dy <= px*px}, exactly as pipelines/masks.py grow/shrink: an
+// exact Euclidean distance transform (column runs, then the lower envelope of parabolas per row, Felzenszwalb &
+// Huttenlocher) over the mask's box widened by px (grow) or 1 (shrink; beyond the photo's edge counts as inside).
+// Here rather than on the server: on a 24 MP photo the server round trip alone is ~0.5 s.
+function morph(px, growing) {
+  const W = S.W, H = S.H, d = S.md.data;
+  px = Math.max(0, Math.round(px));
+  let bx0 = W, by0 = H, bx1 = -1, by1 = -1;
+  for (let y = 0; y < H; y++) {
+    let first = -1, last = -1;
+    for (let x = 0, i = 4 * y * W + 3; x < W; x++, i += 4) if (d[i]) { if (first < 0) first = x; last = x; }
+    if (first >= 0) { bx0 = Math.min(bx0, first); bx1 = Math.max(bx1, last); if (by0 === H) by0 = y; by1 = y; }
+  }
+  if (px === 0 || bx1 < 0 || S.area === W * H) return false;
+  const pad = growing ? px : 1;
+  const X0 = Math.max(0, bx0 - pad), Y0 = Math.max(0, by0 - pad), X1 = Math.min(W - 1, bx1 + pad), Y1 = Math.min(H - 1, by1 + pad);
+  const rw = X1 - X0 + 1, rh = Y1 - Y0 + 1, CAP = px + 1, r2 = px * px;
+  const src = (x, y) => (d[4 * ((Y0 + y) * W + X0 + x) + 3] > 0) === growing;  // what distances are measured to
+  const g = new Uint16Array(rw * rh), run = new Uint16Array(rw);
+  run.fill(CAP);
+  for (let y = 0; y < rh; y++) for (let x = 0; x < rw; x++) {
+    run[x] = src(x, y) ? 0 : Math.min(CAP, run[x] + 1); g[y * rw + x] = run[x];
+  }
+  run.fill(CAP);
+  for (let y = rh - 1; y >= 0; y--) for (let x = 0; x < rw; x++) {
+    run[x] = src(x, y) ? 0 : Math.min(CAP, run[x] + 1);
+    if (run[x] < g[y * rw + x]) g[y * rw + x] = run[x];
+  }
+  const v = new Int32Array(rw), z = new Float64Array(rw + 1), f = new Float64Array(rw);
+  beginEdit();
+  for (let y = 0; y < rh; y++) {
+    let k = -1;
+    for (let q = 0; q < rw; q++) {
+      const gq = g[y * rw + q];
+      if (gq >= CAP) continue;  // farther than px vertically: never within the disc
+      f[q] = gq * gq;
+      let s = -Infinity;
+      while (k >= 0) {
+        const p = v[k];
+        s = ((f[q] + q * q) - (f[p] + p * p)) / (2 * (q - p));
+        if (s <= z[k]) k--; else break;
+      }
+      k++; v[k] = q; z[k] = k === 0 ? -Infinity : s; z[k + 1] = Infinity;
+    }
+    const base = 4 * ((Y0 + y) * W + X0) + 3;
+    for (let q = 0, j = 0; q < rw; q++) {
+      let near = false;
+      if (k >= 0) { while (z[j + 1] < q) j++; const p = v[j]; near = (q - p) * (q - p) + f[p] <= r2; }
+      const i = base + 4 * q;
+      if (growing) { if (near) d[i] = 255; } else if (d[i] && near) d[i] = 0;
+    }
+  }
+  markDirty(X0, Y0, X1, Y1);
+  endEdit();
+  return true;
+}
+function invertMask() {
+  beginEdit();
+  const d = S.md.data;
+  for (let i = 3; i < d.length; i += 4) d[i] = d[i] ? 0 : 255;
+  markDirty(0, 0, S.W - 1, S.H - 1); endEdit();
+}
+function clearMask() {
+  if (!S.area) return;
+  beginEdit();
+  const d = S.md.data;
+  for (let i = 3; i < d.length; i += 4) d[i] = 0;
+  markDirty(0, 0, S.W - 1, S.H - 1); endEdit();
+}
+
 // the proposal (candidate) into or out of the mask
 function applyProposal(on) {
   const c = S.candidates[S.chosen];
@@ -217,7 +287,7 @@ function fit() {
   const fw = S.W + l + r, fh = S.H + t + b;
   S.s = Math.min(w / fw, h / fh);
   S.tx = (w - fw * S.s) / 2 + l * S.s; S.ty = (h - fh * S.s) / 2 + t * S.s;
-  render();
+  status(); render();
 }
 function zoomAt(factor, cx, cy) {
   const s = Math.min(64, Math.max(0.01, S.s * factor));
@@ -589,6 +659,11 @@ root.maskCanvas = {
   client: (x, y) => { const r = view.getBoundingClientRect(); return [r.left + S.tx + (x + 0.5) * S.s, r.top + S.ty + (y + 0.5) * S.s]; },
   zoomTo: (s, x, y) => { S.s = s; S.tx = stage.clientWidth / 2 - (x + 0.5) * s; S.ty = stage.clientHeight / 2 - (y + 0.5) * s; draw(); status(); },
   setTool, setSize, fit, undo, redo,
+  setMask: (text) => { beginEdit(); setWhole(text); S.rev++; props.value = value(); status(); render(); },
+  grow: (px) => { if (S.md) { morph(+px, true); render(); } },
+  shrink: (px) => { if (S.md) { morph(+px, false); render(); } },
+  invert: () => { if (S.md) { invertMask(); render(); } },
+  clear: () => { if (S.md) { clearMask(); render(); } },
 };
 if (props.value && props.value.op) receive(props.value);
 status();
