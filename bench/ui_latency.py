@@ -17,13 +17,11 @@ costs: the segmenter, the first upload); then per size the upload once and --rep
                 round trips included), "up" = from the pointerup event to that frame (the wait after release)
   lasso         the same with the lasso (11 points on an ellipse 0.24 x 0.16 width, left open: filled on release)
   undo, redo    maskCanvas.undo() / redo() until the frame after
-  grow          a click on #grow-mask until rev changes and the frame after: the request with the mask text,
-                maskcodec decode, masks.grow by 8 px (the default), encode, the answer, decode and draw on the
-                canvas. The app's process records when its callback (editor.callbacks.mask_tool) starts and
-                ends, which splits the round trip into click -> callback (request, queue), the callback, callback
-                end -> the canvas's rev changes (answer, Gradio's front end, the canvas's decode) and rev ->
-                painted (to within a frame). After the browser is closed the callback is also timed in this
-                process on the same mask, with its parts (maskcodec decode, masks.grow, maskcodec encode).
+  grow, shrink  a click on #grow-mask / #shrink-mask (8 px, the default) until rev changes and the frame after:
+                the canvas grows in its own JavaScript (an exact Euclidean distance transform, as masks.grow),
+                encodes the new mask and draws it. For reference, after the browser is closed the server's
+                /grow_mask API callback is timed in this process on the same mask, with its parts (maskcodec
+                decode, masks.grow, maskcodec encode); the browser no longer waits for it.
   zoomed brush  zoomTo(4) on the stroke, a brush stroke there, "up" timing; then fit()
 
 Times are measured in the page (performance.now()); "the frame after" is two requestAnimationFrame callbacks after
@@ -75,12 +73,9 @@ ROWS = [
     ("lasso_up", "lasso stroke: up -> painted", True),
     ("undo", "undo -> painted", True),
     ("redo", "redo -> painted", True),
-    ("grow", "grow (server) click -> painted", True),
-    ("grow_to_callback", "  click -> callback starts", False),
-    ("grow_callback", "  callback in the app", False),
-    ("grow_back", "  callback end -> canvas rev", False),
-    ("grow_apply", "  canvas rev -> painted", False),
-    ("server_total", "  callback, in this process", False),
+    ("grow", "grow 8 px (canvas) click -> painted", True),
+    ("shrink", "shrink 8 px (canvas) click -> painted", True),
+    ("server_total", "  /grow_mask API callback, in process", False),
     ("server_decode", "    maskcodec decode", False),
     ("server_grow", "    masks.grow 8 px", False),
     ("server_encode", "    maskcodec encode", False),
@@ -118,25 +113,10 @@ def write_photo(folder: Path, mp: int, seed: int) -> Path:
     return path
 
 
-def serve(port: int, trace: Path) -> None:
-    """The child process: the app on 127.0.0.1:port until killed. Each call of the mask tools' callback
-    (editor.callbacks.mask_tool, looked up at call time by the buttons' handlers) appends "start end" (epoch
-    seconds) to ``trace``."""
-    from editor import callbacks as cb
+def serve(port: int) -> None:
+    """The child process: the app on 127.0.0.1:port until killed."""
     from editor.layout import CSS, build_demo
     from editor.state import AppConfig
-
-    mask_tool = cb.mask_tool
-
-    def traced(*args, **kwargs):
-        t0 = time.time()
-        try:
-            return mask_tool(*args, **kwargs)
-        finally:
-            with open(trace, "a") as f:
-                f.write(f"{t0:.6f} {time.time():.6f}\n")
-
-    cb.mask_tool = traced
 
     demo = build_demo(AppConfig(engine="telea", segmenter="grabcut", examples=False))
     demo.launch(server_name="127.0.0.1", server_port=port, quiet=True, css=CSS)  # as app.py
@@ -148,9 +128,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch_app(port: int, log: Path, trace: Path) -> subprocess.Popen:
+def launch_app(port: int, log: Path) -> subprocess.Popen:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
-    proc = subprocess.Popen([sys.executable, __file__, "--serve", str(port), str(trace)], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, __file__, "--serve", str(port)], cwd=ROOT, env=env,
                             stdout=log.open("w"), stderr=subprocess.STDOUT)
     deadline = time.time() + 180
     while time.time() < deadline:
@@ -284,7 +264,7 @@ def ellipse(cx: float, cy: float, rx: float, ry: float, n: int) -> list[tuple[fl
     return [(float(cx + rx * np.cos(a)), float(cy + ry * np.sin(a))) for a in t]
 
 
-def measure(page, photo: Path, width: int, height: int, brush: int, repeat: int, trace: Path,
+def measure(page, photo: Path, width: int, height: int, brush: int, repeat: int,
             screenshot: Path | None = None) -> dict:
     """One size: the upload once, then ``repeat`` rounds of the edits (each at another place). Returns the median
     of each figure (seconds), the samples, the first stroke's mask text length and the exactness checks."""
@@ -319,18 +299,15 @@ def measure(page, photo: Path, width: int, height: int, brush: int, repeat: int,
         rev = state(page)["rev"]
         if i == 0:
             extra["grow_input"] = page.evaluate(f"{API}.mask()")  # for the in-process server breakdown
-        clear_events(page)
-        t0 = time.perf_counter()
-        page.click("#grow-mask")
-        done = painted_after(page, rev)
-        wall = time.perf_counter() - t0
-        click = next(e["t0"] for e in events(page) if e["type"] == "click")
-        add("grow", (done["painted"] - click) / 1000), add("grow_wall", wall)
-        # the callback's start and end in the app's process (epoch s) against the page's clock (epoch ms)
-        start, end = (float(v) for v in trace.read_text().split("\n")[-2].split())
-        click_epoch, seen_epoch = (done["origin"] + click) / 1000, (done["origin"] + done["seen"]) / 1000
-        add("grow_to_callback", start - click_epoch), add("grow_callback", end - start)
-        add("grow_back", seen_epoch - end), add("grow_apply", (done["painted"] - done["seen"]) / 1000)
+        for tool in ("grow", "shrink"):  # both run in the canvas's JavaScript (an exact distance transform)
+            rev = state(page)["rev"]
+            clear_events(page)
+            t0 = time.perf_counter()
+            page.click(f"#{tool}-mask")
+            done = painted_after(page, rev)
+            wall = time.perf_counter() - t0
+            click = next(e["t0"] for e in events(page) if e["type"] == "click")
+            add(tool, (done["painted"] - click) / 1000), add(f"{tool}_wall", wall)
 
         cx, cy = W * 0.45, H * (0.7 + 0.05 * i)
         page.evaluate(f"{API}.zoomTo(4, {cx}, {cy})")
@@ -392,7 +369,7 @@ def server_breakdown(photo: Path, text: str, rounds: int) -> dict:
 def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "--serve":
-        serve(int(argv[1]), Path(argv[2]))
+        serve(int(argv[1]))
         return
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", default="12,24", help="megapixels, from " + ", ".join(map(str, SIZES_MP)))
@@ -416,8 +393,7 @@ def main(argv=None) -> None:
         photos = [write_photo(folder, mp, seed) for seed, mp in enumerate(sizes)]
         warm = write_photo(folder, 2, len(sizes))
         port = free_port()
-        trace = folder / "trace.txt"
-        proc = launch_app(port, folder / "app.log", trace)
+        proc = launch_app(port, folder / "app.log")
         try:
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -433,7 +409,7 @@ def main(argv=None) -> None:
                     w, h = SIZES_MP[mp]
                     print(f"{mp} MP: {w}x{h} JPEG ({photo.stat().st_size / 1e6:.1f} MB) ...", flush=True)
                     shot = OUT / f"ui_latency-{mp}mp.png" if args.screenshots else None
-                    results[mp] = measure(page, photo, w, h, args.brush, args.repeat, trace, shot)
+                    results[mp] = measure(page, photo, w, h, args.brush, args.repeat, shot)
                     brief = {k: round(v, 3) if isinstance(v, float) else v for k, v in results[mp].items()
                              if k not in ("samples", "grow_input")}
                     print("  " + json.dumps(brief), flush=True)
