@@ -1,5 +1,6 @@
 """Bad and unusual inputs, as one table that any front end can be run against (the CLI in test_bad_inputs.py; the
-web API can take the same cases).
+web API in test_web_bad_inputs.py takes its files, UNREADABLE, WORKING_IMAGES and THIN, and adds the web's own
+cases: canvas values and every endpoint).
 
 A case is a dict:
 

@@ -82,6 +82,19 @@ def hash_files() -> Callable[..., dict[str, str]]:
     return hashes
 
 
+def data_url_pixels(url: str) -> np.ndarray:
+    """The pixels of a data URL the app sends to the canvas ("data:image/jpeg;base64,..." or PNG): HWC uint8, RGB
+    for a JPEG, RGB or RGBA for a PNG as it was written."""
+    import base64
+
+    from PIL import Image
+
+    head, _, data = str(url).partition(",")
+    assert head in ("data:image/jpeg;base64", "data:image/png;base64"), head[:40]
+    with Image.open(_stdio.BytesIO(base64.b64decode(data, validate=True))) as im:
+        return np.asarray(im).copy()
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Network and models
 
