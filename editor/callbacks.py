@@ -376,7 +376,7 @@ def engine_controls(engine: str) -> tuple:
 def _caption(k: int, seed, report: dict) -> str:
     verdict = "passes" if report.get("passed") else "fails " + ", ".join(report.get("failed") or [])
     seed_text = "" if seed is None else f"seed {seed} · "
-    return (f"#{k + 1} · {seed_text}seam excess {report['seam_excess']:.3f} · ring ΔE {report['ring_delta_e']:.2f}"
+    return (f"#{k + 1} · {seed_text}seam score {report['seam_excess']:.3f} · ring ΔE {report['ring_delta_e']:.2f}"
             f" · outside changed {report['outside_changed']:.2%} · {verdict}")
 
 
@@ -775,7 +775,7 @@ def feather_lab(original: np.ndarray, generated: np.ndarray, mask: np.ndarray, w
             label = "hard" if method == "hard" else f"{method} {width:g} px"
             safety = (f"CHANGES {changed:.1%} OF THE PIXELS OUTSIDE THE MASK (not contract-safe)" if changed > 0
                       else "outside unchanged")
-            out.append((res, f"{label} · seam excess {report['seam_excess']:.3f} · ring ΔE "
+            out.append((res, f"{label} · seam score {report['seam_excess']:.3f} · ring ΔE "
                              f"{report['ring_delta_e']:.2f} · {safety}"))
     return out
 
@@ -917,7 +917,7 @@ def run_outpaint(path, left, right, top, bottom, aspect, mode, prompt, negative,
     pads_text = ", ".join(f"{k} {v}" for k, v in res.pads.items() if v)
     lines = [f"**{res.engine}** · {res.mode} · {w}x{h} → {out.shape[1]}x{out.shape[0]} "
              f"({pads_text}) · {len(res.joins)} join(s) · {res.timings.get('total', 0):.1f} s",
-             f"seam excess {r['seam_excess']:.3f} · ring ΔE {r['ring_delta_e']:.2f}"]
+             f"seam score {r['seam_excess']:.3f} · ring ΔE {r['ring_delta_e']:.2f}"]
     lines += [f"note: {n}" for n in picture.notes + list(res.notes)]
     folder = Path(folder) if folder is not None else Path(path).parent
     from pipelines import provenance

@@ -152,7 +152,10 @@ def read_mask(value, size: tuple[int, int], key: str | None = None, *, allow_emp
     from pipelines import masks
 
     w, h = size
-    if not value or not isinstance(value, dict) or value.get("op") not in (None, ""):
+    if value is not None and not isinstance(value, dict):
+        raise UserError(f"not a canvas value (a JSON object with w, h and mask), got {type(value).__name__}: "
+                        "see editor.canvas.canvas_value")
+    if not value or value.get("op") not in (None, ""):
         if value and isinstance(value, dict) and value.get("op"):
             raise UserError("the canvas is still updating: try again in a moment")
         if allow_empty:

@@ -101,7 +101,9 @@ def decode(text: str, shape: tuple[int, int]) -> np.ndarray:
             raise UserError(f"the mask is for another picture size (expected {w}x{h}): draw the mask again")
         return np.unpackbits(np.frombuffer(data, np.uint8), count=n).astype(bool).reshape(h, w)
     lengths = read_varints(data)
-    if int(lengths.sum()) != n:
+    if lengths.size and int(lengths.max()) > n:  # before summing: huge runs would wrap the int64 sum around
+        raise UserError(f"the mask is for another picture size (expected {w}x{h}): draw the mask again")
+    if int(lengths.sum()) != n:  # each run <= n < 2^27: the sum cannot wrap
         raise UserError(f"the mask is for another picture size (expected {w}x{h}): draw the mask again")
     values = np.zeros(lengths.size, bool)
     values[1::2] = True

@@ -234,7 +234,7 @@ def test_heatmap_is_zero_outside_the_mask_after_inpainting(tmp_path):
     assert heat.shape == img.shape
     assert not heat[~repainted].any()  # black (zero) outside
     assert heat[repainted].any()  # something changed inside
-    assert len(out["gallery"]) == 1 and "seam excess" in out["gallery"][0][1]
+    assert len(out["gallery"]) == 1 and "seam score" in out["gallery"][0][1]
     assert np.array_equal(io.read(out["mask_png"]).pixels > 0, repainted)
     record = provenance.read_settings(out["result_png"])  # the result carries its settings
     assert record["engine"] == "telea" and record["grow"] == 4 and record["mask"]["sha256"]
@@ -260,7 +260,7 @@ def test_feather_lab_panel_count_and_labels():
     panels = cb.feather_lab(img, cb.solid_patch(img, "#00ff00"), m, "0, 4, 12, 40", ["feather", "seamless", "hard"])
     assert len(panels) == 4 + 4 + 1
     for res, caption in panels:
-        assert res.shape == img.shape and "seam excess" in caption
+        assert res.shape == img.shape and "seam score" in caption
     feather_caps = [c for _, c in panels[1:4]]  # textbook feather, widths 4, 12, 40
     assert all("CHANGES" in c and "not contract-safe" in c for c in feather_caps)
     for res, caption in panels[4:]:

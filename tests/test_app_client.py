@@ -149,7 +149,7 @@ def test_inpaint_classical_through_the_api(client, photo):
     value, _ = load_photo(client, path)
     out = inpaint(client, canvas_value(mask, value["key"]), "telea")
     result, repainted, gallery, info = check_result(out, path, mask)
-    assert len(gallery) == 1 and "seam excess" in gallery[0]["caption"] and "telea" in info
+    assert len(gallery) == 1 and "seam score" in gallery[0]["caption"] and "telea" in info
     assert "no growth" in info and "128x96, RGB 8-bit" in info
     assert sha256(path) == before
 

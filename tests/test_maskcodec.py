@@ -58,3 +58,12 @@ def test_another_size_is_refused():
     text = maskcodec.encode(np.ones((4, 5), bool))
     with pytest.raises(UserError, match="another picture size"):
         maskcodec.decode(text, (5, 4 + 1))
+
+
+def test_runs_whose_sum_wraps_around_are_refused():
+    """Runs near 2^62 sum to h*w modulo 2^64: refused before summing (np.repeat would take the process down)."""
+    import base64
+
+    text = "r:" + base64.b64encode(maskcodec.varints(np.array([2**62] * 3 + [2**62 + 16], np.int64))).decode()
+    with pytest.raises(UserError, match="another picture size"):
+        maskcodec.decode(text, (4, 4))

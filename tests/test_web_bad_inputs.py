@@ -51,8 +51,6 @@ REV = 7
 
 ANOTHER_PHOTO = "the canvas shows another photo"
 EMPTY = "the mask is empty"
-SEGFAULT = ("pipelines/maskcodec.py decode: the int64 sum of the runs wraps, so huge runs pass the size check and "
-            "np.repeat segfaults the server process")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -155,8 +153,6 @@ def _cases() -> list[dict]:
         for value, message in rows:
             case = {"id": f"{endpoint}-canvas-{value}", "kind": "canvas", "endpoint": endpoint, "value": value,
                     "photo": GOOD, "expect": "ok" if message == "ok" else "error", "message": message}
-            if value == "wrapping-runs":
-                case["skip"] = SEGFAULT
             add(case)
 
     # no photo in the session yet (a fresh client)
@@ -567,8 +563,6 @@ def assert_one_line(text: str, piece: str) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
 def test_case(case, app, client, inputs, read_log, tmp_path, request):
-    if "skip" in case:  # a known bug that takes the server down: it cannot run against the shared app
-        pytest.skip(case["skip"])
     if "xfail" in case:
         request.applymarker(pytest.mark.xfail(strict=True, reason=case["xfail"]))
     files = {str(p): _sha(p) for p in inputs.iterdir() if p.is_file()}
