@@ -42,6 +42,8 @@ REMOVE_NEGATIVE = "object, person, animal, text, watermark, frame, blurry"
 DEFAULT_WIDTHS = "0, 4, 12, 40"
 HEATMAP_GAIN = 4.0
 MAX_LAB_PANELS = 24
+SHADOW_RGB = (170, 60, 230)
+"""The colour a suggested shadow is drawn in on the canvas (the mask is red, a selection blue)."""
 DISPLAY_MAX = 2048
 """Longest side, in px, of the images sent to the browser (the editor's photo, previews); downloads are full size."""
 
@@ -698,6 +700,44 @@ def select_by_text(session: Session | None, phrase: str, preset: str, resources:
         candidates = [(label, segment.grow_mask(m, preset)) for label, m in candidates]
     info = f"{selector.name} + {seg.engine}: {len(found)} match(es) for {grounding.normalise_phrase(phrase)!r}"
     return canvas.proposal_value(candidates, 0, session.key, None, info)
+
+
+def plan_instruction(session: Session | None, sentence: str, preset: str, resources: Resources):
+    """The instruction box: one sentence ("replace the car with a red bus", "remove the person", "make the walls
+    light blue") -> mode and prompt filled in, and the object selected by text as a proposal on the canvas (added to
+    the mask when the user says so). When the text model cannot be had, mode and prompt are still filled and the
+    canvas says to select the object by clicking. Returns (canvas value, mode, prompt, negative, status)."""
+    from pipelines import instructions
+
+    session = require_photo(session)
+    plan = instructions.parse(sentence or "")
+    if plan.mode == "remove":
+        mode, prompt, negative = "Remove", REMOVE_PROMPT, REMOVE_NEGATIVE
+    else:
+        mode, prompt, negative = "Replace", plan.prompt, ""
+    status = f"Plan: {plan.mode} **{plan.select}**" + (f" → “{plan.prompt}”" if plan.prompt else "")
+    try:
+        value = select_by_text(session, plan.select, preset, resources)
+        status += "; the selection is on the canvas: press “Add to mask”, then Inpaint."
+    except UserError as exc:
+        value = canvas.notice_value(f"select the {plan.select} by clicking: {one_line(exc)}", session.key)
+        status += f"; select the {plan.select} on the canvas (Select or Box), then Inpaint."
+    return value, mode, prompt, negative, status
+
+
+def suggest_shadow(value, session: Session | None, resources: Resources | None = None) -> dict:
+    """"Find its shadow": the cast shadow of the object in the canvas's mask (pipelines.effects.suggest_shadow),
+    proposed on the canvas in another colour, to add to the mask with one click (or discard). No shadow found is a
+    status line, not an error."""
+    from pipelines import effects
+
+    session = require_photo(session)
+    mask = canvas_mask(value, session)
+    shadow = effects.suggest_shadow(session.image, mask)
+    if not shadow.area:
+        return canvas.notice_value(f"no shadow suggested: {shadow.reason}", session.key)
+    label = f"shadow · {shadow.score:.2f} · {shadow.mask.mean():.1%}"
+    return canvas.proposal_value([(label, shadow.mask)], 0, session.key, None, shadow.reason, colour=SHADOW_RGB)
 
 
 def segment_api(path, positive, negative, box, resources: Resources):

@@ -104,11 +104,14 @@ def mask_value(mask: np.ndarray, key: str, base: int | None = None, note: str = 
             "note": note, "nonce": next(_nonce)}
 
 
-def proposal_value(candidates: list[tuple[str, np.ndarray]], best: int, key: str, seq, info: str = "") -> dict:
-    """Segmentation candidates (label, HW bool mask at full size) shown over the mask until the user adds,
-    subtracts or discards; ``seq`` echoes the canvas's request so a stale answer is ignored."""
+def proposal_value(candidates: list[tuple[str, np.ndarray]], best: int, key: str, seq, info: str = "",
+                   colour: tuple[int, int, int] | None = None) -> dict:
+    """Segmentation candidates (label, HW bool mask at full size) shown over the mask (in ``colour``, RGB; blue by
+    default) until the user adds, subtracts or discards; ``seq`` echoes the canvas's request so a stale answer is
+    ignored (None: always shown)."""
     return {"op": "proposal", "candidates": [{"label": label, "mask": maskcodec.encode(m)} for label, m in candidates],
-            "best": int(best), "key": key, "seq": seq, "info": info, "nonce": next(_nonce)}
+            "best": int(best), "key": key, "seq": seq, "info": info, "nonce": next(_nonce),
+            "colour": None if colour is None else [int(c) for c in colour]}
 
 
 def band_value(overlay: np.ndarray | None, key: str) -> dict:

@@ -133,6 +133,12 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
                                         elem_id="mode")
                         prompt = gr.Textbox(label="Prompt", lines=2, placeholder="what to paint in the mask",
                                             elem_id="prompt")
+                        with gr.Row():
+                            instruction = gr.Textbox(label="Or say it in one sentence",
+                                                     placeholder="replace the dog with a white cat", scale=4,
+                                                     elem_id="instruction")
+                            instruction_btn = gr.Button("Plan", size="sm", scale=1, min_width=60,
+                                                        elem_id="instruction-btn")
                         with gr.Group(visible=False) as frame_group:
                             frame_aspect = gr.Dropdown(list(cb.ASPECTS), value="none (amounts per side)",
                                                        label="Aspect (or drag the frame's edges on the canvas)")
@@ -167,6 +173,7 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
                                                         scale=3, elem_id="select-text")
                                 text_btn = gr.Button("Find", size="sm", scale=1, min_width=60,
                                                      elem_id="select-text-btn")
+                            shadow_btn = gr.Button("Find the mask's shadow", size="sm", elem_id="shadow-btn")
                             mask_upload = gr.File(label="Upload a mask (black/white or alpha)", file_types=["image"],
                                                   type="filepath", height=70, elem_id="mask-upload")
                         with gr.Accordion("Advanced", open=False):
@@ -283,6 +290,17 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
         for trigger in (text_btn.click, text_query.submit):
             trigger(_on_text, [session, text_query, seg_grow], canvas, api_name=False, concurrency_id=SEGMENT,
                     concurrency_limit=2)
+
+        @cb.user_errors
+        def _on_instruction(s, sentence, preset, progress=gr.Progress()):
+            progress(0, desc="reading the sentence and finding the object")
+            return cb.plan_instruction(s, sentence, preset, resources)
+
+        for trigger in (instruction_btn.click, instruction.submit):
+            trigger(_on_instruction, [session, instruction, seg_grow], [canvas, mode, prompt, negative, seg_status],
+                    api_name=False, concurrency_id=SEGMENT, concurrency_limit=2)
+        shadow_btn.click(cb.user_errors(cb.suggest_shadow), [canvas, session], canvas, api_name=False,
+                         concurrency_id=SEGMENT, concurrency_limit=2)
 
         with gr.Row(visible=False):
             api_image = gr.File(type="filepath", label="image file")

@@ -640,3 +640,52 @@ def test_stop_leaves_every_output_as_it_was_and_says_stopped():
     assert run(False) == (1, 2, 3, 4)
     out = run(True)
     assert out[2] == STOPPED and all(isinstance(o, type(gr.skip())) for i, o in enumerate(out) if i != 2)
+
+
+def test_instruction_fills_mode_prompt_and_proposes_the_object(tmp_path, monkeypatch):
+    from pipelines import grounding
+
+    h, w = 96, 128
+    img = np.full((h, w, 3), (40, 120, 40), np.uint8)
+    yy, xx = np.mgrid[:h, :w]
+    disc = (xx - 64) ** 2 + (yy - 48) ** 2 <= 18**2
+    img[disc] = (230, 40, 200)
+    session = session_for(img, tmp_path)
+    res = Resources(AppConfig(segmenter="grabcut", allow_downloads=False, text_model=str(tmp_path / "none")))
+    # without a text model: mode and prompt are filled, the canvas says to click
+    value, mode, prompt, negative, status = cb.plan_instruction(session, "replace the ball with a red apple", "none",
+                                                                res)
+    assert (mode, prompt, negative) == ("Replace", "a red apple", "") and value["op"] == "notice"
+    assert "select the ball by clicking" in value["text"] and "replace **ball**" in status
+    value, mode, prompt, negative, _ = cb.plan_instruction(session, "please remove the ball", "none", res)
+    assert mode == "Remove" and prompt == cb.REMOVE_PROMPT and negative == cb.REMOVE_NEGATIVE
+    # with one: the object is proposed on the canvas
+    monkeypatch.setattr(cb, "select_by_text", lambda s, phrase, preset, r: canvas.proposal_value(
+        [(phrase, disc)], 0, s.key, None, "found"))
+    value, mode, prompt, _, status = cb.plan_instruction(session, "make the ball light blue", "none", res)
+    assert value["op"] == "proposal" and value["candidates"][0]["label"] == "ball" and mode == "Replace"
+    assert "light blue" in prompt and "Add to mask" in status
+    with pytest.raises(gr.Error, match="remove"):
+        cb.user_errors(cb.plan_instruction)(session, "do something nice", "none", res)
+    assert grounding.MAX_INSTANCES >= 1
+
+
+def test_find_the_shadow_proposes_it_in_its_own_colour(tmp_path):
+    h, w = 120, 160
+    img = np.full((h, w, 3), 200, np.uint8)
+    obj = np.zeros((h, w), bool)
+    obj[30:70, 60:90] = True
+    img[obj] = (40, 60, 200)
+    shadow = np.zeros((h, w), bool)
+    shadow[70:90, 55:100] = True  # under the object: the same surface, darker
+    img[shadow] = 110
+    session = session_for(img, tmp_path)
+    out = cb.suggest_shadow(cv(obj, session), session)
+    if out["op"] == "proposal":
+        got = maskcodec.decode(out["candidates"][0]["mask"], (h, w))
+        assert out["colour"] == list(cb.SHADOW_RGB) and not (got & obj).any()
+        assert (got & shadow).sum() / max(1, (got | shadow).sum()) > 0.5
+    else:  # no shadow is a status line, never an error
+        assert out["op"] == "notice" and "no shadow" in out["text"]
+    blank = session_for(np.full((h, w, 3), 200, np.uint8), tmp_path, "blank.png")
+    assert cb.suggest_shadow(cv(obj, blank), blank)["op"] == "notice"

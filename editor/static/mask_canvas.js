@@ -583,14 +583,15 @@ function loadImage(url) {
     im.src = url;
   });
 }
-function showCandidates(list, best, info) {
+function showCandidates(list, best, info, colour) {
   S.candidates = list || []; S.chosen = best || 0;
+  if (colour !== undefined) S.propColour = colour || PROP_RGB;
   const holder = propBar.querySelector('.mc-cands');
   holder.innerHTML = '';
   S.candidates.forEach((c, i) => {
     const b = document.createElement('button');
     b.textContent = c.label; b.className = i === S.chosen ? 'on' : '';
-    b.addEventListener('click', () => { S.chosen = i; showCandidates(S.candidates, i, info); });
+    b.addEventListener('click', () => { S.chosen = i; showCandidates(S.candidates, i, info, S.propColour); });
     holder.appendChild(b);
   });
   propBar.querySelector('.mc-prop-info').textContent = info || '';
@@ -598,7 +599,7 @@ function showCandidates(list, best, info) {
   S.propCv = null;
   const c = S.candidates[S.chosen];
   if (c) {
-    const pd = newMaskData(S.W, S.H, PROP_RGB);
+    const pd = newMaskData(S.W, S.H, S.propColour || PROP_RGB);
     decodeInto(c.mask, pd.data, S.W * S.H);
     S.propCv = canvasOf(S.W, S.H);
     S.propCv.getContext('2d').putImageData(pd, 0, 0);
@@ -629,7 +630,7 @@ async function receive(v) {
       }
     } else if (v.op === 'proposal') {
       // a click's answer must be for the latest click; a text selection (seq null) always shows
-      if (v.seq === null || v.seq === undefined || v.seq === S.segSeq) { showCandidates(v.candidates, v.best, v.info); status(''); }
+      if (v.seq === null || v.seq === undefined || v.seq === S.segSeq) { showCandidates(v.candidates, v.best, v.info, v.colour); status(''); }
     } else if (v.op === 'band') {
       S.band = v.band ? await loadImage(v.band) : null; S.bandOn = !!v.band; status(v.note || ''); render();
     } else if (v.op === 'result') {
