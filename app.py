@@ -22,8 +22,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--sam-model", default="vit_b", help="SAM model type (vit_b, vit_l, vit_h)")
     p.add_argument("--sam-checkpoint", default=None, help="local SAM checkpoint file (without one: GrabCut fallback "
                                                           "unless a checkpoint is already in the cache)")
-    p.add_argument("--segmenter", default="auto", choices=("auto", "sam", "grabcut"),
-                   help="auto = SAM when a checkpoint is on disk, else the GrabCut fallback; sam may download once")
+    p.add_argument("--segmenter", default="auto", choices=("auto", "sam2", "sam", "grabcut"),
+                   help="auto = SAM 2.1 or SAM when their weights are on disk, else the GrabCut fallback; sam2 / sam "
+                        "may download once")
+    p.add_argument("--sam2-model", default=None,
+                   help="SAM 2.1 hub id or folder for --segmenter sam2 (default facebook/sam2.1-hiera-tiny)")
     p.add_argument("--text-model", default=None,
                    help="Grounding DINO hub id or folder for Select by text (default IDEA-Research/grounding-dino-tiny)")
     p.add_argument("--device", default="auto", help="auto, cuda, cuda:N, mps or cpu")
@@ -47,7 +50,7 @@ def config_from_args(args: argparse.Namespace) -> AppConfig:
     nor trigger downloads unless the operator allows it with --allow-custom-models / --allow-downloads."""
     local = args.host in LOOPBACK and not args.share
     return AppConfig(model=args.model, engine=args.engine, sam_model=args.sam_model,
-                     sam_checkpoint=args.sam_checkpoint, segmenter=args.segmenter, device=args.device,
+                     sam_checkpoint=args.sam_checkpoint, sam2_model=args.sam2_model, segmenter=args.segmenter, device=args.device,
                      concurrency=args.concurrency, allow_custom_models=local or args.allow_custom_models,
                      allow_downloads=local or args.allow_downloads, text_model=args.text_model)
 

@@ -37,7 +37,8 @@ class AppConfig:
     engine: str = "auto"
     sam_model: str = "vit_b"
     sam_checkpoint: str | None = None
-    segmenter: str = "auto"  # "auto" (SAM if a checkpoint is on disk, else GrabCut), "sam", "grabcut"
+    segmenter: str = "auto"  # "auto" (SAM 2.1 / SAM if on disk, else GrabCut), "sam2", "sam", "grabcut"
+    sam2_model: str | None = None  # SAM 2.1 hub id or folder (None: pipelines.sam2.DEFAULT_SAM2_MODEL)
     device: str = "auto"
     concurrency: int = 1  # generation events running at once (they share concurrency_id "gpu")
     examples: bool = True
@@ -147,8 +148,10 @@ class Resources:
 
                 cfg = self.config
                 self._segmenter = segment.make_segmenter(
-                    cfg.segmenter, model_type=cfg.sam_model, checkpoint=cfg.sam_checkpoint,
+                    cfg.segmenter, model_type=cfg.sam_model,
+                    checkpoint=cfg.sam2_model if cfg.segmenter == "sam2" else cfg.sam_checkpoint,
                     device=None if cfg.device == "auto" else cfg.device, progress=progress,
+                    download=cfg.allow_downloads,
                 )
             return self._segmenter
 

@@ -689,3 +689,35 @@ def test_find_the_shadow_proposes_it_in_its_own_colour(tmp_path):
         assert out["op"] == "notice" and "no shadow" in out["text"]
     blank = session_for(np.full((h, w, 3), 200, np.uint8), tmp_path, "blank.png")
     assert cb.suggest_shadow(cv(obj, blank), blank)["op"] == "notice"
+
+
+def test_the_app_segments_with_sam2_from_a_folder(tmp_path):
+    pytest.importorskip("transformers")
+    import sys
+    from pathlib import Path
+
+    import torch
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_sam2 import tiny_sam2
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # toy-sized matrices: two threads on a 2-core runner only spin
+    try:
+        model, processor = tiny_sam2()
+        model.save_pretrained(tmp_path / "sam2")
+        processor.save_pretrained(tmp_path / "sam2")
+        args = app.parse_args(["--segmenter", "sam2", "--sam2-model", str(tmp_path / "sam2"), "--device", "cpu"])
+        cfg = app.config_from_args(args)
+        assert cfg.segmenter == "sam2" and cfg.sam2_model == str(tmp_path / "sam2")
+        res = Resources(cfg)
+        from pipelines import io
+
+        io.save_png(tmp_path / "p.png", photo())
+        _, session, status = cb.load_photo(str(tmp_path / "p.png"), Session(), res, "k")
+        assert "sam2" in status.lower()
+        out = cb.segment_prompts(session, {"points": [[60, 40]], "labels": [1], "box": None, "seq": 1}, "none", res)
+        assert out["op"] == "proposal" and len(out["candidates"]) == 3
+        res.close()
+    finally:
+        torch.set_num_threads(threads)
