@@ -284,12 +284,15 @@ function discardProposal() {
 function fit() {
   if (!S.W) return;
   const w = stage.clientWidth, h = stage.clientHeight, [l, t, r, b] = S.pads || [0, 0, 0, 0];
+  if (!w || !h) return;  // not laid out (a hidden tab): the resize observer fits it when it is
+  S.fitted = true;
   const fw = S.W + l + r, fh = S.H + t + b;
   S.s = Math.min(w / fw, h / fh);
   S.tx = (w - fw * S.s) / 2 + l * S.s; S.ty = (h - fh * S.s) / 2 + t * S.s;
   status(); render();
 }
 function zoomAt(factor, cx, cy) {
+  S.userView = true;
   const s = Math.min(64, Math.max(0.01, S.s * factor));
   S.tx = cx - (cx - S.tx) * (s / S.s); S.ty = cy - (cy - S.ty) * (s / S.s); S.s = s;
   render();
@@ -460,7 +463,7 @@ view.addEventListener('pointermove', (ev) => {
   const [x, y] = toImage(ev);
   S.cursor = [x, y];
   const g = S.drag;
-  if (g && g.kind === 'pan') { S.tx += ev.clientX - g.x; S.ty += ev.clientY - g.y; g.x = ev.clientX; g.y = ev.clientY; }
+  if (g && g.kind === 'pan') { S.userView = true; S.tx += ev.clientX - g.x; S.ty += ev.clientY - g.y; g.x = ev.clientX; g.y = ev.clientY; }
   else if (g && g.kind === 'split') {
     const [l, , r] = S.pads || [0, 0, 0, 0];
     S.split = Math.min(1, Math.max(0, (x + l) / (S.W + l + r)));
@@ -545,7 +548,7 @@ root.addEventListener('keydown', (ev) => {
   else if (k === 'h' || k === 'H') setTool('pan');
   else if (k === '+' || k === '=') { zoomAt(1.25, stage.clientWidth / 2, stage.clientHeight / 2); status(); }
   else if (k === '-' || k === '_') { zoomAt(0.8, stage.clientWidth / 2, stage.clientHeight / 2); status(); }
-  else if (k === '0') fit();
+  else if (k === '0') { S.userView = false; fit(); }
   else if (k === '1') { zoomAt(1 / S.s, stage.clientWidth / 2, stage.clientHeight / 2); status(); }
   else if (k === 'o' || k === 'O') { S.outline = !S.outline; status(); render(); }
   else if (k === '?') helpEl.hidden = !helpEl.hidden;
@@ -558,7 +561,7 @@ root.addEventListener('keydown', (ev) => {
 root.addEventListener('keyup', (ev) => { if (ev.key === ' ') S.space = false; });
 root.querySelectorAll('[data-tool]').forEach((b) => b.addEventListener('click', () => setTool(b.dataset.tool)));
 const actions = {
-  undo, redo, fit,
+  undo, redo, fit: () => { S.userView = false; fit(); },
   'zoom-in': () => { zoomAt(1.25, stage.clientWidth / 2, stage.clientHeight / 2); status(); },
   'zoom-out': () => { zoomAt(0.8, stage.clientWidth / 2, stage.clientHeight / 2); status(); },
   outline: () => { S.outline = !S.outline; status(); render(); },
@@ -572,7 +575,8 @@ const actions = {
 root.querySelectorAll('[data-act]').forEach((b) => b.addEventListener('click', () => actions[b.dataset.act]()));
 sizeIn.addEventListener('input', () => setSize(+sizeIn.value));
 opacityIn.addEventListener('input', () => { S.opacity = +opacityIn.value / 100; render(); });
-new ResizeObserver(() => { if (S.md && !S.fitted) { S.fitted = true; fit(); } render(); }).observe(stage);
+// on a resize the photo is fitted again until the user zooms or pans it themselves
+new ResizeObserver(() => { if (S.md && (!S.fitted || !S.userView)) fit(); render(); }).observe(stage);
 
 // ------------------------------------------------------------------------------------------------ from the server
 function loadImage(url) {
@@ -611,7 +615,7 @@ async function receive(v) {
   try {
     if (v.op === 'load') {
       const photo = await loadImage(v.photo);
-      Object.assign(S, { W: v.w, H: v.h, key: v.key, photo, rev: 0, undo: [], redo: [], candidates: [], points: [],
+      Object.assign(S, { W: v.w, H: v.h, key: v.key, photo, rev: 0, fitted: false, userView: false, undo: [], redo: [], candidates: [], points: [],
         box: null, poly: [], propCv: null, band: null, bandOn: false, result: null, compare: false, notice: '',
         outlineCv: null, outlineFor: null, pads: null });
       S.md = newMaskData(v.w, v.h, MASK_RGB);
@@ -658,8 +662,8 @@ root.maskCanvas = {
   shown: () => encodeAlpha(S.maskCv.getContext('2d').getImageData(0, 0, S.W, S.H).data, S.W * S.H).text,
   // client (page) coordinates of the centre of image pixel (x, y)
   client: (x, y) => { const r = view.getBoundingClientRect(); return [r.left + S.tx + (x + 0.5) * S.s, r.top + S.ty + (y + 0.5) * S.s]; },
-  zoomTo: (s, x, y) => { S.s = s; S.tx = stage.clientWidth / 2 - (x + 0.5) * s; S.ty = stage.clientHeight / 2 - (y + 0.5) * s; draw(); status(); },
-  setTool, setSize, fit, undo, redo,
+  zoomTo: (s, x, y) => { S.userView = true; S.s = s; S.tx = stage.clientWidth / 2 - (x + 0.5) * s; S.ty = stage.clientHeight / 2 - (y + 0.5) * s; draw(); status(); },
+  setTool, setSize, fit: () => { S.userView = false; fit(); }, undo, redo,
   setMask: (text) => { beginEdit(); setWhole(text); S.rev++; props.value = value(); status(); render(); },
   grow: (px) => { if (S.md) { morph(+px, true); render(); } },
   shrink: (px) => { if (S.md) { morph(+px, false); render(); } },
