@@ -412,7 +412,7 @@ def load_photo(path, session: Session | None, resources: Resources, key: str | N
     return canvas_load(session), session, status
 
 
-def band(value, grow, feather, method, session: Session | None, *, quiet: bool = False):
+def band(value, grow, feather, method, session: Session | None, *, quiet: bool = False, seq=None):
     """api_name "preview": the blend band for the canvas's mask at this growth / feather / method (see
     band_overlay), at display size. ``quiet``: hide the band instead of an error while there is no photo or mask."""
     try:
@@ -420,7 +420,7 @@ def band(value, grow, feather, method, session: Session | None, *, quiet: bool =
         mask = canvas_mask(value, session)
     except UserError:
         if quiet:
-            value = canvas.band_value(None, None if session is None else session.key)
+            value = canvas.band_value(None, None if session is None else session.key, seq)
             value["note"] = "paint a mask first: the band is drawn around it"
             return value
         raise
@@ -428,7 +428,7 @@ def band(value, grow, feather, method, session: Session | None, *, quiet: bool =
     s = session.scale
     shown = to_display_mask(mask, session)
     overlay = band_overlay(shown, int(round(int(grow) * s)), None if feather is None else feather * s, method)
-    return canvas.band_value(overlay, session.key)
+    return canvas.band_value(overlay, session.key, seq)
 
 
 def inpaint_picture(picture, mask: np.ndarray, prompt, negative, mode, engine, model, strength, feather, grow, steps,

@@ -114,10 +114,12 @@ def proposal_value(candidates: list[tuple[str, np.ndarray]], best: int, key: str
             "colour": None if colour is None else [int(c) for c in colour]}
 
 
-def band_value(overlay: np.ndarray | None, key: str) -> dict:
-    """The blend band overlay (HWC uint8 RGBA at display size, transparent off the bands) or None to hide it."""
+def band_value(overlay: np.ndarray | None, key: str, seq=None) -> dict:
+    """The blend band overlay (HWC uint8 RGBA at display size, transparent off the bands) or None to hide it.
+    ``seq`` echoes the Band button's request (a late answer to a request taken back is ignored); None when the
+    sliders moved."""
     return {"op": "band", "band": None if overlay is None else data_url(overlay, "png"), "key": key,
-            "nonce": next(_nonce)}
+            "seq": seq, "nonce": next(_nonce)}
 
 
 def result_value(display: np.ndarray, key: str) -> dict:

@@ -370,7 +370,10 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
         def _band_quiet(v, g, f, m, s):  # the band follows the sliders; without a mask it just stays off
             return cb.user_errors(cb.band)(v, g, f, m, s, quiet=True)
 
-        canvas.band(_band_quiet, [canvas, grow, feather, method, session], canvas, api_name=False,
+        def _band_button(v, g, f, m, s, evt: gr.EventData):  # the canvas's Band button, its request numbered
+            return cb.user_errors(cb.band)(v, g, f, m, s, quiet=True, seq=(getattr(evt, "_data", None) or {}).get("seq"))
+
+        canvas.band(_band_button, [canvas, grow, feather, method, session], canvas, api_name=False,
                     show_progress="hidden", concurrency_id=TOOLS, concurrency_limit=4)
         with gr.Row(visible=False):
             api_band_btn = gr.Button("preview")

@@ -141,9 +141,12 @@ def server_mask(page, spy) -> np.ndarray:
         page.wait_for_timeout(50)
     assert len(spy) > n, "the server never read the canvas's mask"
     mask = spy[-1]
-    if mask.any():  # the band is on now (an empty mask has no band: it stays off)
-        page.wait_for_function("() => document.querySelector('.mc [data-act=band]').classList.contains('on')")
-        band.click()  # off again (no request)
+    if mask.any():  # the band arrives and shows; then off again (no request)
+        page.wait_for_function(f"() => {API}.state().band", timeout=60_000)
+        band.click()
+    else:  # an empty mask has no band: the answer turns the button off
+        page.wait_for_function(f"() => !{API}.state().bandOn", timeout=60_000)
+    assert not state(page)["bandOn"]
     return mask
 
 

@@ -565,7 +565,8 @@ const actions = {
   'zoom-in': () => { zoomAt(1.25, stage.clientWidth / 2, stage.clientHeight / 2); status(); },
   'zoom-out': () => { zoomAt(0.8, stage.clientWidth / 2, stage.clientHeight / 2); status(); },
   outline: () => { S.outline = !S.outline; status(); render(); },
-  band: () => { S.bandOn = !S.bandOn; if (S.bandOn) trigger('band', {}); status(); render(); },
+  // a late answer to a request the user has since taken back (toggled off) is ignored: the seq moved on
+  band: () => { S.bandOn = !S.bandOn; S.bandSeq = (S.bandSeq || 0) + 1; if (S.bandOn) trigger('band', { seq: S.bandSeq }); status(); render(); },
   compare: () => { S.compare = !S.compare && !!S.result; status(); render(); },
   help: () => { helpEl.hidden = !helpEl.hidden; },
   add: () => applyProposal(true),
@@ -635,8 +636,10 @@ async function receive(v) {
     } else if (v.op === 'proposal') {
       // a click's answer must be for the latest click; a text selection (seq null) always shows
       if (v.seq === null || v.seq === undefined || v.seq === S.segSeq) { showCandidates(v.candidates, v.best, v.info, v.colour); status(''); }
-    } else if (v.op === 'band') {
-      S.band = v.band ? await loadImage(v.band) : null; S.bandOn = !!v.band; status(v.note || ''); render();
+    } else if (v.op === 'band') {  // seq: the answer to the Band button; none: the sliders moved
+      if (v.seq === null || v.seq === undefined || v.seq === S.bandSeq) {
+        S.band = v.band ? await loadImage(v.band) : null; S.bandOn = !!v.band; status(v.note || ''); render();
+      }
     } else if (v.op === 'result') {
       S.result = v.result ? await loadImage(v.result) : null; S.compare = !!S.result; S.split = 0.5; status(); render();
     } else if (v.op === 'frame') {
@@ -656,6 +659,7 @@ watch('value', () => receive(props.value));
 root.maskCanvas = {
   state: () => ({ W: S.W, H: S.H, rev: S.rev, s: S.s, tx: S.tx, ty: S.ty, tool: S.tool, size: S.size, area: S.area,
     undo: S.undo.length, redo: S.redo.length, candidates: S.candidates.length, compare: S.compare, key: S.key,
+    band: S.bandOn && !!S.band, bandOn: S.bandOn,
     pads: S.pads }),
   mask: () => S.encoded,
   // what is on the mask canvas the view draws, read back from its pixels (not from md)
