@@ -626,7 +626,34 @@ def candidate_label(segmentation, i: int) -> str:
     return ("GrabCut" if not np.isfinite(score) else f"{score:.2f}") + f" · {area:.1%}"
 
 
-def segment_prompts(session: Session | None, data: dict, preset: str, resources: Resources) -> dict:
+GROW_PRESETS = ("none", "auto", "replacement", "removal")
+"""How a selection grows before it is proposed: not at all, by its measured soft edge + the blend's feather band
+(pipelines.matting.auto_growth), or by the fixed presets of pipelines.segment.grow_mask."""
+
+
+def grow_selection(image: np.ndarray, mask: np.ndarray, preset: str, method: str = "seamless"):
+    """(grown HW bool mask, a few words saying how) for a selection: see GROW_PRESETS. The growth is shown on the
+    canvas as part of the proposal before anything is repainted."""
+    from pipelines import segment
+
+    if not preset or preset == "none" or not mask.any():
+        return mask, ""
+    if preset == "auto":
+        from pipelines import matting
+
+        feather = blend.default_feather(method if method in blend.METHODS else "seamless")
+        auto = matting.auto_growth(image, mask, feather=feather)
+        how = f"auto {auto.px} px (soft edge {auto.fringe:.1f} + feather {auto.feather:g})"
+        if auto.note:
+            how += f"; {auto.note}"
+        return (masks.grow(mask, auto.px) if auto.px else mask.copy()), how
+    if preset not in GROW_PRESETS:
+        raise UserError(f"unknown growth {preset!r}: choose one of {', '.join(GROW_PRESETS)}")
+    return segment.grow_mask(mask, preset), f"grown {segment.growth_px(preset)} px for {preset}"
+
+
+def segment_prompts(session: Session | None, data: dict, preset: str, resources: Resources,
+                    method: str = "seamless") -> dict:
     """The canvas's Select / Box tools: ``data`` = {points: [[x, y], ...], labels: [1|0, ...], box: XYXY | None,
     seq} in the photo's pixels. Segments the photo (refining the previous result of the same engine) and returns a
     canvas "proposal" value: the candidates, best first, each grown by ``preset`` (none, replacement, removal) so
@@ -659,19 +686,19 @@ def segment_prompts(session: Session | None, data: dict, preset: str, resources:
                          multimask=True)
     session.segmentation = result
     order = list(result.ranked())
-    candidates = []
+    candidates, hows = [], []
     for i in order:
-        m = np.asarray(result.masks[i], bool)
-        if preset and preset != "none":
-            m = segment.grow_mask(m, preset)
+        m, how = grow_selection(session.image, np.asarray(result.masks[i], bool), preset, method)
         candidates.append((candidate_label(result, i), m))
-    info = f"{result.engine}" + ("" if not preset or preset == "none" else f", grown for {preset}")
+        hows.append(how)
+    info = f"{result.engine}" + (f"; best {hows[0]}" if hows and hows[0] else "")
     if getattr(result, "note", ""):
         info += f"; {result.note}"
     return canvas.proposal_value(candidates, 0, session.key, seq, info)
 
 
-def select_by_text(session: Session | None, phrase: str, preset: str, resources: Resources) -> dict:
+def select_by_text(session: Session | None, phrase: str, preset: str, resources: Resources,
+                   method: str = "seamless") -> dict:
     """"Select by text": Grounding DINO finds boxes for ``phrase``, the shared segmenter outlines each; the canvas
     gets a proposal with one candidate per instance (best first) and, when there are several, all of them united.
     Nothing is added to the mask until the user says so. No match is a one-line UserError."""
@@ -696,9 +723,11 @@ def select_by_text(session: Session | None, phrase: str, preset: str, resources:
     if len(candidates) > 1:
         union = np.logical_or.reduce([m for _, m in candidates])
         candidates.append((f"all {len(candidates)} · {union.mean():.1%}", union))
-    if preset and preset != "none":
-        candidates = [(label, segment.grow_mask(m, preset)) for label, m in candidates]
+    grown = [(label, *grow_selection(session.image, m, preset, method)) for label, m in candidates]
+    candidates = [(label, m) for label, m, _ in grown]
     info = f"{selector.name} + {seg.engine}: {len(found)} match(es) for {grounding.normalise_phrase(phrase)!r}"
+    if grown[0][2]:
+        info += f"; best {grown[0][2]}"
     return canvas.proposal_value(candidates, 0, session.key, None, info)
 
 

@@ -166,8 +166,10 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
                                 invert_btn = gr.Button("Invert", size="sm", min_width=60, elem_id="invert-mask")
                                 clear_btn = gr.Button("Clear", size="sm", min_width=60, elem_id="clear-mask")
                             tool_px = gr.Slider(1, 64, value=8, step=1, label="Grow / shrink by px")
-                            seg_grow = gr.Dropdown(["none", "replacement", "removal"], value="none",
-                                                   label="A selection grows for", elem_id="seg-grow")
+                            seg_grow = gr.Dropdown(
+                                [("none", "none"), ("auto: its soft edge + the feather band", "auto"),
+                                 ("replacement (15 px)", "replacement"), ("removal (10 px)", "removal")],
+                                value="none", label="A selection grows by", elem_id="seg-grow")
                             with gr.Row():
                                 text_query = gr.Textbox(label="Select by text", placeholder="e.g. the dog",
                                                         scale=3, elem_id="select-text")
@@ -276,19 +278,19 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
                      concurrency_id=SEGMENT, concurrency_limit=2)
 
         @cb.user_errors
-        def _on_segment(s, preset, evt: gr.EventData):
-            return cb.segment_prompts(s, getattr(evt, "_data", None) or {}, preset, resources)
+        def _on_segment(s, preset, me, evt: gr.EventData):
+            return cb.segment_prompts(s, getattr(evt, "_data", None) or {}, preset, resources, me)
 
-        canvas.segment(_on_segment, [session, seg_grow], canvas, api_name=False, show_progress="minimal",
+        canvas.segment(_on_segment, [session, seg_grow, method], canvas, api_name=False, show_progress="minimal",
                        concurrency_id=SEGMENT, concurrency_limit=2)
 
         @cb.user_errors
-        def _on_text(s, phrase, preset, progress=gr.Progress()):
+        def _on_text(s, phrase, preset, me, progress=gr.Progress()):
             progress(0, desc="finding it (the first use loads the text model)")
-            return cb.select_by_text(s, phrase, preset, resources)
+            return cb.select_by_text(s, phrase, preset, resources, me)
 
         for trigger in (text_btn.click, text_query.submit):
-            trigger(_on_text, [session, text_query, seg_grow], canvas, api_name=False, concurrency_id=SEGMENT,
+            trigger(_on_text, [session, text_query, seg_grow, method], canvas, api_name=False, concurrency_id=SEGMENT,
                     concurrency_limit=2)
 
         @cb.user_errors

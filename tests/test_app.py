@@ -721,3 +721,29 @@ def test_the_app_segments_with_sam2_from_a_folder(tmp_path):
         res.close()
     finally:
         torch.set_num_threads(threads)
+
+
+def test_auto_growth_proposes_the_selection_grown_by_its_soft_edge(tmp_path):
+    pytest.importorskip("pymatting")
+    from pipelines import io, masks, matting
+
+    h, w = 96, 128
+    yy, xx = np.mgrid[:h, :w]
+    r = np.hypot(xx - 64, yy - 48)
+    alpha = np.clip((22 - r) / 6 + 0.5, 0, 1)[..., None]  # a disc with a 6 px soft edge
+    rng = np.random.default_rng(0)
+    background = np.clip(rng.normal(90, 12, (h, w, 3)), 0, 255)
+    img = np.round(alpha * np.array([230, 40, 200]) + (1 - alpha) * background).astype(np.uint8)
+    io.save_png(tmp_path / "soft.png", img)
+    res = Resources(AppConfig(segmenter="grabcut"))
+    _, session, _ = cb.load_photo(str(tmp_path / "soft.png"), Session(), res, "k")
+    out = cb.segment_prompts(session, {"points": [[64, 48]], "labels": [1], "box": None, "seq": 1}, "auto", res)
+    chosen = session.segmentation.masks[session.segmentation.ranked()[0]]
+    auto = matting.auto_growth(session.image, np.asarray(chosen, bool), feather=cb.blend.default_feather("seamless"))
+    assert auto.px > 0 and f"auto {auto.px} px" in out["info"]
+    got = maskcodec.decode(out["candidates"][0]["mask"], (h, w))
+    assert np.array_equal(got, masks.grow(np.asarray(chosen, bool), auto.px))  # what is proposed is what grows
+    none = cb.segment_prompts(session, {"points": [[64, 48]], "labels": [1], "box": None, "seq": 2}, "none", res)
+    assert maskcodec.decode(none["candidates"][0]["mask"], (h, w)).sum() < got.sum()
+    with pytest.raises(gr.Error, match="unknown growth"):
+        cb.user_errors(cb.grow_selection)(img, np.asarray(chosen, bool), "lots")
