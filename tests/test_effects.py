@@ -1,8 +1,10 @@
 """The cast-shadow suggestion (pipelines.effects.suggest_shadow) and ``python -m pipelines effects``.
 
-Synthetic scenes: a flat or mildly textured background, an object (an ellipse on a stem) pasted with a soft
-matte, and a rendered soft shadow (the silhouette sheared from the object's base, blurred, darkening the
-background multiplicatively) falling in a few directions.
+Synthetic scenes: a flat or mildly textured background, or a real texture photo (skimage.data brick, grass,
+gravel: strong texture with dark grains), an object (an ellipse on a stem) pasted with a soft matte, and a
+rendered soft shadow (the silhouette sheared from the object's base, blurred, darkening the background
+multiplicatively) falling in a few directions. Without a shadow, dark texture under the object (a dark patch of
+another colour, dark stripes of the same colour) must give an empty or small suggestion.
 """
 
 import json
@@ -11,12 +13,17 @@ import cv2
 import numpy as np
 import pytest
 from PIL import Image
+from skimage import data
 
 from pipelines.effects import Shadow, suggest_shadow
 
-# Measured on these scenes against the core (darkening > 15%): flat 0.80-0.96, textured 0.66-0.92.
-MIN_IOU = 0.7
-MIN_IOU_TEXTURED = 0.6
+# Measured on these scenes against the core (darkening > 15%): flat 0.85-0.97, mildly textured 0.84-0.97, real
+# textures 0.68-0.97 at darkness 0.5; the thin side shadow (shear 1.5, scale 0.2) 0.70 (its darkening is measured
+# low, so its edge is taken at the penumbra's middle).
+MIN_IOU = 0.75
+MIN_IOU_TEXTURED = 0.75
+MIN_IOU_THIN = 0.6
+MIN_IOU_REAL = 0.6
 
 
 def scene(shear: float, scale: float, *, textured: bool = False, darkness: float = 0.5, shadow: bool = True,
@@ -44,6 +51,40 @@ def scene(shear: float, scale: float, *, textured: bool = False, darkness: float
     return image, user, (dark > 0.15) & ~user
 
 
+def real_scene(texture: str, shear: float, scale: float, *, darkness: float = 0.5, shadow: bool = True,
+               dark_texture: str | None = None):
+    """A real texture photo (skimage.data ``texture``, tinted) with the object and, optionally, its shadow.
+
+    dark_texture: None, "patch" (a dark patch of another colour under the object) or "stripes" (dark stripes of the
+    same colour, like boards). Returns image (HWC uint8 RGB), object (HW bool), core (HW bool, darkening > 15%).
+    """
+    h, w = 200, 240
+    gray = getattr(data, texture)().astype(np.float32)[100: 100 + h, 100: 100 + w] / 255
+    shade = (0.45 + 0.55 * gray)[..., None]
+    background = shade * np.float32([170, 150, 120])
+    if dark_texture == "patch":
+        patch = np.zeros((h, w), np.float32)
+        cv2.ellipse(patch, (140, 140), (45, 22), 20, 0, 360, 1, -1)
+        patch = cv2.GaussianBlur(patch, (0, 0), 2)[..., None]
+        background = (1 - patch) * background + patch * shade * np.float32([60, 70, 110])
+    elif dark_texture == "stripes":
+        stripes = cv2.GaussianBlur((np.arange(w) // 14 % 2 == 1).astype(np.float32)[None].repeat(h, 0), (0, 0), 1.5)
+        background = background * (1 - 0.45 * stripes)[..., None]
+    obj = np.zeros((h, w), np.uint8)
+    cv2.ellipse(obj, (120, 70), (22, 30), 0, 0, 360, 1, -1)
+    cv2.rectangle(obj, (108, 90), (132, 120), 1, -1)
+    obj = obj.astype(bool)
+    base = 120
+    A = np.float32([[1, -shear, shear * base], [0, -scale, base + scale * base]])
+    s = cv2.GaussianBlur(cv2.warpAffine(obj.astype(np.float32), A, (w, h)), (0, 0), 2.0)
+    dark = (1 - darkness) * s if shadow else np.zeros_like(s)
+    shaded = background * (1 - dark[..., None])
+    matte = cv2.GaussianBlur(obj.astype(np.float32), (0, 0), 0.8)[..., None]
+    image = np.clip(matte * np.float32([40, 60, 200]) + (1 - matte) * shaded, 0, 255).astype(np.uint8)
+    user = matte[..., 0] > 0.5
+    return image, user, (dark > 0.15) & ~user
+
+
 def iou(a, b):
     return (a & b).sum() / max(1, (a | b).sum())
 
@@ -56,8 +97,30 @@ def test_finds_the_shadow(shear, scale, textured):
     assert isinstance(found, Shadow)
     assert found.mask.dtype == bool and found.mask.shape == obj.shape
     assert not (found.mask & obj).any()
-    assert iou(found.mask, core) >= (MIN_IOU_TEXTURED if textured else MIN_IOU), found.reason
+    least = MIN_IOU_THIN if abs(scale) < 0.3 else MIN_IOU_TEXTURED if textured else MIN_IOU
+    assert iou(found.mask, core) >= least, found.reason
     assert 0 < found.score <= 1 and "\n" not in found.reason
+
+
+@pytest.mark.parametrize("shear, scale", [(0.0, 0.6), (1.0, 0.5), (-1.0, 0.5), (-0.6, -0.4)])
+@pytest.mark.parametrize("texture", ["brick", "grass", "gravel"])
+def test_finds_the_shadow_on_real_texture(texture, shear, scale):
+    image, obj, core = real_scene(texture, shear, scale)
+    found = suggest_shadow(image, obj)
+    assert not (found.mask & obj).any()
+    assert iou(found.mask, core) >= MIN_IOU_REAL, found.reason
+    assert (found.mask & ~core).sum() <= 0.25 * core.sum()  # little suggested outside the visible shadow
+
+
+@pytest.mark.parametrize("dark_texture", [None, "patch", "stripes"])
+@pytest.mark.parametrize("texture", ["brick", "grass", "gravel"])
+def test_dark_texture_is_not_a_shadow(texture, dark_texture):
+    image, obj, _ = real_scene(texture, 0.0, 0.6, shadow=False, dark_texture=dark_texture)
+    found = suggest_shadow(image, obj)
+    if dark_texture == "stripes":  # stripes of the surface's own colour can line up with part of an outline
+        assert found.area <= 0.2 * obj.sum(), found.reason
+    else:
+        assert found.area == 0 and found.reason.startswith("no shadow"), found.reason
 
 
 def test_light_direction_picks_the_far_side():
