@@ -566,7 +566,11 @@ const actions = {
   'zoom-out': () => { zoomAt(0.8, stage.clientWidth / 2, stage.clientHeight / 2); status(); },
   outline: () => { S.outline = !S.outline; status(); render(); },
   // a late answer to a request the user has since taken back (toggled off) is ignored: the seq moved on
-  band: () => { S.bandOn = !S.bandOn; S.bandSeq = (S.bandSeq || 0) + 1; if (S.bandOn) trigger('band', { seq: S.bandSeq }); status(); render(); },
+  band: () => {
+    S.bandOn = !S.bandOn; S.bandSeq = (S.bandSeq || 0) + 1;
+    if (S.bandOn) { S.band = null; trigger('band', { seq: S.bandSeq }); }  // shown when the fresh one arrives
+    status(); render();
+  },
   compare: () => { S.compare = !S.compare && !!S.result; status(); render(); },
   help: () => { helpEl.hidden = !helpEl.hidden; },
   add: () => applyProposal(true),
@@ -637,8 +641,10 @@ async function receive(v) {
       // a click's answer must be for the latest click; a text selection (seq null) always shows
       if (v.seq === null || v.seq === undefined || v.seq === S.segSeq) { showCandidates(v.candidates, v.best, v.info, v.colour); status(''); }
     } else if (v.op === 'band') {  // seq: the answer to the Band button; none: the sliders moved
-      if (v.seq === null || v.seq === undefined || v.seq === S.bandSeq) {
-        S.band = v.band ? await loadImage(v.band) : null; S.bandOn = !!v.band; status(v.note || ''); render();
+      const current = () => v.seq === null || v.seq === undefined || v.seq === S.bandSeq;
+      const picture = current() && v.band ? await loadImage(v.band) : null;
+      if (current()) {  // asked again after the picture loaded: the user may have turned it off meanwhile
+        S.band = picture; S.bandOn = !!picture; status(v.note || ''); render();
       }
     } else if (v.op === 'result') {
       S.result = v.result ? await loadImage(v.result) : null; S.compare = !!S.result; S.split = 0.5; status(); render();
