@@ -828,7 +828,15 @@ FLAT_NEGATIVE_MESSAGE = (
 
 _SEED_REACH = 0.25  # click seeds reach at most this fraction of the image's long side ...
 _SEED_DELTA_E = 20.0  # ... through pixels within this Lab distance (or 3x the clicked spot's own spread)
-_RING = 0.15  # background ring around a rectangle, as a fraction of its long side
+_RING = 0.3  # background ring around a rectangle, as a fraction of its long side (at least _RING_MIN px)
+_RING_MIN = 20
+_BOX_BAND = 2  # a box's own edge, this many px wide at the working scale, is probable background (boxes are loose)
+_FEATURE_BLUR = 1.5  # the colour GrabCut models is Lab smoothed this much (px, working scale) ...
+_TEXTURE_SCALE = 3.0  # ... with the local spread of lightness at this scale (px) as a texture feature
+_REFINE_BAND = 4  # then the colour GrabCut redraws the edge within this many px (working scale) of the feature one
+_REFINE_ITERATIONS = 2
+_RECT_SCALE = 0.75  # a box's region is solved at this fraction of max_side (smoothed features need fewer pixels, and
+# one max-flow solve, which the time budget cannot interrupt, grows faster than the pixel count)
 _PASS1_SCALE = 0.625  # pass 1 (clicks only, on the whole picture) works at this fraction of max_side
 _CANDIDATES = 5  # at most this many growing boxes when the clicks-only pass collapses or spills
 _FLAT_STEP = 2  # neighbours (working image, blurred) closer than this in every channel belong to one flat area ...
@@ -839,7 +847,12 @@ _FLAT_AREA = 0.25  # one covering this much is the answer (GrabCut's max-flow cr
 class GrabCutSegmenter:
     """Click-to-segment without weights: OpenCV GrabCut seeded by the same clicks and box. Always labelled fallback.
 
-    Box: outside the box is definite background (learnt from a ring around it), inside is probable foreground,
+    What GrabCut models is not the raw colour but _texture_features: Lab smoothed a little plus the local spread of
+    lightness, projected to 3 channels, so that a textured object whose colours overlap its surroundings' separates
+    by its mean colour and texture; a box's answer then has its edge redrawn on the raw colours in a narrow band
+    (_refine_edge).
+    Box: outside the box is definite background (learnt from a ring around it, _RING of its long side), the box's
+    own edge is probable background (a box is drawn loosely around the object), inside is probable foreground,
     positive/negative clicks are definite foreground/background discs. (A box around the whole image, with positive
     clicks, is treated as clicks only.)
     Clicks only: pass 1 marks the whole image probable background and, around each positive click, the pixels
@@ -856,8 +869,8 @@ class GrabCutSegmenter:
 
     Bounded work (a max-flow solve on a flat picture is slow): regions are solved at most ``max_side`` px on a side
     (<= GRABCUT_MAX_SIDE_LIMIT) and the mask is scaled back; each solve runs at most ``click_iterations`` /
-    ``box_iterations`` (<= GRABCUT_MAX_ITERATIONS) and stops early once the mask no longer changes; at most
-    _CANDIDATES growing boxes are tried. A click on a flat picture (the area of near-equal colours around it covers
+    ``box_iterations`` (<= GRABCUT_MAX_ITERATIONS; a box's edge redrawn with _REFINE_ITERATIONS more) and stops
+    early once the mask no longer changes; at most _CANDIDATES growing boxes are tried. A click on a flat picture (the area of near-equal colours around it covers
     the whole picture: a uniform image, a smooth gradient) is the UserError FLAT_MESSAGE, answered before any
     GrabCut; a box that holds nothing to separate gives the box itself, with a note. After ``time_budget`` seconds
     (None: no limit) no further iteration or pass starts and the best mask so far is returned, with a note
@@ -1108,14 +1121,14 @@ def _grow_rect(rect: Sequence[float], factor: float, pad: float, h: int, w: int)
 def _ring_rect(rect: tuple[int, int, int, int], h: int, w: int) -> tuple[int, int, int, int]:
     """``rect`` plus the background ring _grabcut_rect learns the background from, clipped to the image."""
     x0, y0, x1, y1 = rect
-    ring = max(12, int(_RING * max(x1 - x0, y1 - y0)))
+    ring = max(_RING_MIN, int(_RING * max(x1 - x0, y1 - y0)))
     return max(0, x0 - ring), max(0, y0 - ring), min(w, x1 + ring), min(h, y1 + ring)
 
 
 def _work_pixels(rect: tuple[int, int, int, int], max_side: int) -> int:
-    """How many pixels GrabCut works on for the region ``rect`` (see _downscale)."""
+    """How many pixels GrabCut works on for the region ``rect`` (see _downscale; _grabcut_rect's scale)."""
     x0, y0, x1, y1 = rect
-    scale = min(1.0, max_side / max(x1 - x0, y1 - y0))
+    scale = min(1.0, round(max_side * _RECT_SCALE) / max(x1 - x0, y1 - y0))
     return max(2, round((y1 - y0) * scale)) * max(2, round((x1 - x0) * scale))
 
 
@@ -1188,7 +1201,7 @@ def _grabcut_seeded(
     seeds = _click_seeds(small, pos * (sx, sy), r)
     gc[seeds] = cv2.GC_PR_FGD
     _draw_clicks(gc, pos, neg, r, (sx, sy))
-    fg = _run_grabcut(small, gc, iterations, budget)
+    fg = _run_grabcut(_texture_features(small), gc, iterations, budget)
     if (sh, sw) != (h, w):
         fg = _upscale(fg, w, h)
         seeds = cv2.resize(seeds.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
@@ -1239,13 +1252,23 @@ def _grabcut_rect(
     rx0, ry0, rx1, ry1 = _ring_rect(rect, h, w)
     crop = image[ry0:ry1, rx0:rx1]
     ch, cw = crop.shape[:2]
-    small, sx, sy = _downscale(crop, max_side)
+    small, sx, sy = _downscale(crop, round(max_side * _RECT_SCALE))
     sh, sw = small.shape[:2]
 
     gc = np.full((sh, sw), cv2.GC_BGD, np.uint8)
     ix0, iy0 = int(round((x0 - rx0) * sx)), int(round((y0 - ry0) * sy))
     ix1, iy1 = max(ix0 + 1, int(round((x1 - rx0) * sx))), max(iy0 + 1, int(round((y1 - ry0) * sy)))
     gc[iy0:iy1, ix0:ix1] = cv2.GC_PR_FGD
+    # the box's own edge is probable background (a box is drawn around the object), except on the image border
+    b = _BOX_BAND
+    if x0 > 0:
+        gc[iy0:iy1, ix0:ix0 + b] = cv2.GC_PR_BGD
+    if x1 < w:
+        gc[iy0:iy1, max(ix0, ix1 - b):ix1] = cv2.GC_PR_BGD
+    if y0 > 0:
+        gc[iy0:iy0 + b, ix0:ix1] = cv2.GC_PR_BGD
+    if y1 < h:
+        gc[max(iy0, iy1 - b):iy1, ix0:ix1] = cv2.GC_PR_BGD
     if previous is not None:
         prev = cv2.resize(previous[ry0:ry1, rx0:rx1].astype(np.uint8), (sw, sh), interpolation=cv2.INTER_NEAREST)
         gc[(gc == cv2.GC_PR_FGD) & (prev == 0)] = cv2.GC_PR_BGD
@@ -1255,10 +1278,49 @@ def _grabcut_rect(
         frame = np.zeros_like(gc, bool)
         frame[[0, -1], :] = frame[:, [0, -1]] = True
         gc[frame & (gc != cv2.GC_FGD)] = cv2.GC_PR_BGD
-    fg = _upscale(_run_grabcut(small, gc, iterations, budget), cw, ch)
+    fg = _run_grabcut(_texture_features(small), gc.copy(), iterations, budget)
+    if budget.allows(gc.size):
+        fg = _refine_edge(small, gc, fg, budget)
+    fg = _upscale(fg, cw, ch)
     out = np.zeros((h, w), bool)
     out[ry0:ry1, rx0:rx1] = fg
     return _keep_clicked(out, pos)
+
+
+def _refine_edge(rgb: np.ndarray, gc: np.ndarray, fg: np.ndarray, budget: _Budget) -> np.ndarray:
+    """Colour GrabCut on ``rgb`` around the edge of ``fg`` (the smoothed-feature answer, HW bool): pixels farther
+    than _REFINE_BAND px from its edge keep their side for certain, those near it start on their side as probable,
+    ``gc``'s definite labels stay. The smoothed features round off thin parts and corners; the colours put them back."""
+    inside = cv2.distanceTransform(fg.astype(np.uint8), cv2.DIST_L2, 3)
+    outside = cv2.distanceTransform((~fg).astype(np.uint8), cv2.DIST_L2, 3)
+    free = (gc == cv2.GC_PR_FGD) | (gc == cv2.GC_PR_BGD)
+    labels = np.where(fg, np.where(inside > _REFINE_BAND, cv2.GC_FGD, cv2.GC_PR_FGD),
+                      np.where(outside > _REFINE_BAND, cv2.GC_BGD, cv2.GC_PR_BGD)).astype(np.uint8)
+    refined = gc.copy()
+    refined[free] = labels[free]
+    return _run_grabcut(rgb, refined, _REFINE_ITERATIONS, budget)
+
+
+def _texture_features(rgb: np.ndarray) -> np.ndarray:
+    """The 3-channel image GrabCut models (cv2.grabCut takes 3 channels of 8 bits), from ``rgb`` (HWC uint8 RGB):
+    Lab smoothed by _FEATURE_BLUR and the local spread (standard deviation) of lightness at _TEXTURE_SCALE, each
+    standardised over the picture, projected on their 3 principal components and stretched to 0-255 (1st-99th
+    percentile). A textured object whose mean colour is close to its surroundings' separates by its texture and its
+    smoothed colour where raw colours overlap."""
+    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
+    mean = cv2.GaussianBlur(lab, (0, 0), _FEATURE_BLUR)
+    light = lab[..., 0]
+    m1 = cv2.GaussianBlur(light, (0, 0), _TEXTURE_SCALE)
+    m2 = cv2.GaussianBlur(light * light, (0, 0), _TEXTURE_SCALE)
+    spread = np.sqrt(np.maximum(m2 - m1 * m1, 0.0))
+    feats = np.concatenate([mean, spread[..., None]], axis=2).reshape(-1, 4)
+    feats -= feats.mean(axis=0)
+    feats /= feats.std(axis=0) + 1e-6
+    _, _, vt = np.linalg.svd(feats[:: max(1, len(feats) // 20000)], full_matrices=False)
+    proj = feats @ vt[:3].T
+    lo, hi = np.percentile(proj, (1, 99))
+    out = np.clip((proj - lo) * (255.0 / max(hi - lo, 1e-6)), 0, 255)
+    return np.ascontiguousarray(out.reshape(rgb.shape).astype(np.uint8))
 
 
 def _run_grabcut(rgb: np.ndarray, gc: np.ndarray, iterations: int, budget: _Budget) -> np.ndarray:
