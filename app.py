@@ -22,7 +22,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--sam-model", default="vit_b", help="SAM model type (vit_b, vit_l, vit_h)")
     p.add_argument("--sam-checkpoint", default=None, help="local SAM checkpoint file (without one: GrabCut fallback "
                                                           "unless a checkpoint is already in the cache)")
-    p.add_argument("--segmenter", default="auto", choices=("auto", "sam2", "sam", "grabcut"),
+    p.add_argument("--segmenter", default="auto", choices=("auto", "sam2", "sam", "sam-hq", "grabcut"),
                    help="auto = SAM 2.1 or SAM when their weights are on disk, else the GrabCut fallback; sam2 / sam "
                         "may download once")
     p.add_argument("--sam2-model", default=None,

@@ -149,7 +149,7 @@ class Resources:
                 cfg = self.config
                 self._segmenter = segment.make_segmenter(
                     cfg.segmenter, model_type=cfg.sam_model,
-                    checkpoint=cfg.sam2_model if cfg.segmenter == "sam2" else cfg.sam_checkpoint,
+                    checkpoint=cfg.sam2_model if cfg.segmenter in ("sam2", "sam-hq") else cfg.sam_checkpoint,
                     device=None if cfg.device == "auto" else cfg.device, progress=progress,
                     download=cfg.allow_downloads,
                 )

@@ -74,7 +74,7 @@ REMOVAL_GROW_PX = REMOVAL_MATTE_PX + REMOVAL_FEATHER_PX
 
 GROW_PRESETS = {"replacement": REPLACEMENT_GROW_PX, "removal": REMOVAL_GROW_PX}
 
-FALLBACK_REASON = "no SAM checkpoint"
+FALLBACK_REASON = "no SAM 2.1 or SAM weights on disk"
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -451,7 +451,7 @@ class Segmentation:
     best    index of the chosen candidate (highest score unless select() picked another)
     logits  (C, h, w) float32 low-resolution logits (SAM: 256x256 for the official models), or None (GrabCut);
             the chosen one goes back in as mask_input when this result is passed as ``previous``
-    engine  which segmenter made it, e.g. "sam vit_b" or "grabcut (fallback: no SAM checkpoint)"
+    engine  which segmenter made it, e.g. "sam vit_b" or "grabcut (fallback: no SAM 2.1 or SAM weights on disk)"
     image_key, prompts: the image (content hash) and the validated prompts it answers
     note    one line for the user when the mask is a compromise (GrabCut: its time budget ran out, or the box held
             nothing to separate); "" otherwise
@@ -1445,6 +1445,22 @@ def growth_px(purpose: str | int) -> int:
 # --------------------------------------------------------------------------------------------------------------
 
 
+def sam2_on_disk() -> bool:
+    """True when the default SAM 2.1 model (pipelines.sam2.DEFAULT_SAM2_MODEL: a hub id or a folder) can be loaded
+    without a download. Never goes online."""
+    from . import sam2
+
+    name = str(sam2.DEFAULT_SAM2_MODEL)
+    if Path(name).expanduser().is_dir():
+        return (Path(name).expanduser() / "config.json").is_file()
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        return isinstance(try_to_load_from_cache(name, "config.json"), str)
+    except (ImportError, ValueError, OSError):
+        return False
+
+
 def make_segmenter(
     engine: str = "auto",
     *,
@@ -1458,23 +1474,37 @@ def make_segmenter(
     """A loaded segmenter.
 
     engine "sam": SAM (the checkpoint from ``checkpoint``, the cache, or one download; CheckpointUnavailable if
-    none can be had). "grabcut": the fallback, labelled "chosen by the user". "auto": SAM when ``checkpoint`` is given
-    or the cached file exists, else the GrabCut fallback labelled "no SAM checkpoint" (auto never downloads).
-    "sam2": SAM 2.1 through transformers (pipelines.sam2.Sam2Segmenter); ``checkpoint`` is then a hub id or a folder
-    saved with save_pretrained (default facebook/sam2.1-hiera-tiny).
+    none can be had). "grabcut": the fallback, labelled "chosen by the user". "auto" never downloads: SAM when
+    ``checkpoint`` is given; else SAM 2.1 (the default model) when it is on disk (sam2_on_disk); else SAM when its
+    cached file exists; else the GrabCut fallback labelled with FALLBACK_REASON.
+    "sam2": SAM 2.1 through transformers (pipelines.sam2.Sam2Segmenter); "sam-hq": HQ-SAM through transformers
+    (pipelines.samhq.SamHQSegmenter, for thin structures); ``checkpoint`` is then a hub id or a folder saved with
+    save_pretrained (defaults facebook/sam2.1-hiera-tiny, syscv-community/sam-hq-vit-base).
     """
     if engine == "grabcut":
         return GrabCutSegmenter(reason="chosen by the user")
     if engine == "sam2":
-        from .sam2 import DEFAULT_SAM2_MODEL, Sam2Segmenter
+        from . import sam2
 
-        model_id = DEFAULT_SAM2_MODEL if checkpoint is None else checkpoint
-        return Sam2Segmenter(model_id, device=device, download=download).load(progress=progress)
+        model_id = sam2.DEFAULT_SAM2_MODEL if checkpoint is None else checkpoint
+        return sam2.Sam2Segmenter(model_id, device=device, download=download).load(progress=progress)
+    if engine == "sam-hq":
+        from .samhq import DEFAULT_SAMHQ_MODEL, SamHQSegmenter
+
+        model_id = DEFAULT_SAMHQ_MODEL if checkpoint is None else checkpoint
+        return SamHQSegmenter(model_id, device=device, download=download).load(progress=progress)
     if engine == "auto":
-        if checkpoint is None and not checkpoint_path(model_type, cache_dir).is_file():
+        if checkpoint is not None:
+            engine = "sam"  # a checkpoint that was named but is missing is an error, not a reason to fall back
+        elif sam2_on_disk():
+            from . import sam2
+
+            return sam2.Sam2Segmenter(sam2.DEFAULT_SAM2_MODEL, device=device, download=False).load(progress=progress)
+        elif checkpoint_path(model_type, cache_dir).is_file():
+            engine = "sam"
+        else:
             return GrabCutSegmenter(reason=FALLBACK_REASON)
-        engine = "sam"  # a checkpoint that was named but is missing is an error, not a reason to fall back
     if engine != "sam":
-        raise UserError(f"unknown engine {engine!r}: use sam, sam2, grabcut or auto")
+        raise UserError(f"unknown engine {engine!r}: use sam2, sam, sam-hq, grabcut or auto")
     seg = Segmenter(model_type, checkpoint, cache_dir=cache_dir, device=device, download=download)
     return seg.load(progress=progress)

@@ -155,6 +155,22 @@ def test_make_segmenter_sam2_branch(folder):
     assert S2.engine_name("facebook/sam2.1-hiera-tiny") == "sam2.1 hiera-tiny"
 
 
+def test_auto_prefers_sam2_on_disk_and_never_downloads(folder, tmp_path, monkeypatch):
+    """auto: SAM 2.1 when the default model is on disk (here: the default pointed at the saved folder), else SAM 1's
+    cached checkpoint, else the GrabCut fallback; no download either way."""
+    monkeypatch.setattr(S2, "DEFAULT_SAM2_MODEL", str(folder))
+    assert S.sam2_on_disk()
+    seg = S.make_segmenter("auto", cache_dir=tmp_path, device="cpu")
+    try:
+        assert isinstance(seg, S2.Sam2Segmenter) and seg.loaded and not seg.download
+    finally:
+        seg.close()
+    monkeypatch.setattr(S2, "DEFAULT_SAM2_MODEL", str(tmp_path / "not-there"))
+    assert not S.sam2_on_disk()
+    fallback = S.make_segmenter("auto", cache_dir=tmp_path)
+    assert isinstance(fallback, S.GrabCutSegmenter) and "no SAM 2.1 or SAM weights on disk" in fallback.engine
+
+
 @pytest.mark.parametrize("size", [(96, 128), (300, 200), (17, 9)])
 def test_masks_have_the_image_size_candidates_and_scores(shared, size):
     img = photo("astronaut", size)

@@ -454,3 +454,23 @@ def test_upscale_masks_pads_crops_and_resizes():
     low[0, 4:, :] = 1  # only the padding is positive
     masks = HQ.upscale_masks(low, (32, 32), (16, 32), (50, 100))
     assert not masks[0, :-1].any()  # bilinear reaches at most the last row
+
+
+def test_make_segmenter_and_the_segment_cli_take_sam_hq(folder, tmp_path, run_cli):
+    import json
+
+    from pipelines import io
+    from pipelines import segment as S
+
+    seg = S.make_segmenter("sam-hq", checkpoint=str(folder), device="cpu", download=False)
+    try:
+        assert isinstance(seg, HQ.SamHQSegmenter) and seg.loaded and seg.engine.startswith("sam-hq")
+    finally:
+        seg.close()
+    image = tmp_path / "photo.png"
+    io.save_png(image, (np.random.default_rng(0).random((96, 128, 3)) * 255).astype(np.uint8))
+    run = run_cli(["segment", "--image", str(image), "--out", str(tmp_path / "mask.png"), "--point", "60,40",
+                   "--engine", "sam-hq", "--sam-checkpoint", str(folder)])
+    assert run.code == 0, run.err
+    assert json.loads(run.out)["engine"].startswith("sam-hq")
+    assert io.read(tmp_path / "mask.png").pixels.shape == (96, 128)

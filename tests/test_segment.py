@@ -506,7 +506,7 @@ def test_cache_folder_and_official_models(monkeypatch, tmp_path):
         assert spec.url == "https://dl.fbaipublicfiles.com/segment_anything/" + spec.filename
     # auto never downloads: without a checkpoint on disk it is the labelled fallback
     auto = S.make_segmenter("auto", cache_dir=tmp_path)
-    assert isinstance(auto, S.GrabCutSegmenter) and auto.engine == "grabcut (fallback: no SAM checkpoint)"
+    assert isinstance(auto, S.GrabCutSegmenter) and auto.engine == "grabcut (fallback: no SAM 2.1 or SAM weights on disk)"
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -650,7 +650,7 @@ def test_grabcut_click_and_box_on_real_photos(i, j):
     gc = S.GrabCutSegmenter()
     clicked = gc.segment(image, positive=[centre_click(gt)])
     boxed = gc.segment(image, box=loose_box(gt))
-    assert clicked.engine == boxed.engine == "grabcut (fallback: no SAM checkpoint)" and clicked.is_fallback
+    assert clicked.engine == boxed.engine == "grabcut (fallback: no SAM 2.1 or SAM weights on disk)" and clicked.is_fallback
     assert clicked.masks.shape == (1,) + gt.shape and np.isnan(clicked.scores[0]) and clicked.logits is None
     assert iou(clicked.mask, gt) >= 0.8, f"click IoU {iou(clicked.mask, gt):.3f}"
     assert iou(boxed.mask, gt) >= 0.85, f"box IoU {iou(boxed.mask, gt):.3f}"

@@ -45,10 +45,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--text-model", default=None, metavar="ID_OR_DIR",
                         help="with --text: Grounding DINO hub id or saved folder "
                              "(default IDEA-Research/grounding-dino-tiny)")
-    parser.add_argument("--engine", default="sam", choices=["sam", "sam2", "grabcut"],
+    parser.add_argument("--engine", default="sam", choices=["sam", "sam2", "sam-hq", "grabcut"],
                         help="sam (Segment Anything, default), sam2 (SAM 2.1 through transformers; --sam-checkpoint "
-                             "is then a hub id or a saved folder, default facebook/sam2.1-hiera-tiny) or grabcut "
-                             "(the no-weights fallback)")
+                             "is then a hub id or a saved folder, default facebook/sam2.1-hiera-tiny), sam-hq (HQ-SAM "
+                             "for thin structures, default syscv-community/sam-hq-vit-base) or grabcut (the "
+                             "no-weights fallback)")
     parser.add_argument("--sam-model", default="vit_b", help="SAM model type: vit_b (default), vit_l or vit_h")
     parser.add_argument("--sam-checkpoint", default=None, metavar="PATH",
                         help="local SAM checkpoint (default: the cache folder, downloaded there once)")
@@ -114,9 +115,9 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     if args.engine == "grabcut":
         segmenter = seg_mod.GrabCutSegmenter(reason="chosen with --engine grabcut")
-    elif args.engine == "sam2":
+    elif args.engine in ("sam2", "sam-hq"):
         device = None if args.device == "auto" else args.device
-        segmenter = seg_mod.make_segmenter("sam2", checkpoint=args.sam_checkpoint, device=device)  # loaded
+        segmenter = seg_mod.make_segmenter(args.engine, checkpoint=args.sam_checkpoint, device=device)  # loaded
     else:
         seg_mod.get_sam_spec(args.sam_model)
         device = None if args.device == "auto" else args.device
