@@ -917,6 +917,25 @@ def test_cli_grabcut_writes_a_black_and_white_mask(scene_file, tmp_path, capsys)
     assert (load_image(grown) == 255).sum() > (mask == 255).sum()
 
 
+def test_cli_grow_auto_measures_the_soft_edge_and_reports_it(scene_file, tmp_path, capsys):
+    pytest.importorskip("pymatting")
+    from pipelines import blend, masks, matting
+
+    path, gt = scene_file
+    plain, auto = tmp_path / "plain.png", tmp_path / "auto.png"
+    box = ",".join(map(str, loose_box(gt)))
+    assert cli.main(["segment", "--image", str(path), "--out", str(plain), "--box", box, "--engine", "grabcut"]) == 0
+    capsys.readouterr()
+    assert cli.main(["segment", "--image", str(path), "--out", str(auto), "--box", box, "--engine", "grabcut",
+                     "--grow", "auto"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    given = load_image(plain) == 255
+    expected = matting.auto_growth(load_image(path)[..., :3], given, feather=blend.default_feather("seamless"))
+    assert report["grow_auto"]["px"] == report["grow_px"] == expected.px > 0
+    assert report["grow_auto"]["feather_px"] == blend.default_feather("seamless")
+    assert np.array_equal(load_image(auto) == 255, masks.grow(given, expected.px))
+
+
 def test_cli_sam_with_a_local_checkpoint(tiny_checkpoint, scene_file, tmp_path, capsys):
     path, _ = scene_file
     out = tmp_path / "sam.png"

@@ -57,8 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--candidate", type=int, default=None,
                         help="SAM multimask candidate to write, 0-2 (default: the highest-scoring one)")
     parser.add_argument("--grow", default="0", metavar="PX",
-                        help="grow the mask by PX pixels, or by a preset: replacement (15) or removal (10: the "
-                             "object's fringe + the feather band). Default 0: inpaint grows the mask itself")
+                        help="grow the mask by PX pixels, or by a preset: replacement (15), removal (10: a typical "
+                             "fringe + the feather band), or auto (this object's soft edge measured by a closed-form "
+                             "matte + the seamless blend's feather band; reported as grow_auto). Default 0")
     parser.add_argument("--min-area", type=int, default=None, metavar="PX",
                         help="drop islands smaller than PX pixels (default 0.05%% of the image, at least 16)")
     parser.add_argument("--keep-holes", action="store_true", help="do not fill holes in the mask")
@@ -85,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
     points = [parse_numbers(p, 2, "--point", "X,Y (e.g. 120,80)") for p in args.point]
     negatives = [parse_numbers(p, 2, "--negative", "X,Y (e.g. 120,80)") for p in args.negative]
     box = parse_numbers(args.box, 4, "--box", "X0,Y0,X1,Y1 (e.g. 10,20,200,180)") if args.box else None
-    grow = seg_mod.growth_px(args.grow)
+    auto_grow = str(args.grow).strip().lower() == "auto"
+    grow = 0 if auto_grow else seg_mod.growth_px(args.grow)
     if not str(args.out).lower().endswith(".png"):
         raise UserError(f"--out must be a .png file, got {args.out}")
     if Path(args.image).exists() and Path(args.image).resolve() == Path(args.out).resolve():
@@ -137,6 +139,14 @@ def run(args: argparse.Namespace) -> int:
     if args.candidate is not None:
         result = result.select(args.candidate)
     mask = seg_mod.clean_mask(result.mask, min_area=args.min_area, fill_holes=not args.keep_holes)
+    auto_report = None
+    if auto_grow and mask.any():
+        from .. import blend, matting
+
+        auto = matting.auto_growth(image, mask, feather=blend.default_feather("seamless"))
+        grow = auto.px
+        auto_report = {"px": auto.px, "fringe_px": round(auto.fringe, 2), "feather_px": auto.feather,
+                       "note": auto.note or None}
     mask = seg_mod.grow_mask(mask, grow)
     written = io.save_png(args.out, mask.astype(np.uint8) * 255, protect=(args.image,))
     segmenter.close()
@@ -149,6 +159,7 @@ def run(args: argparse.Namespace) -> int:
         "candidate": result.best,
         "scores": [None if s != s else round(float(s), 4) for s in result.scores],
         "grow_px": grow,
+        "grow_auto": auto_report,
         "area_px": area,
         "area_fraction": round(area / mask.size, 6),
         "bbox": list(seg_mod.mask_ops.bbox(mask)) if area else None,
