@@ -716,14 +716,9 @@ class Segmenter:
         )
         key = image_key(image)
         mask_input = None
-        if previous is not None:
-            _check_previous(previous, key)
-            if previous.logits is None or previous.engine != self.engine:
-                raise UserError(f"a {previous.engine} result cannot refine a SAM mask; start again without previous")
-            mask_input = previous.mask_input.copy()  # torch wants a writable array
-            expected = tuple(4 * s for s in model.prompt_encoder.image_embedding_size)
-            if tuple(mask_input.shape[-2:]) != expected:
-                raise UserError("the previous result comes from another SAM model; start again without previous")
+        if previous is not None:  # torch wants a writable array: refinement_input returns a copy
+            size = tuple(4 * s for s in model.prompt_encoder.image_embedding_size)
+            mask_input = refinement_input(previous, key, self.engine, size, target="SAM", family="SAM")
         emb = self._embedding(model, image, key)
 
         from segment_anything import SamPredictor
@@ -801,6 +796,21 @@ def _check_previous(previous: Any, key: str) -> None:
         raise UserError(f"previous must be the Segmentation of the last click, got {type(previous).__name__}")
     if previous.image_key != key:
         raise UserError("the previous result belongs to a different image; start again without previous")
+
+
+def refinement_input(previous: Any, key: str, engine: str, size: tuple[int, int], *, target: str,
+                     family: str) -> np.ndarray:
+    """The mask prompt a refinement feeds back: ``previous``'s chosen low-resolution logits, (1, h, w) float32,
+    writable. ``previous`` must be the Segmentation of the last click of ``engine`` on the image ``key``, with
+    logits of ``size`` (h, w); anything else is a one-line UserError (``target``: what cannot be refined, e.g.
+    "SAM"; ``family``: the model family, e.g. "SAM 2.1"). Shared by every SAM-like segmenter."""
+    _check_previous(previous, key)
+    if previous.logits is None or previous.engine != engine:
+        raise UserError(f"a {previous.engine} result cannot refine a {target} mask; start again without previous")
+    mask_input = np.array(previous.mask_input, dtype=np.float32)
+    if tuple(mask_input.shape[-2:]) != tuple(size):
+        raise UserError(f"the previous result comes from another {family} model; start again without previous")
+    return mask_input
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -15,18 +15,17 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .errors import UserError
 from .segment import (
     CacheInfo,
     EmbeddingCache,
     ProgressCallback,
     Prompts,
     Segmentation,
-    _check_previous,
     _frozen,
     check_image,
     check_prompts,
     image_key,
+    refinement_input,
 )
 
 
@@ -188,16 +187,8 @@ class TransformersSegmenter:
         key = image_key(image)
         mask_input = None
         if previous is not None:
-            _check_previous(previous, key)
-            if previous.logits is None or previous.engine != self.engine:
-                raise UserError(
-                    f"a {previous.engine} result cannot refine a {self.engine} mask; start again without previous"
-                )
-            mask_input = np.array(previous.mask_input, dtype=np.float32)  # (1, h, w), writable
-            if tuple(mask_input.shape[-2:]) != tuple(self._mask_input_size(model)):
-                raise UserError(
-                    f"the previous result comes from another {self.family} model; start again without previous"
-                )
+            mask_input = refinement_input(previous, key, self.engine, self._mask_input_size(model),
+                                          target=self.engine, family=self.family)
         emb = self._embedding(model, processor, image, key)
         low, scores, masks = self._decode(model, processor, emb, prompts, mask_input, multimask)
         return Segmentation(
