@@ -67,10 +67,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch_app(port: int, log: Path) -> subprocess.Popen:
+def launch_app(port: int, log: Path, command: list[str] | None = None) -> subprocess.Popen:
+    """Start the app in its own process on 127.0.0.1:``port`` (``command``: its argv after the interpreter; default
+    app.py with telea and GrabCut), its output in ``log``; return once the port answers (at most 180 s)."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
-    proc = subprocess.Popen([sys.executable, "app.py", "--engine", "telea", "--segmenter", "grabcut",
-                             "--port", str(port)], cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    command = command or ["app.py", "--engine", "telea", "--segmenter", "grabcut", "--port", str(port)]
+    proc = subprocess.Popen([sys.executable, *command], cwd=ROOT, env=env, stdout=log.open("w"),
+                            stderr=subprocess.STDOUT)
     deadline = time.time() + 180
     while time.time() < deadline:
         if proc.poll() is not None:

@@ -44,7 +44,6 @@ import argparse
 import json
 import os
 import platform
-import socket
 import subprocess
 import sys
 import tempfile
@@ -55,6 +54,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.app_overhead import free_port, launch_app  # noqa: E402  (one way to start the app)
 OUT = ROOT / "bench" / "out"
 
 SIZES_MP = {2: (1600, 1200), 12: (4000, 3000), 24: (6000, 4000)}
@@ -120,29 +121,6 @@ def serve(port: int) -> None:
 
     demo = build_demo(AppConfig(engine="telea", segmenter="grabcut", examples=False))
     demo.launch(server_name="127.0.0.1", server_port=port, quiet=True, css=CSS)  # as app.py
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def launch_app(port: int, log: Path) -> subprocess.Popen:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
-    proc = subprocess.Popen([sys.executable, __file__, "--serve", str(port)], cwd=ROOT, env=env,
-                            stdout=log.open("w"), stderr=subprocess.STDOUT)
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"the app exited ({proc.returncode}); see {log}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return proc
-        except OSError:
-            time.sleep(0.5)
-    proc.kill()
-    raise SystemExit("the app did not start within 180 s")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -393,7 +371,7 @@ def main(argv=None) -> None:
         photos = [write_photo(folder, mp, seed) for seed, mp in enumerate(sizes)]
         warm = write_photo(folder, 2, len(sizes))
         port = free_port()
-        proc = launch_app(port, folder / "app.log")
+        proc = launch_app(port, folder / "app.log", [__file__, "--serve", str(port)])
         try:
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
