@@ -203,6 +203,7 @@ def painted_after(page, rev: int, timeout_s: float = 60) -> dict:
 
 def stroke(page, points: list[tuple[float, float]]) -> dict:
     """Mouse down at points[0], a move to each next point, up; page-time figures in seconds."""
+    page.locator("#canvas .mc-stage").scroll_into_view_if_needed()  # clicking a side button may have scrolled
     rev = state(page)["rev"]
     clear_events(page)
     xy = [page.evaluate(f"{API}.client({x}, {y})") for x, y in points]
