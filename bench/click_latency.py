@@ -13,7 +13,7 @@ Measured through pipelines.segment.Segmenter, as the app calls it:
           mask decoder, upscaling 3 candidate masks to 1024x768 (median of --clicks, after 2 warm-up clicks)
   bare    SamPredictor.predict on the same embedding, interleaved with the clicks: what our layer adds
   refine  the same with every click added to the previous ones and the previous result as mask_input
-SAM 2.1 (pipelines.sam2.Sam2Segmenter, transformers' Sam2Model) at the real architectures of facebook/sam2.1-hiera-
+SAM 2.1 (segment.sam2.Sam2Segmenter, transformers' Sam2Model) at the real architectures of facebook/sam2.1-hiera-
 tiny (default) and -small, random weights (the configs are written below, nothing is downloaded), on the same photo
 and clicks: embed, click and refine as above; its embedding and click are also given as a ratio of SAM 1's
 (targets: embedding <= 0.25x vit_b, click <= 0.1 s). --sam2 tiny,small picks them; --sam2 none skips them.
@@ -30,7 +30,7 @@ A click may answer with a UserError (a flat picture): it is timed like a mask an
 
     python bench/click_latency.py --skip-sam --grabcut-baseline 338cd4e   # GrabCut only, before/after
 
---grabcut-baseline REV also times pipelines/segment.py as it was at git revision REV, on the same clicks (once each:
+--grabcut-baseline REV also times the GrabCut code as it was at git revision REV, on the same clicks (once each:
 the pictures with one click point get one), each picture in its own process killed after --baseline-timeout seconds
 (the old code ran for minutes on flat pictures).
 """
@@ -106,16 +106,18 @@ def grabcut_picture(name: str) -> tuple[np.ndarray, list[tuple[float, float]]]:
 
 
 def load_segment_module(path: str | None):
-    """pipelines.segment, or the file ``path`` loaded in its place (an older version, for a before/after)."""
+    """pipelines.segment, or the file ``path`` loaded in its place (an older version, for a before/after): an old
+    pipelines/segment.py as a module of pipelines, or a newer pipelines/segment/grabcut.py as one of pipelines.segment
+    (its relative imports then reach today's package)."""
     if path is None:
         from pipelines import segment
 
         return segment
-    import pipelines
-
-    spec = importlib.util.spec_from_file_location("pipelines._bench_baseline_segment", path)
+    package = "pipelines.segment" if Path(path).name == "grabcut_baseline.py" else "pipelines"
+    importlib.import_module(package)
+    spec = importlib.util.spec_from_file_location(f"{package}._bench_baseline_segment", path)
     module = importlib.util.module_from_spec(spec)
-    module.__package__ = pipelines.__name__
+    module.__package__ = package
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
@@ -145,12 +147,19 @@ def time_grabcut(name: str, clicks: int, module_path: str | None = None, *, dist
 
 
 def baseline_grabcut(rev: str, clicks: int, timeout: float) -> dict[str, dict]:
-    """time_grabcut on pipelines/segment.py at git revision ``rev``, each picture in a process of its own."""
-    source = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:pipelines/segment.py"], check=True,
-                            capture_output=True, text=True).stdout
+    """time_grabcut on the GrabCut code at git revision ``rev`` (pipelines/segment/grabcut.py, or pipelines/segment.py
+    before the package split), each picture in a process of its own."""
+    for where, name in (("pipelines/segment/grabcut.py", "grabcut_baseline.py"), ("pipelines/segment.py",
+                                                                                "segment_baseline.py")):
+        shown = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:{where}"], capture_output=True, text=True)
+        if shown.returncode == 0:
+            source = shown.stdout
+            break
+    else:
+        raise SystemExit(f"no GrabCut code at revision {rev}")
     out: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "segment_baseline.py"
+        path = Path(tmp) / name
         path.write_text(source)
         for name in GRABCUT_CASES:
             cmd = [sys.executable, __file__, "--_grabcut-case", name, "--_module", str(path),
@@ -362,7 +371,7 @@ def sam2_section(args: argparse.Namespace, size: str, sam1_embed_s: float | None
     from transformers import Sam2Model, Sam2Processor
     from transformers.models.sam2 import Sam2ImageProcessor
 
-    from pipelines.sam2 import Sam2Segmenter
+    from pipelines.segment.sam2 import Sam2Segmenter
 
     if size not in SAM2_HIERA:
         raise SystemExit(f"unknown SAM 2.1 size {size!r}: use {', '.join(SAM2_HIERA)}")

@@ -1,4 +1,4 @@
-"""Weight-free benchmark of the cast-shadow suggestion (pipelines.effects.suggest_shadow).
+"""Weight-free benchmark of the cast-shadow suggestion (pipelines.segment.effects.suggest_shadow).
 
 Scene: a real photo (skimage.data astronaut, coffee, chelsea, rocket, motorcycle_left and ../shared/images/*.jpg,
 longer side 512); a foreign object (the horse silhouette, an ellipse, a bottle or a blob, filled with another photo's
@@ -26,7 +26,7 @@ on seeds 1 and 2: IoU median 0.11 and 0.08, >= 0.7 in 4% and 4%, false area medi
 scenes empty 30% and 50%.
 
 Figures with the projection fit (the object's outline mapped by a shear and a scale from its base, scored by the
-clipped log contrast across it; see pipelines/effects.py), 48 scenes, seeds 0 / 1 / 2:
+clipped log contrast across it; see pipelines/segment/effects.py), 48 scenes, seeds 0 / 1 / 2:
 IoU median 0.67 / 0.40 / 0.66, >= 0.7 in 50% / 33% / 48% of scenes (with the light direction 52% / 35% / 48%;
 target 80%: NOT met); false area median 0.00 / 0.00 / 0.00 (p75 0.03 / 0.14 / 0.01); no-shadow scenes empty
 80% / 50% / 70% (largest suggestion 0.15 / 0.51 / 0.51 of the object's area); residual shadow median 0.24 -> 0.09,
@@ -54,7 +54,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pipelines import masks  # noqa: E402
-from pipelines.effects import suggest_shadow  # noqa: E402
+from pipelines.segment.effects import suggest_shadow  # noqa: E402
 from pipelines.inpaint import inpaint  # noqa: E402
 from pipelines.io import load_image  # noqa: E402
 

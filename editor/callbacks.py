@@ -23,6 +23,7 @@ import os
 import secrets
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import gradio as gr
@@ -628,21 +629,25 @@ def candidate_label(segmentation, i: int) -> str:
 
 GROW_PRESETS = ("none", "auto", "replacement", "removal")
 """How a selection grows before it is proposed: not at all, by its measured soft edge + the blend's feather band
-(pipelines.matting.auto_growth), or by the fixed presets of pipelines.segment.grow_mask."""
+(pipelines.segment.matting.auto_growth), or by the fixed presets of pipelines.segment.grow_mask."""
 
 
-def grow_selection(image: np.ndarray, mask: np.ndarray, preset: str, method: str = "seamless"):
+def grow_selection(image: np.ndarray, mask: np.ndarray, preset: str, method: str = "seamless",
+                   probabilities: Callable[[], np.ndarray | None] | None = None):
     """(grown HW bool mask, a few words saying how) for a selection: see GROW_PRESETS. The growth is shown on the
-    canvas as part of the proposal before anything is repainted."""
+    canvas as part of the proposal before anything is repainted. ``probabilities``: for "auto", a function giving
+    the segmenter's HW probabilities for this mask (Segmentation.probabilities; called only when needed): the pixels
+    it was unsure of join the matte's unknown band."""
     from pipelines import segment
 
     if not preset or preset == "none" or not mask.any():
         return mask, ""
     if preset == "auto":
-        from pipelines import matting
+        from pipelines.segment import matting
 
         feather = blend.default_feather(method if method in blend.METHODS else "seamless")
-        auto = matting.auto_growth(image, mask, feather=feather)
+        soft = None if probabilities is None else probabilities()
+        auto = matting.auto_growth(image, mask, feather=feather, probabilities=soft)
         how = f"auto {auto.px} px (soft edge {auto.fringe:.1f} + feather {auto.feather:g})"
         if auto.note:
             how += f"; {auto.note}"
@@ -659,8 +664,6 @@ def segment_prompts(session: Session | None, data: dict, preset: str, resources:
     canvas "proposal" value: the candidates, best first, each grown by ``preset`` (none, replacement, removal) so
     the growth is visible before the user adds it to the mask."""
     session = require_photo(session)
-    from pipelines import segment
-
     data = data or {}
     w, h = session.picture.size
     points = [(float(min(max(x, 0), w - 1)), float(min(max(y, 0), h - 1))) for x, y in data.get("points") or []]
@@ -688,7 +691,8 @@ def segment_prompts(session: Session | None, data: dict, preset: str, resources:
     order = list(result.ranked())
     candidates, hows = [], []
     for i in order:
-        m, how = grow_selection(session.image, np.asarray(result.masks[i], bool), preset, method)
+        m, how = grow_selection(session.image, np.asarray(result.masks[i], bool), preset, method,
+                                probabilities=lambda i=i: result.probabilities(i))
         candidates.append((candidate_label(result, i), m))
         hows.append(how)
     info = f"{result.engine}" + (f"; best {hows[0]}" if hows and hows[0] else "")
@@ -702,7 +706,7 @@ def select_by_text(session: Session | None, phrase: str, preset: str, resources:
     """"Select by text": Grounding DINO finds boxes for ``phrase``, the shared segmenter outlines each; the canvas
     gets a proposal with one candidate per instance (best first) and, when there are several, all of them united.
     Nothing is added to the mask until the user says so. No match is a one-line UserError."""
-    from pipelines import grounding, segment
+    from pipelines.segment import grounding
 
     session = require_photo(session)
     if not (phrase or "").strip():
@@ -755,10 +759,10 @@ def plan_instruction(session: Session | None, sentence: str, preset: str, resour
 
 
 def suggest_shadow(value, session: Session | None, resources: Resources | None = None) -> dict:
-    """"Find its shadow": the cast shadow of the object in the canvas's mask (pipelines.effects.suggest_shadow),
+    """"Find its shadow": the cast shadow of the object in the canvas's mask (pipelines.segment.effects.suggest_shadow),
     proposed on the canvas in another colour, to add to the mask with one click (or discard). No shadow found is a
     status line, not an error."""
-    from pipelines import effects
+    from pipelines.segment import effects
 
     session = require_photo(session)
     mask = canvas_mask(value, session)

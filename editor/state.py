@@ -38,7 +38,7 @@ class AppConfig:
     sam_model: str = "vit_b"
     sam_checkpoint: str | None = None
     segmenter: str = "auto"  # "auto" (SAM 2.1 / SAM if on disk, else GrabCut), "sam2", "sam", "grabcut"
-    sam2_model: str | None = None  # SAM 2.1 hub id or folder (None: pipelines.sam2.DEFAULT_SAM2_MODEL)
+    sam2_model: str | None = None  # SAM 2.1 hub id or folder (None: pipelines.segment.sam2.DEFAULT_SAM2_MODEL)
     device: str = "auto"
     concurrency: int = 1  # generation events running at once (they share concurrency_id "gpu")
     examples: bool = True
@@ -160,7 +160,7 @@ class Resources:
         A model that cannot be had is a one-line UserError (and the next call tries again)."""
         with self._text_lock:
             if self._text_selector is None:
-                from pipelines import grounding
+                from pipelines.segment import grounding
 
                 cfg = self.config
                 selector = grounding.TextSelector(cfg.text_model or grounding.DEFAULT_TEXT_MODEL,

@@ -386,7 +386,7 @@ def test_outpaint_classical_keeps_the_original_and_takes_presets(tmp_path):
 # ------------------------------------------------------------------------------------------ click-to-segment
 
 
-@pytest.mark.skipif(not HAS_SEGMENT, reason="pipelines/segment.py is not there yet")
+@pytest.mark.skipif(not HAS_SEGMENT, reason="pipelines.segment is not there yet")
 def test_select_on_the_canvas_with_grabcut_proposes_candidates(tmp_path):
     from pipelines import io, segment
 
@@ -479,7 +479,7 @@ def test_closing_a_tab_cancels_its_job_and_removes_its_files():
     res.close()
 
 
-@pytest.mark.skipif(not HAS_SEGMENT, reason="pipelines/segment.py is not there yet")
+@pytest.mark.skipif(not HAS_SEGMENT, reason="pipelines.segment is not there yet")
 def test_select_with_a_tiny_sam_offers_ranked_candidates_and_refines(tmp_path):
     pytest.importorskip("segment_anything")
     import sys
@@ -573,7 +573,7 @@ def test_select_by_text_proposes_each_instance_and_all(tmp_path, monkeypatch):
     sys.path.insert(0, str(Path(__file__).parent))
     from test_grounding import tiny_grounding_dino
 
-    from pipelines import grounding
+    from pipelines.segment import grounding
 
     (tmp_path / "gd").mkdir()
     folder = tiny_grounding_dino(tmp_path / "gd")
@@ -643,7 +643,7 @@ def test_stop_leaves_every_output_as_it_was_and_says_stopped():
 
 
 def test_instruction_fills_mode_prompt_and_proposes_the_object(tmp_path, monkeypatch):
-    from pipelines import grounding
+    from pipelines.segment import grounding
 
     h, w = 96, 128
     img = np.full((h, w, 3), (40, 120, 40), np.uint8)
@@ -725,7 +725,8 @@ def test_the_app_segments_with_sam2_from_a_folder(tmp_path):
 
 def test_auto_growth_proposes_the_selection_grown_by_its_soft_edge(tmp_path):
     pytest.importorskip("pymatting")
-    from pipelines import io, masks, matting
+    from pipelines import io, masks
+    from pipelines.segment import matting
 
     h, w = 96, 128
     yy, xx = np.mgrid[:h, :w]

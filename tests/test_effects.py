@@ -1,4 +1,4 @@
-"""The cast-shadow suggestion (pipelines.effects.suggest_shadow) and ``python -m pipelines effects``.
+"""The cast-shadow suggestion (pipelines.segment.effects.suggest_shadow) and ``python -m pipelines effects``.
 
 Synthetic scenes: a flat or mildly textured background, or a real texture photo (skimage.data brick, grass,
 gravel: strong texture with dark grains), an object (an ellipse on a stem) pasted with a soft matte, and a
@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from pipelines.effects import Shadow, suggest_shadow
+from pipelines.segment.effects import Shadow, suggest_shadow
 
 # Measured on these scenes against the core (darkening > 15%): flat 0.85-0.97, mildly textured 0.84-0.97, real
 # textures 0.68-0.97 at darkness 0.5; the thin side shadow (shear 1.5, scale 0.2) 0.70 (its darkening is measured

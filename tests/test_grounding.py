@@ -1,4 +1,4 @@
-"""Text-to-mask with Grounding DINO (pipelines/grounding.py) and its CLI wiring. Nothing here touches the network.
+"""Text-to-mask with Grounding DINO (pipelines/segment/grounding.py) and its CLI wiring. Nothing here touches the network.
 
 A tiny random GroundingDinoForObjectDetection is built from a GroundingDinoConfig (a 4-stage Swin of width 8 at
 64 px, a 1-layer BERT of width 32 whose vocabulary the test writes into vocab.txt, d_model 32, 10 queries), its
@@ -20,7 +20,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from conftest import skimage_photo  # noqa: E402
-from pipelines import grounding as G  # noqa: E402
+from pipelines.segment import grounding as G  # noqa: E402
 from pipelines import segment as S  # noqa: E402
 from pipelines.errors import UserError  # noqa: E402
 

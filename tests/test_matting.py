@@ -1,4 +1,4 @@
-"""pipelines.matting: trimaps, the closed-form matte on the band only, the fringe width and the auto growth.
+"""pipelines.segment.matting: trimaps, the closed-form matte on the band only, the fringe width and the auto growth.
 
 Scenes are synthetic with a known alpha: a flat-coloured disc whose edge falls linearly from alpha 1 at radius R
 to 0 at R + k px, composited over a smooth random texture; the binary mask is the disc's opaque core (d <= R),
@@ -15,7 +15,7 @@ import numpy as np
 import pymatting
 import pytest
 
-from pipelines import matting
+from pipelines.segment import matting
 from pipelines.errors import UserError
 
 
@@ -200,6 +200,31 @@ def test_large_photo_only_the_band_is_matted(spy):
     box = 2 * (150 + matting.default_unknown(int(mask.sum())) + matting.MATTE_MARGIN) + 2
     assert sum(h * w for h, w, _ in spy) < 1.6 * box * box  # the band's box (tiles overlap), not 9 MP
     assert np.abs(alpha - truth)[tri == 128].mean() < 0.03
+
+
+def test_tiles_without_both_sides_widen_then_take_the_side_that_is_there(spy):
+    """A band wider than a tile's reach (e.g. a segmenter unsure over a wide area): the closed-form matte needs
+    foreground and background in its window, so the window widens (up to KNOWN_REACH) and a tile still one-sided
+    takes that side's alpha (0.5 with neither) instead of failing."""
+    h, w = 64, 1000
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
+    tri = np.full((h, w), 128, np.uint8)
+    tri[:, :100] = 255
+    tri[:, 900:] = 0
+    alpha = matting.alpha_matte(image, tri)
+    assert alpha.dtype == np.float32 and 0 <= alpha.min() and alpha.max() <= 1
+    # the crop is the band's box + MATTE_MARGIN: x 84..916, tiles 84-340, 340-596, 596-852, 852-916
+    assert np.all(alpha[:, 100:340] == 1.0)  # foreground only within reach
+    assert np.all(alpha[:, 340:596] == 0.5)  # no known pixel within reach
+    assert np.all(alpha[:, 596:900] == 0.0)  # background only within reach
+    assert spy == []  # nothing was solvable
+    tri[:] = 128
+    tri[:, :100] = 255
+    tri[:, 380:] = 0  # crop 84..396: tile 84-340 reaches the background once widened by 64 px
+    alpha = matting.alpha_matte(image, tri)
+    assert len(spy) == 1 and spy[0][1] == 396 - 84 > matting.TILE + 2 * matting.MATTE_MARGIN
+    assert 0 < alpha[:, 100:340].mean() < 1 and np.all(alpha[:, 340:380] == 0.0)
 
 
 def test_too_many_tiles_downscale_the_crop(spy, monkeypatch):

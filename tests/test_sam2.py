@@ -1,4 +1,4 @@
-"""SAM 2.1 through transformers (pipelines/sam2.py). Nothing here touches the network.
+"""SAM 2.1 through transformers (pipelines/segment/sam2.py). Nothing here touches the network.
 
 A tiny random Sam2Model is built from a Sam2Config (a 4-stage Hiera at 128 px input, widths 8-64, an FPN and decoder
 of width 32: an 8x8 embedding, 32x32 low-res masks), its weights drawn from a local torch.Generator, saved with
@@ -19,7 +19,7 @@ import pytest
 import skimage.data
 import torch
 
-from pipelines import sam2 as S2
+from pipelines.segment import sam2 as S2
 from pipelines import segment as S
 
 SIDE = 128
@@ -367,7 +367,7 @@ def test_from_model_and_import_is_light():
     import subprocess
     import sys
 
-    code = "import sys, pipelines.sam2; print('transformers' in sys.modules, 'torch' in sys.modules)"
+    code = "import sys, pipelines.segment.sam2; print('transformers' in sys.modules, 'torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
     model, processor = tiny_sam2()

@@ -1,4 +1,4 @@
-"""HQ-SAM through transformers (pipelines/samhq.py). Nothing here touches the network.
+"""HQ-SAM through transformers (pipelines/segment/samhq.py). Nothing here touches the network.
 
 A tiny random SamHQModel is built from a SamHQConfig (a 2-block ViT of width 32 at 128 px input, the second block
 global: an 8x8 embedding, 32x32 low-res masks; prompt encoder and decoder of width 32), its weights drawn from a
@@ -19,7 +19,8 @@ import pytest
 import skimage.data
 import torch
 
-from pipelines import samhq as HQ
+from pipelines.segment import samhq as HQ
+from pipelines.segment.prompts import LogitsFrame, threshold_logits
 from pipelines import segment as S
 from pipelines.errors import UserError
 
@@ -434,7 +435,7 @@ def test_from_model_and_import_is_light():
     import subprocess
     import sys
 
-    code = "import sys, pipelines.samhq; print('transformers' in sys.modules, 'torch' in sys.modules)"
+    code = "import sys, pipelines.segment.samhq; print('transformers' in sys.modules, 'torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
     model, processor = tiny_samhq()
@@ -443,16 +444,17 @@ def test_from_model_and_import_is_light():
     assert seg.segment(photo("coffee"), positive=[(3, 3)]).masks.shape == (3, 96, 128)
 
 
-def test_upscale_masks_pads_crops_and_resizes():
+def test_threshold_logits_pads_crops_and_resizes():
     """A logit map that is positive exactly on the image's part of the padded square gives a full mask; the part
     over the padding never reaches the image."""
     low = -np.ones((1, 8, 8), np.float32)
     low[0, :4, :] = 1  # the top half of the padded square
-    masks = HQ.upscale_masks(low, (32, 32), (16, 32), (50, 100))  # a 2:1 image fills the top half
+    frame = LogitsFrame((32, 32), (16, 32))
+    masks = threshold_logits(low, (50, 100), frame)  # a 2:1 image fills the top half
     assert masks.shape == (1, 50, 100) and masks.all()
     low[0, :4, :] = -1
     low[0, 4:, :] = 1  # only the padding is positive
-    masks = HQ.upscale_masks(low, (32, 32), (16, 32), (50, 100))
+    masks = threshold_logits(low, (50, 100), frame)
     assert not masks[0, :-1].any()  # bilinear reaches at most the last row
 
 

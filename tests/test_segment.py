@@ -1,4 +1,4 @@
-"""Click-to-segment (pipelines/segment.py and the segment command). Nothing here touches the network.
+"""Click-to-segment (pipelines/segment/ and the segment command). Nothing here touches the network.
 
 SAM: a tiny random SAM is built from segment_anything.modeling classes (64 px input, 8x8 embedding), seeded through a
 local torch.Generator, saved with torch.save(state_dict) and loaded back through the same checkpoint code a user's
@@ -33,7 +33,10 @@ from scipy import ndimage
 from pipelines import cli
 from pipelines import io as image_io
 from pipelines import segment as S
+from pipelines.errors import UserError
 from pipelines.io import load_image
+from pipelines.segment import checkpoints as CK
+from pipelines.segment import grabcut as GC
 
 DATA = Path(__file__).parent / "data" / "segment"
 TINY = "tiny-test"
@@ -97,7 +100,7 @@ def no_network(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a test tried to reach the network")
 
-    monkeypatch.setattr(S.urllib.request, "urlopen", refuse)
+    monkeypatch.setattr(CK.urllib.request, "urlopen", refuse)
 
 
 @pytest.fixture(scope="module")
@@ -263,6 +266,28 @@ def test_multimask_candidates_scores_and_selection(segmenter):
     assert not r.masks.flags.writeable  # results are shared with the UI: read-only
 
 
+@pytest.mark.parametrize("size", [(96, 128), (17, 9), (300, 200)])
+def test_probabilities_are_the_sigmoid_of_the_logits_the_masks_come_from(segmenter, size):
+    """SAM 1: probabilities(i) > 0.5 is candidate i's mask (bar pixels whose logit is ~0), in [0, 1], computed with
+    the padded square's frame; GrabCut has none."""
+    from pipelines.segment.prompts import LogitsFrame, upscale_logits
+
+    h, w = size
+    img = cv2.resize(photo("astronaut"), (w, h), interpolation=cv2.INTER_AREA)
+    r = segmenter.segment(img, positive=[(w // 2, h // 2)])
+    assert isinstance(r.frame, LogitsFrame) and r.frame.pad_size is not None
+    for i in range(len(r.masks)):
+        p = r.probabilities(i)
+        assert p.shape == (h, w) and p.dtype == np.float32 and 0 <= p.min() and p.max() <= 1
+        logits = upscale_logits(r.logits[i:i + 1], (h, w), r.frame)[0]
+        sure = np.abs(logits) > 1e-5
+        assert np.array_equal((p > 0.5)[sure], r.masks[i][sure])
+    assert np.array_equal(r.probabilities(), r.probabilities(r.best))
+    with pytest.raises(UserError, match="candidate 3 does not exist"):
+        r.probabilities(3)
+    assert S.GrabCutSegmenter().segment(photo("astronaut"), box=(20, 10, 100, 90)).probabilities() is None
+
+
 def test_prompts_reach_the_model_and_negative_clicks_change_the_mask(segmenter, spy):
     img = photo("chelsea")
     pos = segmenter.segment(img, positive=[(64, 48)])
@@ -419,10 +444,10 @@ def test_images_over_the_pixel_limit_are_refused(segmenter, monkeypatch):
     for call in (lambda: S.check_image(huge), lambda: segmenter.prepare(huge),
                  lambda: segmenter.segment(huge, positive=[(5, 5)]), lambda: S.GrabCutSegmenter().prepare(huge),
                  lambda: S.GrabCutSegmenter().segment(huge, box=(0, 0, 100, 100))):
-        with pytest.raises(S.UserError, match=r"8001x8001.*megapixels"):
+        with pytest.raises(UserError, match=r"8001x8001.*megapixels"):
             call()
     monkeypatch.setattr(image_io, "MAX_PIXELS", 399)  # the project's limit, wherever it is set
-    with pytest.raises(S.UserError, match="megapixels"):
+    with pytest.raises(UserError, match="megapixels"):
         S.GrabCutSegmenter().segment(np.zeros((20, 20, 3), np.uint8), positive=[(5, 5)])
     assert S.check_image(np.zeros((19, 21, 3), np.uint8)).shape == (19, 21, 3)
 
@@ -455,8 +480,8 @@ def test_checkpoint_is_downloaded_once_atomically_with_progress(downloadable, tm
         calls.append(url)
         return FakeResponse(data, len(data))
 
-    monkeypatch.setattr(S.urllib.request, "urlopen", fake_urlopen)
-    monkeypatch.setattr(S, "_DOWNLOAD_CHUNK", 4096)
+    monkeypatch.setattr(CK.urllib.request, "urlopen", fake_urlopen)
+    monkeypatch.setattr(CK, "_DOWNLOAD_CHUNK", 4096)
     seg = S.Segmenter("tiny-dl", cache_dir=tmp_path, device="cpu")  # the constructor downloads nothing
     assert calls == []
     seg.load(progress=lambda done, total: progress.append((done, total)))
@@ -476,7 +501,7 @@ def test_offline_is_one_clear_error_naming_the_file_and_the_remedies(downloadabl
     def offline(url, timeout=None):
         raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
 
-    monkeypatch.setattr(S.urllib.request, "urlopen", offline)
+    monkeypatch.setattr(CK.urllib.request, "urlopen", offline)
     with pytest.raises(S.CheckpointUnavailable) as info:
         S.Segmenter("tiny-dl", cache_dir=tmp_path).load()
     message = str(info.value)
@@ -490,7 +515,7 @@ def test_offline_is_one_clear_error_naming_the_file_and_the_remedies(downloadabl
 
 def test_truncated_download_leaves_nothing(downloadable, tmp_path, monkeypatch):
     spec, data = downloadable
-    monkeypatch.setattr(S.urllib.request, "urlopen", lambda url, timeout=None: FakeResponse(data[:1000], len(data)))
+    monkeypatch.setattr(CK.urllib.request, "urlopen", lambda url, timeout=None: FakeResponse(data[:1000], len(data)))
     with pytest.raises(S.CheckpointUnavailable, match="incomplete"):
         S.download_checkpoint("tiny-dl", tmp_path)
     assert list(tmp_path.iterdir()) == []
@@ -714,9 +739,9 @@ def test_grabcut_separates_an_object_by_its_texture():
     """Same mean colour inside and outside, only the grain differs: the local spread of lightness in
     _texture_features (a pure function of the picture, 3 channels of uint8 for cv2.grabCut) carries the object."""
     image, truth = texture_scene()
-    feats = S._texture_features(image)
+    feats = GC._texture_features(image)
     assert feats.shape == image.shape and feats.dtype == np.uint8
-    assert np.array_equal(feats, S._texture_features(image.copy()))  # a pure function of the picture
+    assert np.array_equal(feats, GC._texture_features(image.copy()))  # a pure function of the picture
     gc = S.GrabCutSegmenter()
     boxed = gc.segment(image, box=loose_box(truth, pad=6))
     clicked = gc.segment(image, positive=[centre_click(truth)])
@@ -784,12 +809,12 @@ def test_grabcut_work_is_bounded_on_a_large_photo(grabcut_calls):
         assert grabcut_calls and all(max(shape[:2]) <= S.GRABCUT_MAX_SIDE for shape, _, _ in grabcut_calls)
         assert all(iterations == 1 for _, iterations, _ in grabcut_calls)  # one at a time, so the guard can act
         solves = sum(mode == cv2.GC_INIT_WITH_MASK for _, _, mode in grabcut_calls)
-        assert 1 <= solves <= 2 + S._CANDIDATES and len(grabcut_calls) <= solves * per_solve
+        assert 1 <= solves <= 2 + GC._CANDIDATES and len(grabcut_calls) <= solves * per_solve
     # the caps are enforced on the settings too
     for bad in (dict(click_iterations=S.GRABCUT_MAX_ITERATIONS + 1), dict(box_iterations=0),
                 dict(max_side=S.GRABCUT_MAX_SIDE_LIMIT + 1), dict(max_side=10), dict(time_budget=0),
                 dict(time_budget=float("inf")), dict(click_iterations=2.5)):
-        with pytest.raises(S.UserError, match="must be"):
+        with pytest.raises(UserError, match="must be"):
             S.GrabCutSegmenter(**bad)
 
 
@@ -804,7 +829,7 @@ def test_grabcut_iterations_one_at_a_time_match_one_call():
     cv2.setRNGSeed(0)
     cv2.grabCut(np.ascontiguousarray(small[..., ::-1]), one, None, np.zeros((1, 65)), np.zeros((1, 65)), 5,
                 cv2.GC_INIT_WITH_MASK)
-    stepped = S._run_grabcut(small, gc.copy(), 5, S._Budget(None))
+    stepped = GC._run_grabcut(small, gc.copy(), 5, GC._Budget(None))
     assert np.array_equal(stepped, (one == cv2.GC_FGD) | (one == cv2.GC_PR_FGD))
 
 
@@ -821,7 +846,7 @@ class FakeClock:
 def test_grabcut_time_budget_returns_the_best_mask_so_far_with_a_note(monkeypatch, grabcut_calls):
     image, gt = scene(2, 2, seed=102)
     clock = FakeClock(step=2.0)
-    monkeypatch.setattr(S, "time", clock)
+    monkeypatch.setattr(GC, "time", clock)
     real = cv2.grabCut  # the spy from grabcut_calls
 
     def slow(*args):
@@ -855,7 +880,7 @@ def test_a_click_on_a_flat_picture_is_one_clear_error_before_any_grabcut(kind, g
     }[kind]
     gc = S.GrabCutSegmenter()
     for clicks in ([(512, 384)], [(3, 3), (1000, 700)]):
-        with pytest.raises(S.UserError) as err:
+        with pytest.raises(UserError) as err:
             gc.segment(picture, positive=clicks)
         assert str(err.value) == S.FLAT_MESSAGE and "\n" not in str(err.value)
     # a box is an answer: the box itself, with a note
@@ -878,7 +903,7 @@ def test_a_click_on_a_large_flat_area_gives_that_area(grabcut_calls):
     background = gc.segment(picture, positive=[(200, 200)])
     assert iou(background.mask, ~disc) >= 0.98 and "large flat area" in background.note
     assert grabcut_calls == []
-    with pytest.raises(S.UserError, match="one flat area"):
+    with pytest.raises(UserError, match="one flat area"):
         gc.segment(picture, positive=[(200, 200)], negative=[(100, 600)])
     obj = gc.segment(picture, positive=[(700, 400)])
     assert iou(obj.mask, disc) >= 0.95 and obj.note == "" and grabcut_calls
@@ -919,7 +944,8 @@ def test_cli_grabcut_writes_a_black_and_white_mask(scene_file, tmp_path, capsys)
 
 def test_cli_grow_auto_measures_the_soft_edge_and_reports_it(scene_file, tmp_path, capsys):
     pytest.importorskip("pymatting")
-    from pipelines import blend, masks, matting
+    from pipelines import blend, masks
+    from pipelines.segment import matting
 
     path, gt = scene_file
     plain, auto = tmp_path / "plain.png", tmp_path / "auto.png"
@@ -934,6 +960,38 @@ def test_cli_grow_auto_measures_the_soft_edge_and_reports_it(scene_file, tmp_pat
     assert report["grow_auto"]["px"] == report["grow_px"] == expected.px > 0
     assert report["grow_auto"]["feather_px"] == blend.default_feather("seamless")
     assert np.array_equal(load_image(auto) == 255, masks.grow(given, expected.px))
+
+
+def test_cli_grow_auto_hands_sams_probabilities_to_the_matte(tiny_checkpoint, scene_file, tmp_path, capsys,
+                                                              monkeypatch):
+    """With SAM, --grow auto passes the chosen candidate's probabilities (the unsure pixels join the matte's unknown
+    band) and grows by what the matte measured with them; GrabCut has none to pass."""
+    pytest.importorskip("pymatting")
+    from pipelines.segment import matting
+
+    real, seen = matting.auto_growth, []
+
+    def spy(image, mask, **kw):
+        seen.append(kw.get("probabilities"))
+        out = real(image, mask, **kw)
+        seen.append(out)
+        return out
+
+    monkeypatch.setattr(matting, "auto_growth", spy)
+    path, gt = scene_file
+    out = tmp_path / "sam.png"
+    assert cli.main(["segment", "--image", str(path), "--out", str(out), "--point", "100,80", "--sam-model", TINY,
+                     "--sam-checkpoint", str(tiny_checkpoint[0]), "--device", "cpu", "--min-area", "0",
+                     "--grow", "auto"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    probabilities, measured = seen
+    assert probabilities is not None and probabilities.shape == gt.shape and probabilities.dtype == np.float32
+    assert 0 <= probabilities.min() and probabilities.max() <= 1
+    assert report["grow_auto"]["px"] == report["grow_px"] == measured.px
+    seen.clear()
+    assert cli.main(["segment", "--image", str(path), "--out", str(out), "--box", ",".join(map(str, loose_box(gt))),
+                     "--engine", "grabcut", "--grow", "auto"]) == 0
+    assert seen[0] is None
 
 
 def test_cli_sam_with_a_local_checkpoint(tiny_checkpoint, scene_file, tmp_path, capsys):
@@ -976,7 +1034,7 @@ def test_cli_sam_offline_without_checkpoint_is_one_line(scene_file, tmp_path, ca
     def offline(url, timeout=None):
         raise urllib.error.URLError("no route to host")
 
-    monkeypatch.setattr(S.urllib.request, "urlopen", offline)
+    monkeypatch.setattr(CK.urllib.request, "urlopen", offline)
     code = cli.main(["segment", "--image", str(path), "--out", str(tmp_path / "m.png"), "--point", "10,10"])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1

@@ -5,7 +5,7 @@
 
 The instruction is parsed by pipelines.instructions into a plan (select, mode, prompt). --dry-run prints that plan
 as one JSON object and reads no image. Otherwise the object is taken from --mask or, without one, selected by the
-plan's phrase (pipelines.grounding: Grounding DINO from --text-model finds its box(es), and SAM when its checkpoint
+plan's phrase (pipelines.segment.grounding: Grounding DINO from --text-model finds its box(es), and SAM when its checkpoint
 is cached, else GrabCut, turns them into the mask; a text model that cannot be loaded is one line naming --mask), and
 painted with pipelines.inpaint.inpaint: remove uses pre-fill, strength
 0.9 and the app's background prompt; replace and recolour paint the plan's prompt. The result is written like the
@@ -121,7 +121,7 @@ def _select_by_text(picture, phrase: str, args: argparse.Namespace):
     import numpy as np
 
     from .. import segment as seg_mod
-    from ..grounding import DEFAULT_TEXT_MODEL, TextSelector
+    from ..segment.grounding import DEFAULT_TEXT_MODEL, TextSelector
 
     image = picture.working(keep_alpha=False)
     if image.ndim == 2:

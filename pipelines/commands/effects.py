@@ -41,7 +41,7 @@ def _light(text: str | None) -> tuple[float, float] | None:
 
 def run(args: argparse.Namespace) -> int:
     from .. import io, masks
-    from ..effects import suggest_shadow
+    from ..segment.effects import suggest_shadow
 
     out = Path(args.out)
     if out.suffix.lower() != ".png":

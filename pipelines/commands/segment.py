@@ -81,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from .. import io
+    from .. import masks as mask_ops
     from .. import segment as seg_mod
 
     points = [parse_numbers(p, 2, "--point", "X,Y (e.g. 120,80)") for p in args.point]
@@ -100,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--text-model and --instances go with --text PHRASE")
     selector = None
     if args.text is not None:
-        from ..grounding import DEFAULT_TEXT_MODEL, TextSelector, normalise_phrase
+        from ..segment.grounding import DEFAULT_TEXT_MODEL, TextSelector, normalise_phrase
 
         normalise_phrase(args.text)  # an empty phrase or a bad threshold fails before any model loads
         selector = TextSelector(args.text_model or DEFAULT_TEXT_MODEL, box_threshold=args.box_threshold,
@@ -141,9 +142,12 @@ def run(args: argparse.Namespace) -> int:
     mask = seg_mod.clean_mask(result.mask, min_area=args.min_area, fill_holes=not args.keep_holes)
     auto_report = None
     if auto_grow and mask.any():
-        from .. import blend, matting
+        from .. import blend
+        from ..segment import matting
 
-        auto = matting.auto_growth(image, mask, feather=blend.default_feather("seamless"))
+        # the segmenter's unsure pixels (SAM: 0.1 < p < 0.9) join the matte's unknown band; GrabCut has none
+        auto = matting.auto_growth(image, mask, feather=blend.default_feather("seamless"),
+                                   probabilities=result.probabilities())
         grow = auto.px
         auto_report = {"px": auto.px, "fringe_px": round(auto.fringe, 2), "feather_px": auto.feather,
                        "note": auto.note or None}
@@ -162,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
         "grow_auto": auto_report,
         "area_px": area,
         "area_fraction": round(area / mask.size, 6),
-        "bbox": list(seg_mod.mask_ops.bbox(mask)) if area else None,
+        "bbox": list(mask_ops.bbox(mask)) if area else None,
         "timings": timings,
         "note": getattr(result, "note", "") or None,
     }

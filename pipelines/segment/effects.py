@@ -45,7 +45,7 @@ import cv2
 import numpy as np
 from scipy.special import erfinv
 
-from .errors import UserError
+from ..errors import UserError
 
 # Tunables (physical meaning first; checked with bench/effects.py on several seeds, not fitted to one).
 MIN_DARKENING = 0.15  # a shadow darkens its surface by at least this factor (1 - exp(-d)), else "no shadow"

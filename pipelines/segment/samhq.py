@@ -2,7 +2,7 @@
 
 HQ-SAM is SAM (v1, ViT image encoder) with a high-quality output token whose mask is fed by an early ViT layer as
 well as the final embedding: sharper edges and thin structures (cables, railings, hair, branches) that SAM rounds
-off or drops. Same prompts, same candidates, same lifecycle as pipelines.sam2.Sam2Segmenter.
+off or drops. Same prompts, same candidates, same lifecycle as pipelines.segment.sam2.Sam2Segmenter.
 
 Formats are pipelines.segment's (image HWC uint8 RGB; points (x, y) pixels; labels 1/0; box XYXY with exclusive
 ends; masks HW bool, True = the object). The results are segment.Segmentation objects.
@@ -31,7 +31,7 @@ Concurrency: thread-safe. The model is used read-only; each call passes its imag
 The only shared mutable state is the embedding LRU (segment.EmbeddingCache, keyed by segment.image_key): an
 embedding another thread is computing is waited for, not computed twice.
 
-The lifecycle, the cache and segment() are pipelines.transformers_segmenter.TransformersSegmenter's (shared with
+The lifecycle, the cache and segment() are pipelines.segment.base.TransformersSegmenter's (shared with
 SAM 2.1); this module says which classes to load and how HQ-SAM encodes an image and decodes prompts.
 
 Nothing is imported from torch/transformers, built, read or downloaded when this module is imported.
@@ -44,12 +44,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import cv2
 import numpy as np
 
-from .errors import UserError
-from .segment import Prompts
-from .transformers_segmenter import TransformersSegmenter
+from ..errors import UserError
+from .base import TransformersSegmenter
+from .prompts import LogitsFrame, Prompts, threshold_logits
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -151,7 +150,8 @@ class SamHQSegmenter(TransformersSegmenter):
         )
 
     def _decode(self, model: "SamHQModel", processor: "SamHQProcessor", emb: _Embedding, prompts: Prompts,
-                mask_input: np.ndarray | None, multimask: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                mask_input: np.ndarray | None, multimask: bool,
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, LogitsFrame]:
         import torch
 
         h, w = emb.original_size
@@ -175,21 +175,5 @@ class SamHQSegmenter(TransformersSegmenter):
         low = out.pred_masks[0, 0].float().cpu().numpy()  # (C, h, w) logits over the padded square
         scores = out.iou_scores[0, 0].float().cpu().numpy()
         pad = processor.image_processor.pad_size
-        masks = upscale_masks(low, (int(pad["height"]), int(pad["width"])), emb.reshaped_size, emb.original_size)
-        return low, scores, masks
-
-
-def upscale_masks(low: np.ndarray, pad_size: tuple[int, int], reshaped_size: tuple[int, int],
-                  original_size: tuple[int, int]) -> np.ndarray:
-    """(C, h0, w0) logits over the model's padded input -> (C, H, W) bool masks, as
-    SamImageProcessor.post_process_masks: bilinear (half-pixel centres, F.interpolate's align_corners=False) to
-    ``pad_size`` (S, S), crop to ``reshaped_size`` (h', w'), bilinear to ``original_size`` (H, W), then > 0.
-    By OpenCV, one candidate at a time."""
-    (ph, pw), (rh, rw), (h, w) = pad_size, reshaped_size, original_size
-    masks = np.empty((low.shape[0], h, w), bool)
-    for i, logits in enumerate(low):
-        logits = np.ascontiguousarray(logits, dtype=np.float32)
-        padded = cv2.resize(logits, (pw, ph), interpolation=cv2.INTER_LINEAR)
-        up = cv2.resize(np.ascontiguousarray(padded[:rh, :rw]), (w, h), interpolation=cv2.INTER_LINEAR)
-        np.greater(up, MASK_THRESHOLD, out=masks[i])
-    return masks
+        frame = LogitsFrame((int(pad["height"]), int(pad["width"])), tuple(emb.reshaped_size))
+        return low, scores, threshold_logits(low, tuple(emb.original_size), frame, MASK_THRESHOLD), frame

@@ -3,7 +3,7 @@
 Formats are pipelines.segment's (image HWC uint8 RGB; points (x, y) pixels; labels 1/0; box XYXY with exclusive
 ends; masks HW bool, True = the object). The results are segment.Segmentation objects.
 
-Lifecycle (STYLE.md rules 2 and 3), the same as segment.Segmenter (pipelines.transformers_segmenter, shared with
+Lifecycle (STYLE.md rules 2 and 3), the same as segment.Segmenter (pipelines.segment.base, shared with
 HQ-SAM):
     seg = Sam2Segmenter("facebook/sam2.1-hiera-tiny")   # builds nothing, reads nothing, downloads nothing
     seg.load()                                          # Sam2Model / Sam2Processor .from_pretrained(id or folder)
@@ -31,11 +31,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import cv2
 import numpy as np
 
-from .segment import Prompts
-from .transformers_segmenter import TransformersSegmenter
+from .base import TransformersSegmenter
+from .prompts import LogitsFrame, Prompts, threshold_logits
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -113,7 +112,8 @@ class Sam2Segmenter(TransformersSegmenter):
         return tuple(int(s) for s in model.prompt_encoder.mask_input_size)
 
     def _decode(self, model: "Sam2Model", processor: "Sam2Processor", emb: _Embedding, prompts: Prompts,
-                mask_input: np.ndarray | None, multimask: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                mask_input: np.ndarray | None, multimask: bool,
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, LogitsFrame]:
         """The image is resized (not padded) to the model's square input: prompts scale by S / W and S / H."""
         import torch
 
@@ -135,14 +135,5 @@ class Sam2Segmenter(TransformersSegmenter):
             out = model(image_embeddings=emb.features, multimask_output=multimask, **kwargs)
         low = out.pred_masks[0, 0].float().cpu().numpy()  # (C, h, w) logits
         scores = out.iou_scores[0, 0].float().cpu().numpy().astype(np.float32)
-        return low, scores, _upscale_masks(low, h, w)
-
-
-def _upscale_masks(low: np.ndarray, h: int, w: int) -> np.ndarray:
-    """(C, h0, w0) logits -> (C, h, w) bool masks: bilinear with half-pixel centres (F.interpolate's
-    align_corners=False, as Sam2Processor.post_process_masks), by OpenCV one candidate at a time, then > 0."""
-    masks = np.empty((low.shape[0], h, w), bool)
-    for i, logits in enumerate(low):
-        up = cv2.resize(np.ascontiguousarray(logits), (w, h), interpolation=cv2.INTER_LINEAR)
-        np.greater(up, MASK_THRESHOLD, out=masks[i])
-    return masks
+        frame = LogitsFrame()  # resized onto the whole square: the logits cover the image itself
+        return low, scores, threshold_logits(low, (h, w), frame, MASK_THRESHOLD), frame

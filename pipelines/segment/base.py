@@ -1,5 +1,5 @@
-"""The shared part of the segmenters that run a transformers (model, processor) pair: SAM 2.1 (pipelines.sam2)
-and HQ-SAM (pipelines.samhq). Formats, lifecycle and concurrency are pipelines.segment's Segmenter interface:
+"""The shared part of the segmenters that run a transformers (model, processor) pair: SAM 2.1 (sam2.py)
+and HQ-SAM (samhq.py). Formats, lifecycle and concurrency are pipelines.segment's Segmenter interface:
 construct (reads nothing), load(), prepare(image) (the embedding, cached by content: segment.EmbeddingCache),
 segment(...) -> segment.Segmentation, close(). A subclass says which classes to load and how to encode an image
 and decode prompts; everything else lives here once.
@@ -15,10 +15,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .segment import (
-    CacheInfo,
-    EmbeddingCache,
-    ProgressCallback,
+from .cache import CacheInfo, EmbeddingCache
+from .checkpoints import ProgressCallback
+from .prompts import (
+    LogitsFrame,
     Prompts,
     Segmentation,
     _frozen,
@@ -75,8 +75,9 @@ class TransformersSegmenter:
         raise NotImplementedError
 
     def _decode(self, model: Any, processor: Any, emb: Any, prompts: Prompts, mask_input: np.ndarray | None,
-                multimask: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - abstract
-        """(logits (C, h, w) float32, scores (C,) float32, masks (C, H, W) bool at the image's size)."""
+                multimask: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, LogitsFrame]:  # pragma: no cover
+        """(logits (C, h, w) float32, scores (C,) float32, masks (C, H, W) bool at the image's size, and where the
+        logits lie over the image: prompts.LogitsFrame)."""
         raise NotImplementedError
 
     # -- lifecycle -------------------------------------------------------------------------------------------
@@ -107,7 +108,7 @@ class TransformersSegmenter:
             raise RuntimeError(f"this {type(self).__name__} was closed; create a new one")
         with self._load_lock:
             if self._model is None:
-                from .hf import load_pretrained
+                from ..hf import load_pretrained
 
                 model_cls, processor_cls = self._classes()
                 self._model, self._processor = load_pretrained(
@@ -190,7 +191,7 @@ class TransformersSegmenter:
             mask_input = refinement_input(previous, key, self.engine, self._mask_input_size(model),
                                           target=self.engine, family=self.family)
         emb = self._embedding(model, processor, image, key)
-        low, scores, masks = self._decode(model, processor, emb, prompts, mask_input, multimask)
+        low, scores, masks, frame = self._decode(model, processor, emb, prompts, mask_input, multimask)
         return Segmentation(
             masks=_frozen(masks),
             scores=_frozen(scores.astype(np.float32)),
@@ -199,4 +200,5 @@ class TransformersSegmenter:
             engine=self.engine,
             image_key=key,
             prompts=prompts,
+            frame=frame,
         )

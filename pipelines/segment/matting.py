@@ -9,7 +9,7 @@ All distances are Euclidean, in px between pixel centres, as in pipelines.masks.
 
 Why: a tight object mask leaves the object's anti-aliased / blurred fringe outside it, and every compositor
 then re-creates a rim (BOUNDARIES.md). The growth that covers it is the fringe width plus the blend's inward
-feather band. The fixed presets (pipelines.segment.GROW_PRESETS: 15 and 10 px) guess the fringe; here it is
+feather band. The fixed presets (pipelines.segment.growth.GROW_PRESETS: 15 and 10 px) guess the fringe; here it is
 measured per mask:
 
 1. ``trimap``: an unknown band around the mask edge (plus, with probabilities, the pixels the segmenter was
@@ -45,9 +45,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from . import masks
-from .errors import UserError
-from .io import as_image
+from .. import masks
+from ..errors import UserError
+from ..io import as_image
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +106,10 @@ MATTE_MARGIN = 16
 
 MAX_TILES = 48
 """The most tiles one matte solves at full resolution; beyond, the crop is downscaled (see the module doc)."""
+
+KNOWN_REACH = 4 * MATTE_MARGIN
+"""A tile whose window holds no foreground or no background is solved with a window widened up to this many px
+each side; still one-sided, its unknown pixels take the side that is there (the closed-form matte needs both)."""
 
 _PROBABILITY_TOLERANCE = 1e-3
 
@@ -273,6 +277,24 @@ def _tiles(unknown: np.ndarray):
             yield core, window
 
 
+def _known_window(tri: np.ndarray, core: tuple[slice, slice], window: tuple[slice, slice]) -> tuple[slice, slice]:
+    """``window``, or a wider one (margins doubled, up to KNOWN_REACH px) until it holds both foreground and
+    background pixels, which the closed-form matte needs."""
+    h, w = tri.shape
+    margin = MATTE_MARGIN
+    while True:
+        known = tri[window]
+        if (known == FOREGROUND).any() and (known == BACKGROUND).any():
+            return window
+        if margin >= KNOWN_REACH or window == (slice(0, h), slice(0, w)):
+            return window
+        margin *= 2
+        window = (
+            slice(max(core[0].start - margin, 0), min(core[0].stop + margin, h)),
+            slice(max(core[1].start - margin, 0), min(core[1].stop + margin, w)),
+        )
+
+
 def _count_tiles(unknown: np.ndarray) -> int:
     h, w = unknown.shape
     ny, nx = -(-h // TILE), -(-w // TILE)
@@ -324,7 +346,16 @@ def _matte(image: np.ndarray, tri: np.ndarray) -> tuple[np.ndarray, dict]:
         img_w, tri_w = img_c, tri_c
     alpha_w = (tri_w == FOREGROUND).astype(np.float32)
     for core, window in _tiles(tri_w == UNKNOWN):
-        a = _solve_cf(np.ascontiguousarray(img_w[window]), tri_w[window])
+        window = _known_window(tri_w, core, window)
+        known = tri_w[window]
+        has_fg, has_bg = bool((known == FOREGROUND).any()), bool((known == BACKGROUND).any())
+        if not (has_fg and has_bg):
+            # a matte needs both sides: with none of one within reach (a wide band of unsure probabilities,
+            # a tile deep inside one side), the unknown pixels go to the side that is there (0.5 if neither)
+            alpha_w[core][tri_w[core] == UNKNOWN] = 1.0 if has_fg else 0.0 if has_bg else 0.5
+            info["one_sided"] = info.get("one_sided", 0) + 1
+            continue
+        a = _solve_cf(np.ascontiguousarray(img_w[window]), known)
         oy, ox = core[0].start - window[0].start, core[1].start - window[1].start
         ch, cw = core[0].stop - core[0].start, core[1].stop - core[1].start
         alpha_w[core] = a[oy : oy + ch, ox : ox + cw]

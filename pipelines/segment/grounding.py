@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import UserError
-from .segment import Segmentation, _frozen, check_image
+from ..errors import UserError
+from .prompts import Segmentation, _frozen, check_image
 
 if TYPE_CHECKING:  # pragma: no cover
     from transformers import GroundingDinoForObjectDetection, GroundingDinoProcessor
@@ -170,7 +170,7 @@ class TextSelector:
             if self._model is None:
                 from transformers import AutoProcessor, GroundingDinoForObjectDetection
 
-                from .hf import load_pretrained
+                from ..hf import load_pretrained
 
                 if not Path(self.model_id).expanduser().exists() and _looks_like_path(self.model_id):
                     raise UserError(f"no text model {self.model_id} (no such folder): {self.remedy}")

@@ -1,0 +1,591 @@
+"""The GrabCut fallback: click-to-segment without weights (OpenCV GrabCut seeded by the same clicks and box), with
+the Segmenter interface, a time budget and a clear answer on flat pictures. Formats: pipelines.segment's docstring.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Any, Sequence
+
+import cv2
+import numpy as np
+
+from .. import masks as mask_ops
+from ..errors import UserError
+from .checkpoints import ProgressCallback
+from .prompts import Prompts, Segmentation, _check_previous, _frozen, check_image, check_prompts, image_key
+
+logger = logging.getLogger(__name__)
+
+FALLBACK_REASON = "no SAM 2.1 or SAM weights on disk"
+"""Why a segmenter made without a choice (engine "auto") is the GrabCut fallback."""
+
+GRABCUT_CLICK_ITERATIONS = 5
+GRABCUT_BOX_ITERATIONS = 8
+GRABCUT_MAX_ITERATIONS = 10
+"""The most iterations a GrabCutSegmenter takes: each one is a colour-model fit and a max-flow solve."""
+
+GRABCUT_MAX_SIDE = 512
+"""GrabCut solves regions at most this many px on a side (downscaled with INTER_AREA, the mask upscaled back)."""
+
+GRABCUT_MAX_SIDE_LIMIT = 1024
+"""The largest ``max_side`` a GrabCutSegmenter accepts (the max-flow time grows faster than the pixel count)."""
+
+GRABCUT_TIME_BUDGET = 5.0
+"""Seconds one GrabCut segmentation may run; then it returns its best mask so far, with a note, instead of going on."""
+
+FLAT_MESSAGE = "nothing to separate around the click: the picture is flat there; draw the mask by hand or add a box"
+FLAT_NEGATIVE_MESSAGE = (
+    "nothing separates the positive and negative clicks: they are on one flat area; draw the mask by hand or add a box"
+)
+
+_SEED_REACH = 0.25  # click seeds reach at most this fraction of the image's long side ...
+_SEED_DELTA_E = 20.0  # ... through pixels within this Lab distance (or 3x the clicked spot's own spread)
+_RING = 0.3  # background ring around a rectangle, as a fraction of its long side (at least _RING_MIN px)
+_RING_MIN = 20
+_BOX_BAND = 2  # a box's own edge, this many px wide at the working scale, is probable background (boxes are loose)
+_FEATURE_BLUR = 1.5  # the colour GrabCut models is Lab smoothed this much (px, working scale) ...
+_TEXTURE_SCALE = 3.0  # ... with the local spread of lightness at this scale (px) as a texture feature
+_REFINE_BAND = 4  # then the colour GrabCut redraws the edge within this many px (working scale) of the feature one
+_REFINE_ITERATIONS = 2
+_RECT_SCALE = 0.75  # a box's region is solved at this fraction of max_side (smoothed features need fewer pixels, and
+# one max-flow solve, which the time budget cannot interrupt, grows faster than the pixel count)
+_PASS1_SCALE = 0.625  # pass 1 (clicks only, on the whole picture) works at this fraction of max_side
+_CANDIDATES = 5  # at most this many growing boxes when the clicks-only pass collapses or spills
+_FLAT_STEP = 2  # neighbours (working image, blurred) closer than this in every channel belong to one flat area ...
+_FLAT_COVER = 0.98  # ... and a flat area around the click covering this much of the picture leaves nothing to separate;
+_FLAT_AREA = 0.25  # one covering this much is the answer (GrabCut's max-flow crawls on a large flat area)
+
+
+class GrabCutSegmenter:
+    """Click-to-segment without weights: OpenCV GrabCut seeded by the same clicks and box. Always labelled fallback.
+
+    What GrabCut models is not the raw colour but _texture_features: Lab smoothed a little plus the local spread of
+    lightness, projected to 3 channels, so that a textured object whose colours overlap its surroundings' separates
+    by its mean colour and texture; a box's answer then has its edge redrawn on the raw colours in a narrow band
+    (_refine_edge).
+    Box: outside the box is definite background (learnt from a ring around it, _RING of its long side), the box's
+    own edge is probable background (a box is drawn loosely around the object), inside is probable foreground,
+    positive/negative clicks are definite foreground/background discs. (A box around the whole image, with positive
+    clicks, is treated as clicks only.)
+    Clicks only: pass 1 marks the whole image probable background and, around each positive click, the pixels
+    connected to it through similar colours probable foreground (so the foreground colour model starts from what was
+    clicked); pass 2 re-runs the box recipe on pass 1's bounding box, grown by 15%. When pass 1 collapses onto the
+    click or spills over most of the image, boxes around the seeds grow by half until one's result neither collapses
+    nor reaches its edge.
+    Clicks are cumulative (pass all of them), so ``previous`` is only checked to belong to the same image: GrabCut
+    starts again from all the clicks, which lets a negative click fully undo a region. Only the parts of the mask
+    that a positive click touches are kept.
+    GrabCut models colours: it works on objects whose colours differ from their surroundings and fails where they
+    do not, and with a box it keeps other things that lie wholly inside the box (add a negative click on them).
+    Same prepare()/segment() API as Segmenter; nothing to load. Results are repeatable (OpenCV's RNG is reseeded).
+
+    Bounded work (a max-flow solve on a flat picture is slow): regions are solved at most ``max_side`` px on a side
+    (<= GRABCUT_MAX_SIDE_LIMIT) and the mask is scaled back; each solve runs at most ``click_iterations`` /
+    ``box_iterations`` (<= GRABCUT_MAX_ITERATIONS; a box's edge redrawn with _REFINE_ITERATIONS more) and stops
+    early once the mask no longer changes; at most _CANDIDATES growing boxes are tried. A click on a flat picture (the area of near-equal colours around it covers
+    the whole picture: a uniform image, a smooth gradient) is the UserError FLAT_MESSAGE, answered before any
+    GrabCut; a box that holds nothing to separate gives the box itself, with a note. After ``time_budget`` seconds
+    (None: no limit) no further iteration or pass starts and the best mask so far is returned, with a note
+    (Segmentation.note); the one solve running at that moment finishes first.
+    """
+
+    loaded = True
+
+    def __init__(
+        self,
+        *,
+        reason: str = FALLBACK_REASON,
+        click_iterations: int = GRABCUT_CLICK_ITERATIONS,
+        box_iterations: int = GRABCUT_BOX_ITERATIONS,
+        click_radius: int | None = None,
+        max_side: int = GRABCUT_MAX_SIDE,
+        time_budget: float | None = GRABCUT_TIME_BUDGET,
+    ) -> None:
+        _check_grabcut_settings(click_iterations, box_iterations, max_side, time_budget)
+        self.reason = reason
+        self.click_iterations = int(click_iterations)
+        self.box_iterations = int(box_iterations)
+        self.click_radius = click_radius
+        self.max_side = int(max_side)
+        self.time_budget = None if time_budget is None else float(time_budget)
+
+    @property
+    def engine(self) -> str:
+        return f"grabcut (fallback: {self.reason})"
+
+    def load(self, progress: ProgressCallback | None = None) -> "GrabCutSegmenter":
+        """Nothing to load (API parity with Segmenter)."""
+        return self
+
+    def close(self) -> None:
+        """Nothing to release (API parity with Segmenter)."""
+
+    def prepare(self, image: np.ndarray) -> str:
+        """Nothing to precompute; validates the image and returns its key."""
+        return image_key(check_image(image))
+
+    def segment(
+        self,
+        image: np.ndarray,
+        *,
+        points: Any = None,
+        labels: Any = None,
+        positive: Any = None,
+        negative: Any = None,
+        box: Any = None,
+        previous: Segmentation | None = None,
+        multimask: bool = True,
+    ) -> Segmentation:
+        """Same arguments and formats as Segmenter.segment; returns one candidate (score NaN: no estimate).
+
+        A click on a flat picture is the UserError FLAT_MESSAGE; a compromise mask carries a ``note``.
+        """
+        image = check_image(image)
+        prompts = check_prompts(
+            image.shape[:2], points=points, labels=labels, positive=positive, negative=negative, box=box
+        )
+        key = image_key(image)
+        if previous is not None:
+            _check_previous(previous, key)  # GrabCut starts again from all the clicks: they are cumulative
+        mask, note = _grabcut(
+            image, prompts, click_iterations=self.click_iterations, box_iterations=self.box_iterations,
+            click_radius=self.click_radius, max_side=self.max_side, budget=_Budget(self.time_budget),
+        )
+        return Segmentation(
+            masks=_frozen(mask[None]),
+            scores=_frozen(np.array([np.nan], np.float32)),
+            best=0,
+            logits=None,
+            engine=self.engine,
+            image_key=key,
+            prompts=prompts,
+            note=note,
+        )
+
+
+def _check_grabcut_settings(click_iterations: Any, box_iterations: Any, max_side: Any, time_budget: Any) -> None:
+    for name, value in (("click_iterations", click_iterations), ("box_iterations", box_iterations)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
+                or not 1 <= value <= GRABCUT_MAX_ITERATIONS:
+            raise UserError(f"{name} must be a whole number from 1 to {GRABCUT_MAX_ITERATIONS}, got {value!r}")
+    if isinstance(max_side, bool) or not isinstance(max_side, (int, np.integer)) \
+            or not 64 <= max_side <= GRABCUT_MAX_SIDE_LIMIT:
+        raise UserError(f"max_side must be a whole number of px from 64 to {GRABCUT_MAX_SIDE_LIMIT}, got {max_side!r}")
+    if time_budget is not None and (isinstance(time_budget, bool) or not isinstance(time_budget, (int, float))
+                                    or not 0 < time_budget < math.inf):
+        raise UserError(f"time_budget must be a number of seconds > 0 (or None for no limit), got {time_budget!r}")
+
+
+class _Budget:
+    """The wall-clock guard of one GrabCut segmentation (``seconds`` from its creation; None: no limit).
+
+    over() turns True, for good, once the time is up; allows(pixels) also says no (and turns over() True) when a
+    GrabCut iteration on that many pixels, at the slowest rate seen so far in this segmentation, would end past it.
+    """
+
+    def __init__(self, seconds: float | None) -> None:
+        self.seconds = seconds
+        self._deadline = math.inf if seconds is None else time.monotonic() + seconds
+        self._rate = 0.0  # the slowest seconds per pixel of an iteration so far
+        self.hit = False
+
+    def over(self) -> bool:
+        if not self.hit and time.monotonic() >= self._deadline:
+            self.hit = True
+        return self.hit
+
+    def allows(self, pixels: int) -> bool:
+        if not self.over() and time.monotonic() + self._rate * pixels > self._deadline:
+            self.hit = True
+        return not self.hit
+
+    def spent(self, seconds: float, pixels: int) -> None:
+        self._rate = max(self._rate, seconds / max(1, pixels))
+
+    def note(self) -> str:
+        if not self.hit:
+            return ""
+        return f"GrabCut stopped at its {self.seconds:g} s time budget: the mask is the best found by then"
+
+
+def grabcut_mask(
+    image: np.ndarray,
+    prompts: Prompts,
+    *,
+    click_iterations: int = GRABCUT_CLICK_ITERATIONS,
+    box_iterations: int = GRABCUT_BOX_ITERATIONS,
+    click_radius: int | None = None,
+    max_side: int = GRABCUT_MAX_SIDE,
+    time_budget: float | None = GRABCUT_TIME_BUDGET,
+) -> np.ndarray:
+    """GrabCut seeded by validated ``prompts`` (see check_prompts) on ``image`` (HWC uint8 RGB) -> HW bool mask.
+
+    See GrabCutSegmenter for the recipe, the bounds on the work and ``time_budget``; a click on a flat picture is
+    the UserError FLAT_MESSAGE, and a compromise mask is logged (GrabCutSegmenter.segment returns it as the note).
+    RGB becomes BGR only at the cv2.grabCut call.
+    """
+    _check_grabcut_settings(click_iterations, box_iterations, max_side, time_budget)
+    mask, note = _grabcut(
+        image, prompts, click_iterations=click_iterations, box_iterations=box_iterations,
+        click_radius=click_radius, max_side=max_side, budget=_Budget(time_budget),
+    )
+    if note:
+        logger.info("%s", note)
+    return mask
+
+
+def _grabcut(
+    image: np.ndarray,
+    prompts: Prompts,
+    *,
+    click_iterations: int,
+    box_iterations: int,
+    click_radius: int | None,
+    max_side: int,
+    budget: _Budget,
+) -> tuple[np.ndarray, str]:
+    """grabcut_mask's steps; returns (mask, note), the note "" unless the mask is a compromise."""
+    h, w = image.shape[:2]
+    radius = int(click_radius) if click_radius is not None else max(3, round(0.008 * max(h, w)))
+    pos, neg = prompts.positive, prompts.negative
+    if prompts.box is not None:
+        rect = _clip_rect(*prompts.box, h, w)
+        if rect != (0, 0, w, h) or not len(pos):
+            if _flat_box(image, rect, pos, max_side):
+                x0, y0, x1, y1 = rect
+                mask = np.zeros((h, w), bool)
+                mask[y0:y1, x0:x1] = True
+                return mask, "the picture is flat in and around the box: nothing to separate, so the mask is the box"
+            mask = _grabcut_rect(image, rect, pos, neg, None, radius, box_iterations, max_side, budget)
+            return mask, budget.note()
+        # a box around the whole image says nothing about the background: segment from the clicks alone
+    # 1. the flat area around the positive clicks: the whole picture is nothing to separate; a large part of it is
+    # the answer (GrabCut's max-flow crawls there and has no edge to find but the area's own)
+    work, sx, sy = _downscale(image, max_side)
+    flat = _flat_area(work, pos * (sx, sy))
+    share = float(np.count_nonzero(flat)) / flat.size
+    if share >= _FLAT_AREA:
+        if share >= _FLAT_COVER:
+            raise UserError(FLAT_MESSAGE)
+        fh, fw = flat.shape
+        if any(flat[min(fh - 1, int(y * sy)), min(fw - 1, int(x * sx))] for x, y in neg):
+            raise UserError(FLAT_NEGATIVE_MESSAGE)
+        return _keep_clicked(_upscale(flat, w, h), pos), "the click is on a large flat area: the mask is that area"
+    # 2. pass 1, on a coarser picture: clicks and colour-connected seeds
+    mask, seeds = _grabcut_seeded(image, pos, neg, radius, click_iterations, round(max_side * _PASS1_SCALE), budget)
+    area = int(mask.sum())
+    if area >= 0.5 * seeds.sum() and area < 0.6 * h * w:
+        # 3. pass 2: the box recipe on pass 1's bounding box, grown by 15%
+        rect = _grow_rect(mask_ops.bbox(mask), 1.15, 0.02 * max(h, w), h, w)
+        if not budget.allows(_work_pixels(_ring_rect(rect, h, w), max_side)):
+            return mask, budget.note()
+        return _grabcut_rect(image, rect, pos, neg, mask, radius, click_iterations, max_side, budget), budget.note()
+    # 4. Pass 1 collapsed onto the click (the object's colours also fill the background model) or spilled over most of
+    # the image: fall back to boxes around the seeds, growing by half until one neither collapses nor reaches its
+    # own edge (then the background outside it is clean, which is what GrabCut needs).
+    rect = _grow_rect(mask_ops.bbox(seeds), 1.5, 0.02 * max(h, w), h, w)
+    best = mask if area else seeds
+    for _ in range(_CANDIDATES):
+        if not budget.allows(_work_pixels(_ring_rect(rect, h, w), max_side)):
+            break
+        candidate = _grabcut_rect(image, rect, pos, neg, None, radius, click_iterations, max_side, budget)
+        fill = candidate.sum() / max(1, (rect[2] - rect[0]) * (rect[3] - rect[1]))
+        if fill >= 0.08:
+            if _edge_fraction(candidate, rect) < 0.05:
+                return candidate, budget.note()
+            best = candidate
+        bigger = _grow_rect(rect, 1.5, 0.01 * max(h, w), h, w)
+        if bigger == rect:
+            break
+        rect = bigger
+    return best, budget.note()
+
+
+def _edge_fraction(mask: np.ndarray, rect: tuple[int, int, int, int]) -> float:
+    """Fraction of the rectangle's inner border that the mask covers (sides on the image border excluded)."""
+    x0, y0, x1, y1 = rect
+    h, w = mask.shape
+    sides = []
+    if x0 > 0:
+        sides.append(mask[y0:y1, x0])
+    if x1 < w:
+        sides.append(mask[y0:y1, x1 - 1])
+    if y0 > 0:
+        sides.append(mask[y0, x0:x1])
+    if y1 < h:
+        sides.append(mask[y1 - 1, x0:x1])
+    border = np.concatenate(sides) if sides else np.zeros(0, bool)
+    return float(border.mean()) if border.size else 0.0
+
+
+def _clip_rect(x0: float, y0: float, x1: float, y1: float, h: int, w: int) -> tuple[int, int, int, int]:
+    return (max(0, int(math.floor(x0))), max(0, int(math.floor(y0))),
+            min(w, int(math.ceil(x1))), min(h, int(math.ceil(y1))))
+
+
+def _grow_rect(rect: Sequence[float], factor: float, pad: float, h: int, w: int) -> tuple[int, int, int, int]:
+    x0, y0, x1, y1 = (float(v) for v in rect)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    hw, hh = (x1 - x0) / 2 * factor + pad, (y1 - y0) / 2 * factor + pad
+    return _clip_rect(cx - hw, cy - hh, cx + hw, cy + hh, h, w)
+
+
+def _ring_rect(rect: tuple[int, int, int, int], h: int, w: int) -> tuple[int, int, int, int]:
+    """``rect`` plus the background ring _grabcut_rect learns the background from, clipped to the image."""
+    x0, y0, x1, y1 = rect
+    ring = max(_RING_MIN, int(_RING * max(x1 - x0, y1 - y0)))
+    return max(0, x0 - ring), max(0, y0 - ring), min(w, x1 + ring), min(h, y1 + ring)
+
+
+def _work_pixels(rect: tuple[int, int, int, int], max_side: int) -> int:
+    """How many pixels GrabCut works on for the region ``rect`` (see _downscale; _grabcut_rect's scale)."""
+    x0, y0, x1, y1 = rect
+    scale = min(1.0, round(max_side * _RECT_SCALE) / max(x1 - x0, y1 - y0))
+    return max(2, round((y1 - y0) * scale)) * max(2, round((x1 - x0) * scale))
+
+
+def _downscale(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float, float]:
+    """``image`` shrunk (INTER_AREA) so that its long side is at most ``max_side``; returns (small, sx, sy), the
+    scale factors from image to small pixel coordinates."""
+    h, w = image.shape[:2]
+    scale = min(1.0, max_side / max(h, w))
+    if scale == 1.0:
+        return image, 1.0, 1.0
+    sh, sw = max(2, round(h * scale)), max(2, round(w * scale))
+    return cv2.resize(image, (sw, sh), interpolation=cv2.INTER_AREA), sw / w, sh / h
+
+
+def _upscale(mask: np.ndarray, w: int, h: int) -> np.ndarray:
+    """A working-resolution HW bool mask back to (h, w): bilinear on 0/255, then halfway."""
+    if mask.shape == (h, w):
+        return mask
+    return cv2.resize(mask.astype(np.uint8) * 255, (w, h), interpolation=cv2.INTER_LINEAR) >= 128
+
+
+def _flat_area(small: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """The flat area around ``points`` ((x, y) in small's pixels) in ``small`` (HWC uint8 RGB, working resolution),
+    HW bool: the pixels reached from them through 4-neighbours that differ by at most _FLAT_STEP in every channel,
+    after a light blur (noise and a smooth gradient do not stop it; an edge does)."""
+    h, w = small.shape[:2]
+    blurred = cv2.GaussianBlur(small, (0, 0), 1.0)
+    reached = np.zeros((h + 2, w + 2), np.uint8)
+    step = (_FLAT_STEP,) * 3
+    for x, y in points:
+        cx, cy = min(w - 1, max(0, int(x))), min(h - 1, max(0, int(y)))
+        if not reached[cy + 1, cx + 1]:
+            cv2.floodFill(blurred, reached, (cx, cy), (0, 0, 0), step, step,
+                          4 | cv2.FLOODFILL_MASK_ONLY | (1 << 8))
+    return reached[1:-1, 1:-1].astype(bool)
+
+
+def _flat_box(image: np.ndarray, rect: tuple[int, int, int, int], pos: np.ndarray, max_side: int) -> bool:
+    """True when the box and its background ring are one flat area (see _flat_share): nothing to separate."""
+    h, w = image.shape[:2]
+    rx0, ry0, rx1, ry1 = _ring_rect(rect, h, w)
+    small, sx, sy = _downscale(image[ry0:ry1, rx0:rx1], max_side)
+    x0, y0, x1, y1 = rect
+    starts = np.concatenate([[((x0 + x1) / 2, (y0 + y1) / 2)], pos.reshape(-1, 2)])
+    return np.mean(_flat_area(small, (starts - (rx0, ry0)) * (sx, sy))) >= _FLAT_COVER
+
+
+def _draw_clicks(gc: np.ndarray, pos: np.ndarray, neg: np.ndarray, radius: int, scale_xy, offset_xy=(0, 0)) -> None:
+    sx, sy = scale_xy
+    ox, oy = offset_xy
+    gh, gw = gc.shape
+    for points, value in ((neg, cv2.GC_BGD), (pos, cv2.GC_FGD)):
+        for x, y in points:
+            cx, cy = int((x - ox) * sx), int((y - oy) * sy)
+            if 0 <= cx < gw and 0 <= cy < gh:
+                cv2.circle(gc, (cx, cy), radius, int(value), thickness=-1)
+
+
+def _grabcut_seeded(
+    image: np.ndarray, pos: np.ndarray, neg: np.ndarray, radius: int, iterations: int, max_side: int,
+    budget: _Budget,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Clicks-only pass 1: everything probably background except colour-connected seeds around positive clicks.
+    Returns (mask, seeds), both HW bool at the image's size."""
+    h, w = image.shape[:2]
+    small, sx, sy = _downscale(image, max_side)
+    sh, sw = small.shape[:2]
+    r = max(1, int(round(radius * sx)))
+    gc = np.full((sh, sw), cv2.GC_PR_BGD, np.uint8)
+    seeds = _click_seeds(small, pos * (sx, sy), r)
+    gc[seeds] = cv2.GC_PR_FGD
+    _draw_clicks(gc, pos, neg, r, (sx, sy))
+    fg = _run_grabcut(_texture_features(small), gc, iterations, budget)
+    if (sh, sw) != (h, w):
+        fg = _upscale(fg, w, h)
+        seeds = cv2.resize(seeds.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
+    return _keep_clicked(fg, pos), seeds
+
+
+def _click_seeds(image: np.ndarray, pos: np.ndarray, radius: int) -> np.ndarray:
+    """Probable-foreground seeds: around each click, the pixels within _SEED_REACH of the long side that connect to
+    it through colours close to the clicked spot's median colour, so seeds stop at colour edges."""
+    h, w = image.shape[:2]
+    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
+    reach = max(2, int(round(_SEED_REACH * max(h, w))))
+    seeds = np.zeros((h, w), bool)
+    for x, y in pos:
+        cx, cy = min(w - 1, int(x)), min(h - 1, int(y))
+        x0, y0, x1, y1 = max(0, cx - reach), max(0, cy - reach), min(w, cx + reach + 1), min(h, cy + reach + 1)
+        patch = lab[y0:y1, x0:x1]
+        yy, xx = np.ogrid[y0:y1, x0:x1]
+        d2 = (xx - cx) ** 2 + (yy - cy) ** 2
+        core = d2 <= radius * radius
+        ref = np.median(patch[core], axis=0)
+        spread = float(np.median(np.linalg.norm(patch[core] - ref, axis=1)))
+        close = (np.linalg.norm(patch - ref, axis=2) <= max(_SEED_DELTA_E, 3.0 * spread)) & (d2 <= reach * reach)
+        close |= core
+        _, labels = cv2.connectedComponents(close.astype(np.uint8), connectivity=8)
+        seeds[y0:y1, x0:x1] |= labels == labels[cy - y0, cx - x0]
+    return seeds
+
+
+def _grabcut_rect(
+    image: np.ndarray,
+    rect: tuple[int, int, int, int],
+    pos: np.ndarray,
+    neg: np.ndarray,
+    previous: np.ndarray | None,
+    radius: int,
+    iterations: int,
+    max_side: int,
+    budget: _Budget,
+) -> np.ndarray:
+    """GrabCut with everything outside ``rect`` as background, solved on the rectangle plus a background ring.
+
+    Inside the rectangle: probable foreground (or, with ``previous``, probable foreground where previous is set and
+    probable background elsewhere); clicks are definite discs.
+    """
+    h, w = image.shape[:2]
+    x0, y0, x1, y1 = rect
+    rx0, ry0, rx1, ry1 = _ring_rect(rect, h, w)
+    crop = image[ry0:ry1, rx0:rx1]
+    ch, cw = crop.shape[:2]
+    small, sx, sy = _downscale(crop, round(max_side * _RECT_SCALE))
+    sh, sw = small.shape[:2]
+
+    gc = np.full((sh, sw), cv2.GC_BGD, np.uint8)
+    ix0, iy0 = int(round((x0 - rx0) * sx)), int(round((y0 - ry0) * sy))
+    ix1, iy1 = max(ix0 + 1, int(round((x1 - rx0) * sx))), max(iy0 + 1, int(round((y1 - ry0) * sy)))
+    gc[iy0:iy1, ix0:ix1] = cv2.GC_PR_FGD
+    # the box's own edge is probable background (a box is drawn around the object), except on the image border
+    b = _BOX_BAND
+    if x0 > 0:
+        gc[iy0:iy1, ix0:ix0 + b] = cv2.GC_PR_BGD
+    if x1 < w:
+        gc[iy0:iy1, max(ix0, ix1 - b):ix1] = cv2.GC_PR_BGD
+    if y0 > 0:
+        gc[iy0:iy0 + b, ix0:ix1] = cv2.GC_PR_BGD
+    if y1 < h:
+        gc[max(iy0, iy1 - b):iy1, ix0:ix1] = cv2.GC_PR_BGD
+    if previous is not None:
+        prev = cv2.resize(previous[ry0:ry1, rx0:rx1].astype(np.uint8), (sw, sh), interpolation=cv2.INTER_NEAREST)
+        gc[(gc == cv2.GC_PR_FGD) & (prev == 0)] = cv2.GC_PR_BGD
+    _draw_clicks(gc, pos, neg, max(1, int(round(radius * sx))), (sx, sy), (rx0, ry0))
+    if not np.any((gc == cv2.GC_BGD) | (gc == cv2.GC_PR_BGD)):
+        # The rectangle is the whole image: let the image's outer frame stand for the background.
+        frame = np.zeros_like(gc, bool)
+        frame[[0, -1], :] = frame[:, [0, -1]] = True
+        gc[frame & (gc != cv2.GC_FGD)] = cv2.GC_PR_BGD
+    fg = _run_grabcut(_texture_features(small), gc.copy(), iterations, budget)
+    if budget.allows(gc.size):
+        fg = _refine_edge(small, gc, fg, budget)
+    fg = _upscale(fg, cw, ch)
+    out = np.zeros((h, w), bool)
+    out[ry0:ry1, rx0:rx1] = fg
+    return _keep_clicked(out, pos)
+
+
+def _refine_edge(rgb: np.ndarray, gc: np.ndarray, fg: np.ndarray, budget: _Budget) -> np.ndarray:
+    """Colour GrabCut on ``rgb`` around the edge of ``fg`` (the smoothed-feature answer, HW bool): pixels farther
+    than _REFINE_BAND px from its edge keep their side for certain, those near it start on their side as probable,
+    ``gc``'s definite labels stay. The smoothed features round off thin parts and corners; the colours put them back."""
+    inside = cv2.distanceTransform(fg.astype(np.uint8), cv2.DIST_L2, 3)
+    outside = cv2.distanceTransform((~fg).astype(np.uint8), cv2.DIST_L2, 3)
+    free = (gc == cv2.GC_PR_FGD) | (gc == cv2.GC_PR_BGD)
+    labels = np.where(fg, np.where(inside > _REFINE_BAND, cv2.GC_FGD, cv2.GC_PR_FGD),
+                      np.where(outside > _REFINE_BAND, cv2.GC_BGD, cv2.GC_PR_BGD)).astype(np.uint8)
+    refined = gc.copy()
+    refined[free] = labels[free]
+    return _run_grabcut(rgb, refined, _REFINE_ITERATIONS, budget)
+
+
+def _texture_features(rgb: np.ndarray) -> np.ndarray:
+    """The 3-channel image GrabCut models (cv2.grabCut takes 3 channels of 8 bits), from ``rgb`` (HWC uint8 RGB):
+    Lab smoothed by _FEATURE_BLUR and the local spread (standard deviation) of lightness at _TEXTURE_SCALE, each
+    standardised over the picture, projected on their 3 principal components and stretched to 0-255 (1st-99th
+    percentile). A textured object whose mean colour is close to its surroundings' separates by its texture and its
+    smoothed colour where raw colours overlap."""
+    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
+    mean = cv2.GaussianBlur(lab, (0, 0), _FEATURE_BLUR)
+    light = lab[..., 0]
+    m1 = cv2.GaussianBlur(light, (0, 0), _TEXTURE_SCALE)
+    m2 = cv2.GaussianBlur(light * light, (0, 0), _TEXTURE_SCALE)
+    spread = np.sqrt(np.maximum(m2 - m1 * m1, 0.0))
+    feats = np.concatenate([mean, spread[..., None]], axis=2).reshape(-1, 4)
+    feats -= feats.mean(axis=0)
+    feats /= feats.std(axis=0) + 1e-6
+    _, _, vt = np.linalg.svd(feats[:: max(1, len(feats) // 20000)], full_matrices=False)
+    proj = feats @ vt[:3].T
+    lo, hi = np.percentile(proj, (1, 99))
+    out = np.clip((proj - lo) * (255.0 / max(hi - lo, 1e-6)), 0, 255)
+    return np.ascontiguousarray(out.reshape(rgb.shape).astype(np.uint8))
+
+
+def _run_grabcut(rgb: np.ndarray, gc: np.ndarray, iterations: int, budget: _Budget) -> np.ndarray:
+    """cv2.grabCut on an RGB image with an initial label map ``gc`` (changed in place); returns the foreground.
+
+    One iteration at a time (cv2.GC_EVAL continues from the fitted models, exactly as grabCut's own loop does): it
+    stops after ``iterations``, once no pixel changes side, or when ``budget`` does not allow another iteration (the
+    first iteration always runs).
+    """
+    fg_seed = (gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)
+    bg_seed = (gc == cv2.GC_BGD) | (gc == cv2.GC_PR_BGD)
+    if not fg_seed.any() or not bg_seed.any():
+        return fg_seed
+    bgd = np.zeros((1, 65), np.float64)
+    fgd = np.zeros((1, 65), np.float64)
+    bgr = np.ascontiguousarray(rgb[..., ::-1])  # RGB -> BGR at the OpenCV boundary
+    fg = fg_seed
+    try:
+        # GrabCut seeds its k-means from OpenCV's RNG (per thread): reseed it so that results are repeatable.
+        cv2.setRNGSeed(0)
+        mode = cv2.GC_INIT_WITH_MASK
+        for done in range(max(1, int(iterations))):
+            if done and not budget.allows(gc.size):
+                break
+            start = time.monotonic()
+            cv2.grabCut(bgr, gc, None, bgd, fgd, 1, mode)
+            budget.spent(time.monotonic() - start, gc.size)
+            mode = cv2.GC_EVAL
+            new = (gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)
+            changed = np.count_nonzero(new != fg)
+            fg = new
+            if done and changed == 0:
+                break
+    except cv2.error as exc:
+        # too few samples of one class to fit a colour model: keep the seeds
+        logger.debug("GrabCut could not fit its colour models (%s); keeping the seeds", str(exc).strip()[:120])
+        return fg_seed
+    return fg
+
+
+def _keep_clicked(mask: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """Drop the parts of ``mask`` that no positive click touches (GrabCut picks up same-coloured stray regions).
+
+    Without positive clicks (a box alone), or when no click lands on the mask, the mask is returned unchanged.
+    """
+    if len(pos) == 0 or not mask.any():
+        return mask
+    count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    if count <= 2:
+        return mask
+    h, w = mask.shape
+    hit = {int(labels[min(h - 1, int(y)), min(w - 1, int(x))]) for x, y in pos} - {0}
+    return np.isin(labels, sorted(hit)) if hit else mask
