@@ -24,6 +24,11 @@ MIN_IOU = 0.75
 MIN_IOU_TEXTURED = 0.75
 MIN_IOU_THIN = 0.6
 MIN_IOU_REAL = 0.6
+# Shadows of solids (the projection swept up by a footprint), tilted ground lines and hovering objects (see
+# general_scene): measured 0.84-0.96 (the plain projection from the base row gave 0.39-0.81); the hovering object
+# reached 0.74 only with a lower cost for the lift (it is an expected failure now).
+MIN_IOU_GENERAL = 0.8
+MIN_IOU_HOVERING = 0.65
 
 
 def scene(shear: float, scale: float, *, textured: bool = False, darkness: float = 0.5, shadow: bool = True,
@@ -85,6 +90,40 @@ def real_scene(texture: str, shear: float, scale: float, *, darkness: float = 0.
     return image, user, (dark > 0.15) & ~user
 
 
+def general_scene(shear: float, scale: float, *, tilt: float = 0.0, lift: float = 0.0, depth: float = 0.0,
+                  textured: bool = True, darkness: float = 0.5, seed: int = 0):
+    """Like ``scene`` but with shadows the plain projection from the base row does not give: the ground line
+    through the object's lowest point is tilted by ``tilt`` (the object's bottom follows it), the object hovers
+    ``lift`` px above it, or the object is a solid whose footprint reaches ``depth`` px up the picture (the
+    projection swept up by it)."""
+    rng = np.random.default_rng(seed)
+    h, w = 220, 260
+    background = np.empty((h, w, 3), np.float32)
+    background[:] = (150, 170, 120)
+    if textured:
+        noise = cv2.GaussianBlur(rng.normal(0, 1, (h, w)).astype(np.float32), (0, 0), 2)
+        background *= (1 + 0.12 * noise / noise.std())[..., None]
+    obj = np.zeros((h, w), np.uint8)
+    cv2.ellipse(obj, (130, 70), (22, 30), 0, 0, 360, 1, -1)
+    cv2.rectangle(obj, (118, 90), (142, 120), 1, -1)
+    xc, base = 130.0, 120.0
+    if tilt:
+        obj = cv2.warpAffine(obj, np.float32([[1, 0, 0], [tilt, 1, -tilt * xc]]), (w, h), flags=cv2.INTER_NEAREST)
+    obj = obj.astype(bool)
+    c = base + lift - tilt * xc
+    A = np.float32([[1 + shear * tilt, -shear, shear * c], [tilt * (1 + scale), -scale, (1 + scale) * c]])
+    hard = cv2.warpAffine(obj.astype(np.uint8), A, (w, h), flags=cv2.INTER_NEAREST)
+    if depth:
+        hard = cv2.dilate(hard, np.ones((int(depth) + 1, 1), np.uint8), anchor=(0, 0))
+    s = cv2.GaussianBlur(hard.astype(np.float32), (0, 0), 2.0)
+    dark = (1 - darkness) * s
+    shaded = background * (1 - dark[..., None])
+    matte = cv2.GaussianBlur(obj.astype(np.float32), (0, 0), 0.8)[..., None]
+    image = np.clip(matte * np.float32([40, 60, 200]) + (1 - matte) * shaded, 0, 255).astype(np.uint8)
+    user = matte[..., 0] > 0.5
+    return image, user, (dark > 0.15) & ~user
+
+
 def iou(a, b):
     return (a & b).sum() / max(1, (a | b).sum())
 
@@ -121,6 +160,23 @@ def test_dark_texture_is_not_a_shadow(texture, dark_texture):
         assert found.area <= 0.2 * obj.sum(), found.reason
     else:
         assert found.area == 0 and found.reason.startswith("no shadow"), found.reason
+
+
+@pytest.mark.parametrize("kind, params", [
+    ("solid", dict(shear=0.8, scale=0.5, depth=20)),
+    ("solid behind", dict(shear=-1.0, scale=-0.4, depth=16)),
+    ("tilted", dict(shear=0.0, scale=0.6, tilt=0.25)),
+    ("tilted side", dict(shear=1.2, scale=0.3, tilt=-0.2)),
+    pytest.param("hovering", dict(shear=0.6, scale=0.5, lift=18), marks=pytest.mark.xfail(
+        strict=False, reason="IoU 0.74 with SHAPE_COST 0.01 for the lift, but that fits grass stripes; with the "
+                             "costs now the plain projection wins and fails the support test")),
+])
+def test_finds_shadows_beyond_the_plain_projection(kind, params):
+    image, obj, core = general_scene(**params)
+    found = suggest_shadow(image, obj)
+    assert not (found.mask & obj).any()
+    least = MIN_IOU_HOVERING if kind == "hovering" else MIN_IOU_GENERAL
+    assert iou(found.mask, core) >= least, (kind, iou(found.mask, core), found.reason)
 
 
 def test_light_direction_picks_the_far_side():

@@ -61,7 +61,21 @@ SCALES = np.concatenate([-np.linspace(1.0, 0.1, 10), np.linspace(0.1, 1.0, 10)])
 EDGE_OFFSET = 0.05  # the contrast is sampled this many object sizes either side of the outline
 WORK_SIDE = 96  # the object's longer side at the working scale (px)
 MIN_AREA_FRACTION = 0.03  # a suggestion smaller than this fraction of the object's area is dropped
-LIGHT_CONE = 60.0  # with a light direction, the shadow's direction is within this many degrees of away-from-light
+LIGHT_CONE = 60.0
+TOP_PROJECTIONS = 6  # projections of the coarse grid tried with other ground lines and footprints
+TILTS = np.array([-0.3, -0.15, 0.0, 0.15, 0.3])  # slope of the ground line through the object's lowest point
+LIFTS = np.array([0.0, 0.12, 0.25])  # the ground line this many object sizes below the object (it hovers)
+DEPTHS = np.array([0.0, 0.12, 0.25, 0.4])  # a solid's footprint reaches this many object sizes up the picture
+SHAPE_COST = 0.03  # score cost of the largest tilt and depth (each), so the plain projection wins ties
+LIFT_COST = 0.01  # ... and of the largest lift
+REFINE = True
+ZONE = 0.2  # pixel evidence is looked at this many object sizes around the rendered shadow
+PIXEL_BLUR = 1.0  # px at the working scale
+PIXEL_CHROMA = 0.06  # max chromaticity change of a shadow pixel against the lit surface
+HIGH = 0.6  # hysteresis: seeds darker than this fraction of the darkening, inside the rendered shadow
+LOW = 0.35  # ... grown over pixels darker than this fraction
+LOW_ABS = 0.12  # ... and this log darkening
+KEEP_TEMPLATE = 0.15  # the rendered shadow is kept where darker than this fraction of the darkening  # with a light direction, the shadow's direction is within this many degrees of away-from-light
 
 
 @dataclass
@@ -131,18 +145,47 @@ def _outline(obj: np.ndarray, max_points: int = 240) -> tuple[np.ndarray, np.nda
     return pts[keep], normals[keep] / norm[keep, None]
 
 
-def _project(pts, normals, base, a, b):
-    """Map outline points and normals by x' = x + a t, y' = base + b t (t = base - y), for arrays a, b (H,).
+def _jacobian(a, b, tilt):
+    """The projection's linear part [[J00, J01], [J10, J11]] for arrays a, b, tilt (H,)."""
+    return 1 + a * tilt, -a, tilt * (1 + b), -b
 
+
+def _project(pts, normals, base, a, b, tilt=0.0, lift=0.0, depth=0.0, low_x=0.0):
+    """Map outline points and normals to the shadow, for arrays (H,) of the projection's parameters.
+
+    A point (x, y) stands t = base + lift + tilt (x - low_x) - y above the ground line (through the object's lowest
+    point, ``lift`` below it, slope ``tilt``) and goes to (x + a t, base + lift + tilt (x - low_x) + b t). A solid
+    object's footprint reaches ``depth`` px up the picture (behind): its shadow is the projection swept up by up to
+    ``depth``, so mapped points whose normal faces up move up by it.
     Returns points (H x N x 2) and unit normals (H x N x 2); normals map by the inverse transpose, so outward stays
     outward.
     """
-    a, b = np.asarray(a, float)[:, None], np.asarray(b, float)[:, None]
-    t = base - pts[None, :, 1]
-    xy = np.stack([pts[None, :, 0] + a * t, base + b * t], axis=-1)
+    h = len(np.atleast_1d(a))
+    a, b = np.asarray(a, float).reshape(h, 1), np.asarray(b, float).reshape(h, 1)
+    tilt = np.broadcast_to(np.asarray(tilt, float).reshape(-1, 1), (h, 1))
+    lift = np.broadcast_to(np.asarray(lift, float).reshape(-1, 1), (h, 1))
+    depth = np.broadcast_to(np.asarray(depth, float).reshape(-1, 1), (h, 1))
+    ground = base + lift + tilt * (pts[None, :, 0] - low_x)
+    t = ground - pts[None, :, 1]
+    j00, j01, j10, j11 = _jacobian(a, b, tilt)
     nx, ny = normals[None, :, 0], normals[None, :, 1]
-    n = np.stack([-b * nx + 0 * ny, a * nx + ny], axis=-1) * np.sign(-b)[..., None]
-    return xy, n / np.maximum(np.linalg.norm(n, axis=-1, keepdims=True), 1e-9)
+    det = j00 * j11 - j01 * j10
+    n = np.stack([j11 * nx - j10 * ny, -j01 * nx + j00 * ny], axis=-1) * np.sign(det)[..., None]
+    n = n / np.maximum(np.linalg.norm(n, axis=-1, keepdims=True), 1e-9)
+    up = np.clip(0.5 - 2.5 * n[..., 1], 0.0, 1.0)
+    xy = np.stack([pts[None, :, 0] + a * t, ground + b * t - depth * up], axis=-1)
+    return xy, n
+
+
+def _render(obj, base, a, b, tilt=0.0, lift=0.0, depth=0.0, low_x=0.0) -> np.ndarray:
+    """The hard shadow (HW uint8 0/1) of ``obj`` for one projection (see _project)."""
+    c = base + lift - tilt * low_x
+    A = np.float32([[1 + a * tilt, -a, a * c], [tilt * (1 + b), -b, (1 + b) * c]])
+    hard = cv2.warpAffine(obj.astype(np.uint8), A, (obj.shape[1], obj.shape[0]), flags=cv2.INTER_NEAREST)
+    if depth >= 1:
+        k = np.ones((int(round(depth)) + 1, 1), np.uint8)
+        hard = cv2.dilate(hard, k, anchor=(0, 0))
+    return hard
 
 
 def _sample(img: np.ndarray, xy: np.ndarray) -> np.ndarray:
@@ -180,6 +223,49 @@ def _scores(contrast: np.ndarray, chroma: np.ndarray, n_points: int) -> np.ndarr
     score = np.clip(np.where(visible, evidence, 0.0), -CONTRAST_CAP, CONTRAST_CAP).sum(axis=1) / n_points
     score[(visible.sum(axis=1) < MIN_VISIBLE * n_points) | (visible.sum(axis=1) < 8)] = -np.inf
     return score
+
+
+def _fill(values: np.ndarray, known: np.ndarray, sigma: float) -> np.ndarray:
+    """``values`` (HW or HWC float32) where ``known`` (HW bool) interpolated into the rest by normalized
+    convolution: Gaussian sigma, then 3 sigma where too little is known nearby."""
+    out = None
+    k = known.astype(np.float32)
+    for sg in (sigma, 3 * sigma):
+        w = cv2.GaussianBlur(k, (0, 0), sg)
+        v = cv2.GaussianBlur(values * (k if values.ndim == 2 else k[..., None]), (0, 0), sg)
+        est = v / np.maximum(w, 1e-6)[..., None] if values.ndim == 3 else v / np.maximum(w, 1e-6)
+        if out is None:
+            out, ok = est, w > 0.05
+        else:
+            sel = ~ok if values.ndim == 2 else ~ok[..., None].repeat(values.shape[2], 2)
+            out = np.where(sel, est, out)
+    return out
+
+
+def _refine(shadow, s, loglum, chroma, fringe, obj, d, side):
+    """Reshape the rendered shadow by pixel evidence: the darkening of each pixel against the lit surface (filled in
+    from around a zone a bit larger than the shadow), with the surface's chromaticity, grown by hysteresis from
+    pixels inside the rendered shadow."""
+    zone = cv2.dilate(shadow.astype(np.uint8), _disk(ZONE * side)).astype(bool) & ~fringe
+    known = ~zone & ~fringe
+    if known.sum() < 20:
+        return shadow
+    lum = cv2.GaussianBlur(loglum, (0, 0), PIXEL_BLUR)
+    lit = _fill(lum, known, 0.3 * side)
+    darker = lit - lum
+    chroma_lit = _fill(chroma, known, 0.3 * side)
+    same = np.abs(chroma - chroma_lit).max(axis=2) < PIXEL_CHROMA
+    low = max(LOW * d, LOW_ABS)
+    weak = (zone & (darker > low) & same).astype(np.uint8)
+    strong = zone & (darker > HIGH * d) & same & (s >= 0.5)
+    n, labels = cv2.connectedComponents(weak, connectivity=8)
+    keep = np.zeros(n, bool)
+    keep[np.unique(labels[strong])] = True
+    keep[0] = False
+    region = keep[labels]
+    region = cv2.morphologyEx(region.astype(np.uint8), cv2.MORPH_CLOSE, _disk(max(1.0, 0.02 * side))).astype(bool)
+    region |= shadow & (darker > KEEP_TEMPLATE * d)
+    return region & ~obj
 
 
 def suggest_shadow(image, object_mask, *, light=None) -> Shadow:
@@ -229,31 +315,56 @@ def suggest_shadow(image, object_mask, *, light=None) -> Shadow:
     base = float(np.nonzero(obj)[0].max()) + 0.5
     offset = max(2.0, EDGE_OFFSET * side)
 
-    # 4. Score every projection on the grid, then refine around the best.
-    a_grid, b_grid = (g.ravel() for g in np.meshgrid(SHEARS, SCALES))
-    best = None
-    for step in (SHEARS[1] - SHEARS[0], 0.05):
-        if best is not None:
-            fine = np.arange(-2, 3) * step
-            a_grid, b_grid = (g.ravel() for g in np.meshgrid(best[0] + fine, best[1] + fine))
-            b_grid = np.where(np.abs(b_grid) < 0.05, np.sign(best[1]) * 0.05, b_grid)
-        if direction is not None:
-            # From the object's centre (height t above the base) to the shadow's: (a t, (b + 1) t).
-            way = np.stack([a_grid, b_grid + 1.0], axis=1)
-            way = way / np.maximum(np.linalg.norm(way, axis=1, keepdims=True), 1e-9)
-            allowed = way @ -direction >= np.cos(np.radians(LIGHT_CONE))
-            if not allowed.any():
-                return Shadow(empty, 0.0, "no shadow: no projection falls away from the light")
-            a_grid, b_grid = a_grid[allowed], b_grid[allowed]
-        xy, n = _project(pts, normals, base, a_grid, b_grid)
+    # 4. Score every projection on the grid; then, around the best few, ground lines that are tilted or below the
+    # object (it hovers) and solid footprints; then refine the best on a finer grid.
+    low_x = float(np.nonzero(obj[int(base)])[0].mean())
+
+    def evaluate(a, b, tilt=0.0, lift=0.0, depth=0.0):
+        xy, n = _project(pts, normals, base, a, b, tilt, lift, depth, low_x)
         contrast, hue = _contrasts(feat, blocked, xy, n, offset)
-        score = _scores(contrast, hue, len(pts))
-        i = int(np.argmax(score))
-        best = (float(a_grid[i]), float(b_grid[i]), float(score[i]))
-    a, b, best_score = best
+        return _scores(contrast, hue, len(pts))
+
+    def away(a, b):
+        if direction is None:
+            return np.ones(len(a), bool)
+        # From the object's centre (height t above the base) to the shadow's: (a t, (b + 1) t).
+        way = np.stack([a, b + 1.0], axis=1)
+        way = way / np.maximum(np.linalg.norm(way, axis=1, keepdims=True), 1e-9)
+        return way @ -direction >= np.cos(np.radians(LIGHT_CONE))
+
+    a_grid, b_grid = (g.ravel() for g in np.meshgrid(SHEARS, SCALES))
+    allowed = away(a_grid, b_grid)
+    if not allowed.any():
+        return Shadow(empty, 0.0, "no shadow: no projection falls away from the light")
+    a_grid, b_grid = a_grid[allowed], b_grid[allowed]
+    score = evaluate(a_grid, b_grid)
+    top = np.argsort(-score)[:TOP_PROJECTIONS]
+    top = top[np.isfinite(score[top])]
+    if len(top):
+        shapes = np.array(np.meshgrid(TILTS, LIFTS, DEPTHS)).reshape(3, -1).T
+        cand = np.array([(a_grid[k], b_grid[k], *sh) for k in top for sh in shapes])
+        cand[:, 3:] *= [side, side]
+        s2 = evaluate(cand[:, 0], cand[:, 1], cand[:, 2], cand[:, 3], cand[:, 4])
+        s2 = s2 - SHAPE_COST * (np.abs(cand[:, 2]) / TILTS.max() + cand[:, 4] / (DEPTHS.max() * side)) - (
+            LIFT_COST * cand[:, 3] / (LIFTS.max() * side))
+        k = int(np.argmax(s2))
+        best = (*cand[k], float(s2[k]))
+        fine = np.arange(-2, 3) * 0.05
+        fa, fb = (g.ravel() for g in np.meshgrid(best[0] + fine, best[1] + fine))
+        fb = np.where(np.abs(fb) < 0.05, np.sign(best[1]) * 0.05, fb)
+        keep = away(fa, fb)
+        if keep.any():
+            fa, fb = fa[keep], fb[keep]
+            s3 = evaluate(fa, fb, best[2], best[3], best[4])
+            k = int(np.argmax(s3))
+            if s3[k] >= best[5]:
+                best = (fa[k], fb[k], *best[2:5], float(s3[k]))
+    else:
+        best = (0.0, 0.5, 0.0, 0.0, 0.0, -np.inf)
+    a, b, tilt, lift, depth, best_score = (float(v) for v in best)
 
     # 5. The darkening and the penumbra from the contrast profile across the best projection's outline.
-    xy, n = _project(pts, normals, base, [a], [b])
+    xy, n = _project(pts, normals, base, [a], [b], tilt, lift, depth, low_x)
     profile, support = [], None
     for k in (1.0, offset, 2.0 * offset):
         c, hue = _contrasts(feat, blocked, xy, n, k)
@@ -272,9 +383,7 @@ def suggest_shadow(image, object_mask, *, light=None) -> Shadow:
                                   f"{100 * agree:.0f}% of its edge (dark texture, not a shadow)")
     # The darkening is measured again between the projected shadow's inside and a ring just outside it (medians,
     # away from the object); the edge contrast underestimates it where the shadow is thin or the penumbra wide.
-    A = np.float32([[1, -a, a * base], [0, -b, base + b * base]])
-    wh = (obj.shape[1], obj.shape[0])
-    hard = cv2.warpAffine(obj.astype(np.uint8), A, wh, flags=cv2.INTER_NEAREST)
+    hard = _render(obj, base, a, b, tilt, lift, depth, low_x)
     inside = cv2.erode(hard, _disk(offset)).astype(bool) & ~fringe
     ring = (cv2.dilate(hard, _disk(2 * offset)) - cv2.dilate(hard, _disk(offset))).astype(bool) & ~fringe
     if inside.sum() >= 10 and ring.sum() >= 10:
@@ -282,6 +391,10 @@ def suggest_shadow(image, object_mask, *, light=None) -> Shadow:
         if d_inside < -np.log1p(-MIN_DARKENING):
             return Shadow(empty, 0.0, f"no shadow: the best projection of the object's outline is darker along its "
                                       f"edge but only {100 * -np.expm1(-d_inside):.0f}% darker inside (dark texture)")
+        hue_inside = float(np.abs(np.median(chroma[ring], axis=0) - np.median(chroma[inside], axis=0)).max())
+        if hue_inside > CHROMA_TOLERANCE:
+            return Shadow(empty, 0.0, "no shadow: the best projection of the object's outline is darker inside but "
+                                      "of another hue (dark texture)")
         d = max(d, d_inside)
     # A blurred step's half-contrast at distance k is d * erf(k / (sigma sqrt 2)).
     frac = np.clip(profile[0] / d, 0.05, 0.995)
@@ -296,9 +409,11 @@ def suggest_shadow(image, object_mask, *, light=None) -> Shadow:
     shadow = (s >= level) & ~obj
     if shadow.sum() < MIN_AREA_FRACTION * obj.sum():
         return Shadow(empty, 0.0, "no shadow: the projection that fits is hidden behind the object")
+    if REFINE:
+        shadow = _refine(shadow, s, loglum, chroma, fringe, obj, d, side)
 
     # 7. Back to full size.
-    soft = (s - level).astype(np.float32)
+    soft = cv2.GaussianBlur(shadow.astype(np.float32), (0, 0), 0.7) - 0.5
     if scale < 1.0:
         soft = cv2.resize(soft, (bx1 - bx0, by1 - by0), interpolation=cv2.INTER_LINEAR)
     region = (soft > 0) & ~obj_crop
