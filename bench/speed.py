@@ -161,19 +161,19 @@ def scene(size: int, mask_px: int = 300):
 
 
 def bare_inputs(model, image, mask, **kw):
-    """The exact crop, mask and size inpaint() hands the pipeline for this image (computed, not timed)."""
-    from pipelines import inpaint as ip
+    """The exact crop, mask and size inpaint() hands the pipeline for this image (computed through the driver's own
+    plan, not timed)."""
     from pipelines import masks
+    from pipelines.generate import driver
+    from pipelines.generate.diffusion import DiffusionEngine
+    from pipelines.generate.prepare import DEFAULT_GROW, prepare
 
-    prep = ip.prepare(image, mask, kw.get("grow", ip.DEFAULT_GROW))
-    (group,) = masks.groups(prep.mask, gap=max(ip.GROUP_GAP, 2 * ip.DEFAULT_MARGIN))
-    box = masks.context_box(group, prep.size, margin=ip.DEFAULT_MARGIN, aspect=1.0, multiple=8,
-                            min_size=model.native_size // 2)
-    x0, y0, x1, y1 = box
-    size = ip.generation_size(x1 - x0, y1 - y0, model.native_size)
-    crop = ip.resize_image(prep.rgb[y0:y1, x0:x1], size)
-    crop_mask = masks.grow(ip.resize_mask(group[y0:y1, x0:x1], size), model.vae_scale_factor)
-    return crop, crop_mask, box, size
+    prep = prepare(image, mask, kw.get("grow", DEFAULT_GROW))
+    (crop,) = driver.plan_crops(prep.mask, DiffusionEngine(model))
+    x0, y0, x1, y1 = crop.box
+    pixels = driver.resize_image(prep.rgb[y0:y1, x0:x1], crop.size)
+    crop_mask = masks.grow(driver.resize_mask(crop.group[y0:y1, x0:x1], crop.size), model.vae_scale_factor)
+    return pixels, crop_mask, crop.box, crop.size
 
 
 def bare_call(model, crop, crop_mask, steps, guidance, seed):

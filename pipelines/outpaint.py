@@ -43,23 +43,15 @@ import re
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
 
 import cv2
 import numpy as np
 
 from . import io, masks
 from .errors import UserError
-from .inpaint import (
-    ENGINES,
-    InpaintResult,
-    check_float,
-    check_int,
-    jsonable,
-    check_cancel,
-    check_feather,
-    check_method,
-)
+from .generate.checks import ProgressFn, check_cancel, check_feather, check_float, check_int, check_method
+from .generate.result import InpaintResult, jsonable
+from .inpaint import ENGINES
 
 MODES = ("tiled", "single")
 SIDES = ("left", "right", "top", "bottom")
@@ -82,7 +74,6 @@ generation, so those joins keep blend's default (4 px); between generated strips
 generation itself and a 4 px hand-over left a line (chelsea, telea, tiled: noref_ratio 1.4-2.4 at later
 joins, 0.97-1.04 with 1 px; 0 px left a step at the join with the original)."""
 
-ProgressFn = Callable[[int, int], Any]
 
 
 @dataclass

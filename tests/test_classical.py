@@ -1,4 +1,4 @@
-"""pipelines.classical: OpenCV Telea / Navier-Stokes fills behind the inpaint() entry point."""
+"""pipelines.generate.classical: OpenCV Telea / Navier-Stokes fills behind the inpaint() entry point."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 
-from pipelines import classical
+from pipelines.generate import classical
 from pipelines.inpaint import Cancelled, InpaintResult, inpaint
 
 

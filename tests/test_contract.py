@@ -9,7 +9,7 @@ import inspect
 import numpy as np
 import pytest
 
-from pipelines import blend, classical, contract, io
+from pipelines import blend, contract, io
 from pipelines.errors import ContractViolation
 from pipelines.inpaint import inpaint
 
@@ -155,7 +155,6 @@ def test_grow_defaults_to_0_in_the_python_api_and_the_cli():
     from pipelines.cli import build_parser
 
     assert inspect.signature(inpaint).parameters["grow"].default == 0
-    assert inspect.signature(classical.inpaint).parameters["grow"].default == 0
     assert inpaint_mod.DEFAULT_GROW == 0
     parser = build_parser()
     assert parser.parse_args(["inpaint", "--image", "a", "--mask", "b", "--out", "c.png"]).grow == 0

@@ -34,7 +34,7 @@ def test_import_loads_nothing():
     import subprocess
 
     code = (
-        "import sys, pipelines.models as m, pipelines.inpaint, pipelines.classical, pipelines.commands.inpaint; "
+        "import sys, pipelines.models as m, pipelines.inpaint, pipelines.generate.classical, pipelines.generate.diffusion, pipelines.generate.driver, pipelines.commands.inpaint; "
         "assert 'torch' not in sys.modules and 'diffusers' not in sys.modules, sorted(sys.modules); "
         "assert len(m.get_cache()) == 0"
     )
