@@ -48,7 +48,7 @@ __all__ = [
     "resize_image", "resize_mask",
 ]
 
-ENGINES = ("diffusers", "telea", "ns")
+ENGINES = ("diffusers", "lama", "telea", "ns")
 CLASSICAL = ("telea", "ns")
 _IGNORED_DEFAULTS = {"model": None, "seed": None, "variants": 1, "prefill": False}
 
@@ -63,7 +63,7 @@ def inpaint(
     model=None,
     strength: float = 1.0,
     steps: int = 30,
-    guidance: float = 7.5,
+    guidance: float | None = None,
     seed: int | None = None,
     variants: int = 1,
     grow: int = DEFAULT_GROW,
@@ -86,12 +86,14 @@ def inpaint(
     image           HWC uint8 RGB (RGBA, HW greyscale and PIL images accepted)
     mask            HW bool, True = repaint, or anything masks.to_mask accepts; the image's size
     prompt          what to paint (ignored by the classical engines; the result notes it)
-    engine          "diffusers" (a diffusion model), "telea" or "ns" (OpenCV, no weights)
+    engine          "diffusers" (a diffusion model), "lama" (LaMa removal, prompt-free), "telea" or "ns" (OpenCV,
+                    no weights)
     model           a models.LoadedModel, a registry preset id (generate.registry), a hub id / local folder / single
                     file, or None for the default
     strength        in (0, 1]: 1 repaints from noise; lower keeps more of the (pre-filled) input
     steps           denoising steps (>= 1); steps x strength must leave at least one step
-    guidance        classifier-free guidance scale (>= 0; <= 1 disables guidance)
+    guidance        guidance scale (>= 0; <= 1 disables classifier-free guidance); None: the model's default
+                    (7.5 for SD/SDXL, 30 for FLUX.1 Fill, whose guidance is distilled)
     seed            int for a local torch.Generator (same seed, same image), None for a random one
     variants        images to generate with seeds seed, seed + 1, ...; ranked by seam score
     grow            px to grow the mask by first (default 0: the mask as given is the contract); the result
@@ -127,9 +129,10 @@ def inpaint(
     steps = check_int(steps, "steps", 1, 1000)
     if min(int(steps * strength), steps) < 1:
         raise UserError(f"steps x strength = {steps} x {strength} leaves no denoising step; raise one of them")
-    guidance = check_float(guidance, "guidance")
-    if guidance < 0:
-        raise UserError(f"guidance must be >= 0, got {guidance}")
+    if guidance is not None:
+        guidance = check_float(guidance, "guidance")
+        if guidance < 0:
+            raise UserError(f"guidance must be >= 0, got {guidance}")
     variants = check_int(variants, "variants", 1, MAX_VARIANTS)
     if seed is not None:
         seed = check_int(seed, "seed", 0, MAX_SEED - MAX_VARIANTS)

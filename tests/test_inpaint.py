@@ -201,7 +201,7 @@ def test_cancel_stops_within_one_step(sd9):
         dict(strength=0.0), dict(strength=1.5), dict(strength=-0.2), dict(strength=float("nan")),
         dict(steps=0), dict(steps=-3), dict(steps=2.5), dict(steps=3, strength=0.2),
         dict(guidance=-1.0), dict(variants=0), dict(seed=-1), dict(grow=-1),
-        dict(method="feather"), dict(method="poisson"), dict(feather=-2), dict(engine="lama"),
+        dict(method="feather"), dict(method="poisson"), dict(feather=-2), dict(engine="dall-e"),
         dict(context_margin=-1),
     ],
 )

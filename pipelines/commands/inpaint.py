@@ -36,7 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="single-file models only: a local diffusers folder (or hub id) with the matching configs")
     parser.add_argument("--steps", type=int, default=30, help="denoising steps (default 30)")
     parser.add_argument("--strength", type=float, default=1.0, help="in (0, 1]; below 1 keeps some of the input")
-    parser.add_argument("--guidance", type=float, default=7.5, help="classifier-free guidance scale (default 7.5)")
+    parser.add_argument("--guidance", type=float, default=None,
+                        help="guidance scale (default: the model's own, 7.5 for SD/SDXL, 30 for FLUX.1 Fill)")
     parser.add_argument("--seed", type=int, default=None, help="seed (default: random, printed)")
     parser.add_argument("--variants", type=int, default=1, help="images to generate, ranked by seam score")
     parser.add_argument("--grow", type=int, default=0,
@@ -86,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         record = provenance.settings_record(
             operation="inpaint", engine=result.engine, model=result.model, prompt=args.prompt,
             negative=args.negative_prompt, seed=result.seeds[k], strength=args.strength, steps=args.steps,
-            guidance=args.guidance, grow=args.grow, feather=args.feather, method=args.method, mask=mask,
+            guidance=result.params.get("guidance", args.guidance), grow=args.grow, feather=args.feather, method=args.method, mask=mask,
             report=result.reports[k],
             extra={"rank": k + 1, "variants": args.variants, "context_margin": args.margin, "prefill": args.prefill,
                    "radius": args.radius},

@@ -28,13 +28,23 @@ FLUX_GUIDANCE = 30.0
 """FLUX.1 Fill's guidance default (its model card's value; it is a distilled guidance, not classifier-free)."""
 
 
+DEFAULT_GUIDANCE = 7.5
+"""Classifier-free guidance for SD 1.x/2.x and SDXL when the caller gives none."""
+
+
+def default_guidance(loaded) -> float:
+    """The guidance a model runs at when the caller gives none: FLUX_GUIDANCE for FLUX models, else
+    DEFAULT_GUIDANCE."""
+    return FLUX_GUIDANCE if getattr(loaded, "family", "") == "flux" else DEFAULT_GUIDANCE
+
+
 class DiffusionEngine(Engine):
     """A leased models.LoadedModel as an engine. ``prefill``: fill the masked area classically (Telea, ``radius``)
     before generating, so strength < 1 starts from a plausible guess (object removal)."""
 
     name = "diffusers"
 
-    def __init__(self, loaded, *, strength: float = 1.0, steps: int = 30, guidance: float = 7.5,
+    def __init__(self, loaded, *, strength: float = 1.0, steps: int = 30, guidance: float | None = None,
                  prefill: bool = False, radius: float = 5.0):
         self.loaded = loaded
         self.model = loaded.name
@@ -42,7 +52,7 @@ class DiffusionEngine(Engine):
         self.min_crop = self.native_size // 2
         self.strength = float(strength)
         self.num_steps = int(steps)
-        self.guidance = float(guidance)
+        self.guidance = float(default_guidance(loaded) if guidance is None else guidance)
         self.prefill = bool(prefill)
         self.radius = float(radius)
         params = inspect.signature(loaded.pipe.__call__).parameters
@@ -57,6 +67,9 @@ class DiffusionEngine(Engine):
         if self.prefill and self.strength >= 1.0:
             out.append("prefill has no effect at strength 1.0 (the masked area starts from noise); use strength < 1")
         return out
+
+    def settings(self) -> dict:
+        return {"strength": self.strength, "steps": self.num_steps, "guidance": self.guidance}
 
     def steps(self) -> int:
         """Denoising steps (step callbacks) one pipeline call makes, as diffusers' get_timesteps computes them."""
@@ -115,7 +128,7 @@ class DiffusionEngine(Engine):
 
 @contextmanager
 def lease(model=None, *, device: str | None = "auto", dtype=None, offload: bool = False, config: str | None = None,
-          allow_download: bool = True, strength: float = 1.0, steps: int = 30, guidance: float = 7.5,
+          allow_download: bool = True, strength: float = 1.0, steps: int = 30, guidance: float | None = None,
           prefill: bool = False, radius: float = 5.0, **_ignored) -> Iterator[DiffusionEngine]:
     """``with lease(model) as engine:`` a DiffusionEngine whose model (a registry preset id, hub id, folder, single
     file or models.LoadedModel; None: the default) is leased for the whole block (models.lease: never evicted

@@ -161,4 +161,5 @@ def run(
         model=engine.model,
         notes=list(dict.fromkeys(notes)),
         sizes=[crop.size for crop in crops],
+        params=engine.settings(),
     )

@@ -55,6 +55,11 @@ class Engine:
         """Remarks for the result (e.g. how the model runs); the driver adds them once."""
         return []
 
+    def settings(self) -> dict:
+        """The settings the engine runs with, as used (e.g. the guidance a model defaults to): the result's
+        ``params``, for its record."""
+        return {}
+
     def prompt_notes(self, prompt: str, negative_prompt: str | None) -> list[str]:
         """What the result says about a prompt the engine does not read."""
         if not self.uses_prompt and ((prompt or "").strip() or (negative_prompt or "").strip()):

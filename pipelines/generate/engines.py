@@ -16,9 +16,9 @@ from contextlib import AbstractContextManager
 
 from ..errors import UserError
 
-MODULES = {"diffusers": "diffusion"}
+MODULES = {"diffusers": "diffusion", "lama": "lama"}
 """Engine name -> the module of this package whose lease() makes it."""
-CONTROLS = {}
+CONTROLS = {"depth": "controlnet"}
 """Control name (the diffusers engine's ``control``) -> the module whose lease() makes the controlled engine."""
 
 

@@ -27,6 +27,8 @@ class InpaintResult:
     model    the model's display name (None for the classical engines)
     notes    remarks for the user, e.g. "prompt ignored by the classical engine"
     sizes    (width, height) the model ran at, one per box
+    params   the engine's settings as used (e.g. {"strength", "steps", "guidance"}; the model's default guidance
+             when none was given); {} for engines without settings
     """
 
     images: list[np.ndarray]
@@ -41,6 +43,7 @@ class InpaintResult:
     sizes: list[tuple[int, int]] = field(default_factory=list)
     given_mask: np.ndarray | None = None
     grow: int = 0
+    params: dict = field(default_factory=dict)
 
     @property
     def image(self) -> np.ndarray:
@@ -69,6 +72,7 @@ class InpaintResult:
             "sizes": [list(s) for s in self.sizes],
             "reports": [jsonable(r) for r in self.reports],
             "growth": self.growth(),
+            "params": dict(self.params),
             "timings": {k: round(float(v), 4) for k, v in self.timings.items()},
             "notes": list(self.notes),
         }
