@@ -104,9 +104,9 @@ class TransformersSegmenter:
         Idempotent and thread-safe. ``progress`` is accepted for interface parity and not called (the hub client
         shows its own progress). A model that cannot be had is one UserError line naming it and the remedies.
         """
-        if self._closed:
-            raise RuntimeError(f"this {type(self).__name__} was closed; create a new one")
-        with self._load_lock:
+        with self._load_lock:  # the closed check inside the lock: a close() racing a load() wins
+            if self._closed:
+                raise RuntimeError(f"this {type(self).__name__} was closed; create a new one")
             if self._model is None:
                 from ..hf import load_pretrained
 

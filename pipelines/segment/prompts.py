@@ -185,12 +185,14 @@ class Segmentation:
         Computed on demand: 4 bytes a pixel."""
         if self.logits is None or self.frame is None:
             return None
-        i = self.best if index is None else int(index)
-        if not 0 <= i < len(self.logits):
-            raise UserError(f"candidate {i} does not exist; there are {len(self.logits)}")
+        i = self.best if index is None else index
+        if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= i < len(self.logits):
+            raise UserError(f"candidate {i!r} does not exist; there are {len(self.logits)}")
         h, w = self.masks.shape[1:]
         up = upscale_logits(self.logits[i:i + 1], (h, w), self.frame)[0]
-        # sigmoid, written out: scipy.special.expit would do, but this avoids a float64 copy of a 24 MP array
+        # the sigmoid in place (a 24 MP float64 copy from scipy.special.expit is avoided); the logits are clipped
+        # first so exp() cannot overflow (|x| > 80 is 0 or 1 in float32 anyway)
+        np.clip(up, -80.0, 80.0, out=up)
         np.negative(up, out=up)
         np.exp(up, out=up)
         up += 1.0

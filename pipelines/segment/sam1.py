@@ -93,9 +93,9 @@ class Segmenter:
 
     def load(self, progress: ProgressCallback | None = None) -> "Segmenter":
         """Resolve the checkpoint (downloading it once if allowed) and load the model. Idempotent and thread-safe."""
-        if self._closed:
-            raise RuntimeError("this Segmenter was closed; create a new one")
-        with self._load_lock:
+        with self._load_lock:  # the closed check inside the lock: a close() racing a load() wins
+            if self._closed:
+                raise RuntimeError("this Segmenter was closed; create a new one")
             if self._model is None:
                 import torch
 
