@@ -16,25 +16,35 @@ factor all along a boundary.
    mapped normals, EDGE_OFFSET either side) the log luminance outside and inside are compared. A projection scores
    by the sum of these contrasts, each clipped to +-CONTRAST_CAP so that one strong edge of dark texture cannot
    outvote the rest, over all outline points (hidden ones, behind the object or on its grown fringe, count 0; a
-   point whose hue changes across counts at most 0). The best is refined on a finer grid.
+   point whose hue changes across counts at most 0). Around the TOP_PROJECTIONS best, shapes the plain projection
+   does not give are scored too, each at a small cost (SHAPE_COST, LIFT_COST): the ground line through the object's
+   lowest point tilted (TILTS; the object's base is not one row), the object hovering above it (LIFTS), and a solid
+   object's footprint reaching up the picture (DEPTHS; its shadow is the projection swept up by it). The best is
+   refined on a finer grid of (a, b).
 2. The darkening d is the median contrast across its outline; no shadow when it is under MIN_DARKENING, or when
    fewer than MIN_SUPPORT of the visible outline points are darker inside by at least d / 2 (dark texture lines up
    with part of an outline, a shadow's edge is darker all along).
-3. A shadow darkens its whole inside, not only its edge: the median log luminance inside the projection (away from
-   its edge and the object) is compared with a ring around it; no shadow when that is under MIN_DARKENING too.
+3. A shadow darkens its whole inside, not only its edge, and keeps its hue: the median log luminance inside the
+   projection (away from its edge and the object) is compared with a ring around it; no shadow when that is under
+   MIN_DARKENING too, or when the median chromaticity changes by more than CHROMA_TOLERANCE.
    The penumbra's width comes from how the contrast grows with the distance from the edge (an erf profile).
-4. The suggestion is the rendered shadow (the mapped silhouette s blurred by the penumbra, darkening 1 - exp(-d s))
-   where it darkens by more than VISIBLE_DARKENING (at least out to s = 0.5), outside the object.
+4. The rendered shadow (the mapped silhouette s blurred by the penumbra, darkening 1 - exp(-d s)) where it darkens by
+   more than VISIBLE_DARKENING (at least out to s = 0.5), outside the object, is then reshaped by pixel evidence
+   (REFINE): in a zone ZONE object sizes around it, each pixel's darkening against the lit surface (log luminance
+   and chromaticity filled in from outside the zone by normalized convolution), hue-checked (PIXEL_CHROMA), grown by
+   hysteresis (HIGH x d seeds inside the rendered shadow, LOW x d or LOW_ABS to grow), plus the rendered shadow where
+   it is darker by KEEP_TEMPLATE x d.
 
-Limits: a shadow whose shape is not close to such a projection (a 3D object lit from the side at a low angle,
-uneven ground, several lights) is found in part or not at all; thin, weak shadows (nearly edge-on, darkening
-under ~30%) are often missed; surfaces with stripes of their own colour can give a small false suggestion.
+Limits (bench/effects.py, seven kinds of shadow on real photos): the fit finds a shadow whose outline is close to one
+of these projections; a 3D object's shadow under an area light, on bumpy ground or with ambient occlusion at the
+base is found in part or not at all; ambient occlusion alone (overcast light) is not looked for; thin, weak shadows
+(nearly edge-on, darkening under ~30%) are often missed; surfaces with stripes of their own colour can give a small
+false suggestion. A hovering object's detached shadow is found on plain ground only when the lift's cost is low
+(then grass stripes fit too).
 
 With ``light`` the projections are restricted to those falling away from the light (within LIGHT_CONE).
 The search runs only in a box of a few object sizes around the object, at a working scale where the object is
 at most WORK_SIDE px, so a large photo costs about as much as a small one.
-
-This module will move into the pipelines/segment/ package (pipelines/segment/effects.py) when that split happens.
 """
 
 from __future__ import annotations
