@@ -52,10 +52,10 @@ benchmark renders its shadows with the same projection model the method fits, so
 bound for real shadows of 3D objects; tests/test_effects.py also covers real textures (skimage brick, grass,
 gravel: IoU 0.68-0.97) and dark texture without a shadow.
 
-Figures on the widened set (2025, seven kinds, 56 scenes + 10 without a shadow; seeds 0 / 1 / 2; dev seeds 3 / 4).
+Figures on the widened set (2026-11-29, seven kinds, 56 scenes + 10 without a shadow; seeds 0 / 1 / 2; dev seeds 3 / 4).
 The method of the commit before (plain projection from the base row): IoU >= 0.7 in 20% / 21% / 29% of scenes
 (dev 12% / 25%), no-shadow scenes empty 60% / 100% / 90%; per kind (seeds 0 / 1 / 2) affine 38/62/50%, solid
-0/12/50%, contact 25/25/25%, uneven 12/0/50%, tilted 25/38/12%, floating 38/12/12%, overcast 0/0/0%; 40-90 ms a scene.
+0/12/50%, contact 25/25/25%, uneven 12/0/50%, tilted 25/38/12%, floating 38/12/12%, overcast 0/0/0%; ghost shadow median 0.32 -> 0.22, 0.34 -> 0.21, 0.38 -> 0.23; 40-90 ms a scene.
 With the tilted / hovering / solid projections, the inside-hue check and the pixel-evidence refinement:
 IoU >= 0.7 in 25% / 34% / 29% (with the light direction 25% / 36% / 29%; dev 21% / 25%; target 80%: NOT met);
 IoU median 0.35 / 0.48 / 0.38; false area median 0.02 / 0.01 / 0.01 (p75 0.20 / 0.11 / 0.40); no-shadow scenes
