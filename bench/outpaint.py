@@ -41,6 +41,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pipelines import outpaint as op  # noqa: E402
+from pipelines.outpaint import prefill as op_prefill  # noqa: E402
+from pipelines.outpaint import run as op_run  # noqa: E402
 from pipelines.io import load_image  # noqa: E402
 
 SHARED_IMAGES = ROOT.parent / "shared" / "images"
@@ -79,16 +81,16 @@ def _r(v, nd=4):
 
 def run_one(image, mode, drift, engine, model, seed, generator) -> dict:
     w = image.shape[1]
-    original = op.generate_window
+    original = op_run.generate_window
     if generator == "drifting":
-        op.generate_window = Drifting(original, DRIFT_BIAS)
+        op_run.generate_window = Drifting(original, DRIFT_BIAS)
     try:
         t0 = time.perf_counter()
         res = op.outpaint(image, left=w, right=w, mode=mode, engine=engine, model=model, seed=seed,
                           drift_control=drift, steps=30)
         wall = time.perf_counter() - t0
     finally:
-        op.generate_window = original
+        op_run.generate_window = original
     ox, oy = res.offset
     identical = bool(np.array_equal(res.images[0][oy:oy + image.shape[0], ox:ox + w], image))
     joins = [
@@ -130,10 +132,10 @@ def run_truth(photo, mode, drift, engine, model, seed) -> dict:
     rep = seams.seam_report(photo, out, res.mask)
     truth_drift = {}
     for side in ("left", "right"):
-        a = op._lab(op.far_strip(out, side, res.pads, res.offset, (crop.shape[1], crop.shape[0]))).reshape(-1, 3)
-        b = op._lab(op.far_strip(photo, side, res.pads, res.offset, (crop.shape[1], crop.shape[0]))).reshape(-1, 3)
+        a = op_prefill._lab(op.far_strip(out, side, res.pads, res.offset, (crop.shape[1], crop.shape[0]))).reshape(-1, 3)
+        b = op_prefill._lab(op.far_strip(photo, side, res.pads, res.offset, (crop.shape[1], crop.shape[0]))).reshape(-1, 3)
         truth_drift[side] = _r(float(np.linalg.norm(a.mean(axis=0) - b.mean(axis=0))), 3)
-    err = np.linalg.norm(op._lab(out)[res.mask] - op._lab(photo)[res.mask], axis=1)
+    err = np.linalg.norm(op_prefill._lab(out)[res.mask] - op_prefill._lab(photo)[res.mask], axis=1)
     return {
         "size_in": [crop.shape[1], crop.shape[0]], "size_out": [out.shape[1], out.shape[0]], "windows": len(res.joins),
         "vs_truth": {k: _r(rep[k]) for k in ("outside_changed", "ring_delta_e", "seam_excess", "noref_ratio")},

@@ -19,6 +19,8 @@ import tiny_models  # noqa: E402
 
 from pipelines import cli, io  # noqa: E402
 from pipelines import outpaint as op  # noqa: E402
+from pipelines.outpaint import plan as op_plan  # noqa: E402
+from pipelines.outpaint import run as op_run  # noqa: E402
 from pipelines.inpaint import Cancelled  # noqa: E402
 
 FAST = dict(steps=2, guidance=2.0)
@@ -40,7 +42,7 @@ def original_at_offset(result, image) -> bool:
 
 
 class WindowSpy:
-    """Wraps outpaint.generate_window; records each window, its mask, and its known pixels per line."""
+    """Wraps outpaint.run.generate_window; records each window, its mask, and its known pixels per line."""
 
     def __init__(self, inner, bias=0.0):
         self.inner = inner
@@ -60,8 +62,8 @@ class WindowSpy:
 
 @pytest.fixture
 def spy(monkeypatch):
-    s = WindowSpy(op.generate_window)
-    monkeypatch.setattr(op, "generate_window", s)
+    s = WindowSpy(op_run.generate_window)
+    monkeypatch.setattr(op_run, "generate_window", s)
     return s
 
 
@@ -128,9 +130,9 @@ def test_tiled_call_count_matches_the_plan(spy):
     r = op.outpaint(image, right=96, engine="telea", window=64, seed=0)
     assert len(spy.calls) == len(plan) == len(r.joins) == 5
     plan2 = op.plan_windows((96, 64), dict(right=96, bottom=50), window=64)
-    bands_bottom = op._band_steps(64, 50, 64, 21, 1 / 3)
+    bands_bottom = op_plan._band_steps(64, 50, 64, 21, 1 / 3)
     assert bands_bottom == [21, 21, 8]
-    assert len(plan2) == 5 + 3 * len(op._along_starts(192, 64))
+    assert len(plan2) == 5 + 3 * len(op_plan._along_starts(192, 64))
     spy.calls.clear()
     op.outpaint(image, right=96, bottom=50, engine="telea", window=64, seed=0)
     assert len(spy.calls) == len(plan2)
@@ -159,8 +161,8 @@ def test_every_window_holds_the_context(spy, context):
 
 def test_drift_control_is_measurable(monkeypatch):
     image = photo(64, 48, seed=1)
-    drifting = WindowSpy(op.generate_window, bias=25.0)
-    monkeypatch.setattr(op, "generate_window", drifting)
+    drifting = WindowSpy(op_run.generate_window, bias=25.0)
+    monkeypatch.setattr(op_run, "generate_window", drifting)
     kw = dict(right=192, engine="telea", window=48, seed=0, method="hard")
     on = op.outpaint(image, drift_control=True, **kw)
     off = op.outpaint(image, drift_control=False, **kw)

@@ -106,9 +106,12 @@ def run(
     notes: list[str] | None = None,
     t_start: float | None = None,
     t_load: float = 0.0,
+    reports: bool = True,
 ) -> InpaintResult:
     """Steps 1-4 of the module docstring for the checked inputs ``prep`` with a ready ``engine``; one variant per
-    seed. ``feather`` None: blend.default_feather(method, prep.grow). ``notes`` are kept first in the result."""
+    seed. ``feather`` None: blend.default_feather(method, prep.grow). ``notes`` are kept first in the result.
+    ``reports`` False skips step 3 (a caller that measures the seam itself after further edits, as outpaint's
+    joins do): the variants stay in seed order, their reports hold only the outside measurements."""
     t_start = time.perf_counter() if t_start is None else t_start
     notes = engine.prompt_notes(prompt, negative_prompt) + list(notes or []) + engine.notes()
 
@@ -140,14 +143,17 @@ def run(
         images.append(current)
 
     t0 = time.perf_counter()
-    reports = [seams.seam_report(prep.rgb, img, prep.mask) for img in images]
-    images, reports, ranked_seeds = rank(images, reports, list(seeds))
-    images = prep.finish(images, reports)
+    if reports:
+        found = [seams.seam_report(prep.rgb, img, prep.mask) for img in images]
+        images, found, ranked_seeds = rank(images, found, list(seeds))
+    else:
+        found, ranked_seeds = [{} for _ in images], list(seeds)
+    images = prep.finish(images, found)
     t_report = time.perf_counter() - t0
 
     return InpaintResult(
         images=images,
-        reports=reports,
+        reports=found,
         seeds=ranked_seeds,
         boxes=[crop.box for crop in crops],
         mask=prep.mask,
