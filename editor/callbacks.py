@@ -34,7 +34,7 @@ from pipelines.errors import UserError
 from pipelines.errors import one_line as _one_line
 
 from . import canvas
-from .state import CLASSICAL_ENGINES, Resources, Session
+from .state import CLASSICAL_ENGINES, ENGINES, PROMPTLESS_ENGINES, Resources, Session
 
 log = logging.getLogger(__name__)
 
@@ -340,8 +340,9 @@ def parse_widths(text: str) -> list[float]:
 
 
 def quick_mode(mode: str, prompt: str, negative: str, strength: float):
-    """Replace keeps the user's prompt; Remove switches to a background prompt, pre-fill and strength <= 0.9
-    (pre-fill only matters below strength 1). Returns (prompt, negative, strength) for the UI to show."""
+    """Replace and Stage keep the user's prompt; Remove switches to a background prompt, pre-fill and strength
+    <= 0.9 (used by the diffusers engine: pre-fill only matters below strength 1). Returns (prompt, negative,
+    strength) for the UI to show."""
     if mode == "Remove":
         return REMOVE_PROMPT, REMOVE_NEGATIVE, min(float(strength), 0.9)
     if prompt == REMOVE_PROMPT:
@@ -349,13 +350,60 @@ def quick_mode(mode: str, prompt: str, negative: str, strength: float):
     return prompt, negative, strength
 
 
-def engine_status(engine: str, model: str | None, config=None) -> str:
+def mode_engine(mode: str, engine: str) -> str:
+    """The engine a mode switches to: Remove -> removal_engine() (LaMa when here, else Telea); Stage and Replace
+    -> diffusers when the current engine takes no prompt; otherwise the engine stays."""
+    if mode == "Remove":
+        return removal_engine()
+    if mode in ("Stage", "Replace") and engine in PROMPTLESS_ENGINES:
+        return "diffusers"
+    return engine
+
+
+def lama_on_disk() -> bool:
+    """Whether LaMa's weights are on this machine (never goes online)."""
+    from pipelines.generate import registry
+
+    return registry.on_disk(registry.preset("lama"))
+
+
+def removal_engine() -> str:
+    """The engine Remove switches to: LaMa when its weights are here, else Telea (LaMa is never downloaded by a
+    mode switch: `python -m pipelines models --download lama` fetches it)."""
+    return "lama" if lama_on_disk() else "telea"
+
+
+STAGE_MODEL = "depth-staging"
+"""The model Stage runs when the model box holds a model with no depth ControlNet preset of its own."""
+
+
+def engine_status(engine: str, model: str | None, config=None, mode: str = "Replace") -> str:
     """One line saying what will run: the engine, the model and whether its weights are here."""
     from .state import model_in_local_cache
 
     if engine in CLASSICAL_ENGINES:
-        return f"Will run **{engine}** (OpenCV, classical: no weights, no prompt)."
+        note = ""
+        if mode == "Remove" and not lama_on_disk():
+            note = " LaMa (better removal) is not here: `python -m pipelines models --download lama` fetches it."
+        return f"Will run **{engine}** (OpenCV, classical: no weights, no prompt).{note}"
+    if engine == "lama":
+        here = "weights present" if lama_on_disk() else (
+            "weights not here yet: the first run downloads them (200 MB)"
+            if config is None or config.allow_downloads else "weights not here and downloads are off: choose telea")
+        return f"Will run **LaMa** (prompt-free removal) · big-lama · {here}."
     name = (model or "").strip() or (config.model_name() if config is not None else "")
+    if mode == "Stage":
+        from pipelines.generate import registry
+
+        if registry.is_preset(name) and registry.preset(name).engine == "depth":
+            here = registry.on_disk(registry.preset(name))
+        else:
+            here = model_in_local_cache(name)
+        weights = "weights present" if here else (
+            "weights not here yet: the first run downloads them" if config is None or config.allow_downloads
+            else "weights not here and downloads are off on this server")
+        return (f"Will run **diffusers + depth ControlNet** (staging: the depth of the photo keeps the room's "
+                f"perspective) · `{name}` · {weights}.")
     if model_in_local_cache(name):
         weights = "weights present"
     elif config is None or config.allow_downloads:
@@ -366,9 +414,9 @@ def engine_status(engine: str, model: str | None, config=None) -> str:
 
 
 def engine_controls(engine: str) -> tuple:
-    """Updates for (prompt, negative, strength, steps, guidance, variants, seed, model): a classical engine ignores
-    them, so they are disabled with a word on why."""
-    on = engine not in CLASSICAL_ENGINES
+    """Updates for (prompt, negative, strength, steps, guidance, variants, seed, model): an engine that takes no
+    prompt (LaMa, telea, ns) ignores them, so they are disabled with a word on why."""
+    on = engine not in PROMPTLESS_ENGINES
     why = None if on else f"{engine} ignores this"
     return (gr.update(interactive=on, placeholder="what to paint in the mask" if on else f"{engine} needs no prompt"),
             gr.update(interactive=on), gr.update(interactive=on, info=why), gr.update(interactive=on, info=why),
@@ -444,8 +492,10 @@ def inpaint_picture(picture, mask: np.ndarray, prompt, negative, mode, engine, m
     from pipelines import io, provenance
     from pipelines.inpaint import inpaint
 
-    if engine not in ("diffusers",) + CLASSICAL_ENGINES:
-        raise UserError(f"unknown engine {engine!r}: choose diffusers, telea or ns")
+    if engine not in ENGINES:
+        raise UserError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
+    if mode == "Stage" and engine != "diffusers":
+        raise UserError("Stage needs the diffusers engine (a depth ControlNet): choose it under Advanced")
     feather = None if feather is None or float(feather) < 0 else float(feather)
     try:
         grow = int(grow)
@@ -454,16 +504,28 @@ def inpaint_picture(picture, mask: np.ndarray, prompt, negative, mode, engine, m
     kwargs = dict(engine=engine, grow=grow, feather=feather, method=method, progress=progress, cancel=cancel)
     settings = dict(operation="inpaint", engine=engine, model=None, prompt=None, negative=None, seed=None,
                     strength=None, steps=None, guidance=None, grow=grow, feather=feather, method=method)
+    if config is not None and engine not in CLASSICAL_ENGINES:
+        kwargs["allow_download"] = config.allow_downloads
     if engine == "diffusers":
         name = (model or "").strip() or default_model
+        if mode == "Stage":
+            from pipelines.generate import registry
+
+            if not (registry.is_preset(name) and registry.preset(name).engine == "depth") and (
+                    name == (default_model or "") or not name):
+                name = STAGE_MODEL  # the configured inpainting model has no depth ControlNet of its own here
+            kwargs["control"] = "depth"
+            if not (prompt or "").strip():
+                raise UserError("Stage needs a prompt: say what to put in the room, e.g. a grey sofa and a rug")
         if config is not None:
             name = config.check_model(name)
-            kwargs["allow_download"] = config.allow_downloads
         kwargs.update(
             model=name, strength=float(strength), steps=int(steps),
             guidance=float(guidance), seed=parse_seed(seed), variants=int(variants), prefill=mode == "Remove",
             device=device,
         )
+    elif engine == "lama":
+        kwargs["device"] = device
     if mode == "Remove" and engine == "diffusers" and not (prompt or "").strip():
         prompt, negative = REMOVE_PROMPT, REMOVE_NEGATIVE
     native = picture.pixels
@@ -477,7 +539,10 @@ def inpaint_picture(picture, mask: np.ndarray, prompt, negative, mode, engine, m
     growth = result.growth()
     if engine == "diffusers":
         settings.update(model=result.model, prompt=prompt or "", negative=negative or "", seed=result.seeds[0],
-                        strength=kwargs["strength"], steps=kwargs["steps"], guidance=kwargs["guidance"])
+                        strength=kwargs["strength"], steps=kwargs["steps"],
+                        guidance=result.params.get("guidance", kwargs["guidance"]))
+    elif engine == "lama":
+        settings.update(model=result.model)
     record = provenance.settings_record(**settings, mask=mask, report=report,
                                         extra={"mode": mode, "source": picture.name, "growth": growth})
     lines = [

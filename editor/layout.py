@@ -129,7 +129,8 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
                                         file_types=["image"], type="filepath", height=80, elem_id="photo")
                         seg_status = gr.Markdown("Upload a photo, then paint its mask on the canvas.",
                                                  elem_id="seg-status")
-                        mode = gr.Radio(["Replace", "Remove", "Outpaint"], value="Replace", label="Mode",
+                        mode = gr.Radio(["Replace", "Remove", "Stage", "Outpaint"], value="Replace", label="Mode",
+                                        info="Stage: furniture into a room, in its perspective (depth ControlNet)",
                                         elem_id="mode")
                         prompt = gr.Textbox(label="Prompt", lines=2, placeholder="what to paint in the mask",
                                             elem_id="prompt")
@@ -180,7 +181,8 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
                                                   type="filepath", height=70, elem_id="mask-upload")
                         with gr.Accordion("Advanced", open=False):
                             engine = gr.Dropdown(list(ENGINES), value=default_engine, label="Engine",
-                                                 info="telea/ns: classical, no weights", elem_id="engine")
+                                                 info="lama: prompt-free removal; telea/ns: classical, no weights",
+                                                 elem_id="engine")
                             model = gr.Dropdown(config.allowed_models(), value=model_name,
                                                 allow_custom_value=config.allow_custom_models,
                                                 label="Model (hub id or local path)",
@@ -339,8 +341,9 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
         frame_sides = [frame_left, frame_right, frame_top, frame_bottom]
 
         @cb.user_errors
-        def _on_mode(md, p, n, st, l_, r_, t_, b_, asp, s):
+        def _on_mode(md, p, n, st, eng, l_, r_, t_, b_, asp, s):
             p, n, st = cb.quick_mode(md, p, n, st)
+            eng = cb.mode_engine(md, eng)
             outpainting = md == "Outpaint"
             if s is None or s.picture is None:
                 shown = gr.skip()
@@ -348,11 +351,11 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
                 shown = cb.frame(s, l_, r_, t_, b_, asp if asp in cb.ASPECTS and cb.ASPECTS[asp] else None)[0]
             else:
                 shown = cb.canvas.frame_value(None, s.key)
-            return (p, n, st, gr.update(visible=outpainting), gr.update(visible=not outpainting),
+            return (p, n, st, eng, gr.update(visible=outpainting), gr.update(visible=not outpainting),
                     gr.update(visible=outpainting), shown)
 
-        mode.input(_on_mode, [mode, prompt, negative, strength, *frame_sides, frame_aspect, session],
-                   [prompt, negative, strength, frame_group, run_btn, frame_btn, canvas], api_name=False)
+        mode.input(_on_mode, [mode, prompt, negative, strength, engine, *frame_sides, frame_aspect, session],
+                   [prompt, negative, strength, engine, frame_group, run_btn, frame_btn, canvas], api_name=False)
 
         @cb.user_errors
         def _on_frame_numbers(l_, r_, t_, b_, asp, s):
@@ -388,15 +391,15 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
         method.input(_band_quiet, [canvas, grow, feather, method, session], canvas, api_name=False,
                      show_progress="hidden", concurrency_id=TOOLS, concurrency_limit=4)
 
-        def _on_engine(eng, mdl):
-            return (cb.engine_status(eng, mdl, config),) + cb.engine_controls(eng)
+        def _on_engine(eng, mdl, md):
+            return (cb.engine_status(eng, mdl, config, md),) + cb.engine_controls(eng)
 
-        for trigger in (engine.change, model.change):
-            trigger(_on_engine, [engine, model],
+        for trigger in (engine.change, model.change, mode.change):
+            trigger(_on_engine, [engine, model, mode],
                     [engine_info, prompt, negative, strength, steps, guidance, variants, seed, model],
                     api_name=False, queue=False)
 
-        demo.load(_on_engine, [engine, model],
+        demo.load(_on_engine, [engine, model, mode],
                   [engine_info, prompt, negative, strength, steps, guidance, variants, seed, model], api_name=False,
                   queue=False)
 

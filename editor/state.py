@@ -25,7 +25,9 @@ from pathlib import Path
 import numpy as np
 
 CLASSICAL_ENGINES = ("telea", "ns")
-ENGINES = ("diffusers",) + CLASSICAL_ENGINES
+PROMPTLESS_ENGINES = ("lama",) + CLASSICAL_ENGINES
+"""Engines that take no prompt, seed, strength or model choice (LaMa and the OpenCV fills)."""
+ENGINES = ("diffusers", "lama") + CLASSICAL_ENGINES
 
 
 @dataclass(frozen=True)
@@ -47,10 +49,13 @@ class AppConfig:
     text_model: str | None = None  # Grounding DINO for "Select by text" (None: grounding.DEFAULT_TEXT_MODEL)
 
     def allowed_models(self) -> list[str]:
-        """The models offered in the UI; with allow_custom_models off, the only ones accepted."""
+        """The models offered in the UI (the configured one, the default, and the registry's diffusers and staging
+        presets); with allow_custom_models off, the only ones accepted."""
+        from pipelines.generate.registry import PRESETS
         from pipelines.models import DEFAULT_MODEL
 
-        return list(dict.fromkeys([self.model_name(), DEFAULT_MODEL]))
+        presets = [p.id for p in PRESETS if p.engine in ("diffusers", "depth")]
+        return list(dict.fromkeys([self.model_name(), DEFAULT_MODEL, *presets]))
 
     def check_model(self, name: str | None) -> str:
         """The model a request may use: ``name`` (or the configured one when empty), refused with a one-line

@@ -358,6 +358,48 @@ def test_engine_status_and_ignored_controls():
     assert all(u["interactive"] is False for u in off) and all(u["interactive"] is True for u in on)
 
 
+def test_remove_picks_lama_when_its_weights_are_here_and_stage_runs_the_depth_controlnet(tmp_path, monkeypatch):
+    monkeypatch.setenv("INPAINT_APP_CACHE", str(tmp_path / "app"))
+    assert cb.mode_engine("Remove", "diffusers") == "telea"  # LaMa is never downloaded by a mode switch
+    assert "models --download lama" in cb.engine_status("telea", "", None, "Remove")
+    (tmp_path / "app" / "weights").mkdir(parents=True)
+    (tmp_path / "app" / "weights" / "big-lama.pt").write_bytes(b"x")
+    assert cb.mode_engine("Remove", "telea") == "lama"
+    assert "LaMa" in cb.engine_status("lama", "", None) and "weights present" in cb.engine_status("lama", "", None)
+    assert all(u["interactive"] is False for u in cb.engine_controls("lama"))
+    assert cb.mode_engine("Stage", "lama") == "diffusers" and cb.mode_engine("Replace", "ns") == "diffusers"
+    assert cb.mode_engine("Replace", "diffusers") == "diffusers"
+    assert "depth ControlNet" in cb.engine_status("diffusers", "depth-staging", None, "Stage")
+    assert {"sdxl-inpaint", "flux-fill", "depth-staging"} <= set(AppConfig().allowed_models())
+
+    calls = []
+
+    def spy(image, mask, prompt, negative, **kw):
+        calls.append(dict(kw, prompt=prompt))
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr("pipelines.inpaint.inpaint", spy)
+    from pipelines import io
+
+    io.save_png(tmp_path / "room.png", photo())
+    picture = io.read(tmp_path / "room.png")
+    m = rect(96, 128, 30, 60, 40, 80)
+    args = ("Stage", "diffusers", "", 1.0, -1, 0, 2, 7.5, 1, 1, "seamless")
+    with pytest.raises(RuntimeError, match="stop here"):
+        cb.inpaint_picture(picture, m, "a grey sofa", "", *args, folder=tmp_path,
+                           default_model="stable-diffusion-v1-5/stable-diffusion-inpainting")
+    assert calls[-1]["control"] == "depth" and calls[-1]["model"] == cb.STAGE_MODEL
+    with pytest.raises(gr.Error, match="Stage needs a prompt"):
+        cb.user_errors(cb.inpaint_picture)(picture, m, "", "", *args, folder=tmp_path)
+    with pytest.raises(gr.Error, match="Stage needs the diffusers engine"):
+        cb.user_errors(cb.inpaint_picture)(picture, m, "a sofa", "", "Stage", "telea", "", 1.0, -1, 0, 2, 7.5, 1, 1,
+                                           "seamless", folder=tmp_path)
+    with pytest.raises(RuntimeError, match="stop here"):
+        cb.inpaint_picture(picture, m, "", "", "Remove", "lama", "", 1.0, -1, 0, 2, 7.5, 1, 1, "seamless",
+                           folder=tmp_path, config=AppConfig(allow_downloads=False))
+    assert calls[-1]["engine"] == "lama" and calls[-1]["allow_download"] is False and "control" not in calls[-1]
+
+
 def test_quick_mode_remove_sets_background_prompt_and_strength():
     p, n, s = cb.quick_mode("Remove", "a cat", "", 1.0)
     assert p == cb.REMOVE_PROMPT and s <= 0.9 and n
