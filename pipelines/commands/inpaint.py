@@ -27,8 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output .png file (never one of the inputs)")
     parser.add_argument("--prompt", default="", help="what to paint in the mask (ignored by telea/ns)")
     parser.add_argument("--negative-prompt", default="", help="what not to paint")
-    parser.add_argument("--engine", default="diffusers", choices=["diffusers", "telea", "ns"],
-                        help="diffusers (a diffusion model, default) or a classical OpenCV fill: telea, ns")
+    parser.add_argument("--engine", default="diffusers", choices=["diffusers", "lama", "telea", "ns"],
+                        help="diffusers (a diffusion model, default), lama (LaMa object removal, no prompt; "
+                             "--model a big-lama .pt file or the preset's) or a classical OpenCV fill: telea, ns")
     parser.add_argument("--model", default=None,
                         help="hub id, local diffusers folder or .safetensors/.ckpt file "
                              "(default stable-diffusion-v1-5/stable-diffusion-inpainting)")
