@@ -44,8 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="without --mask: edit the best match (default) or all matches of the object")
     parser.add_argument("--dry-run", action="store_true",
                         help="print the parsed plan as one JSON object (select, mode, prompt) and stop")
-    parser.add_argument("--engine", default="diffusers", choices=["diffusers", "telea", "ns"],
-                        help="diffusers (a diffusion model, default) or a classical OpenCV fill: telea, ns")
+    parser.add_argument("--engine", default="diffusers", choices=["diffusers", "lama", "telea", "ns"],
+                        help="diffusers (a diffusion model, default), lama (prompt-free removal) or a classical "
+                             "OpenCV fill: telea, ns")
     parser.add_argument("--model", default=None,
                         help="hub id, local diffusers folder or .safetensors/.ckpt file "
                              "(default stable-diffusion-v1-5/stable-diffusion-inpainting)")
@@ -100,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     )
     record = provenance.settings_record(
         operation="edit", engine=result.engine, model=result.model, prompt=prompt, negative=negative,
-        seed=result.seeds[0], strength=strength, steps=args.steps, guidance=None, grow=args.grow, feather=None,
+        seed=result.seeds[0], strength=strength, steps=args.steps, guidance=result.params.get("guidance"), grow=args.grow, feather=None,
         method=None, mask=mask, report=result.reports[0],
         extra={"instruction": args.instruction, "mode": plan.mode, "select": plan.select, "prefill": prefill,
                "selection": selection},  # selection: the text selection's report, null with --mask

@@ -33,13 +33,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="tiled: a band at a time with overlapping context (default); single: one generation")
     parser.add_argument("--prompt", default="", help="what to paint in the new area (ignored by telea/ns)")
     parser.add_argument("--negative-prompt", default="", help="what not to paint")
-    parser.add_argument("--engine", default="diffusers", choices=["diffusers", "telea", "ns"],
-                        help="diffusers (a diffusion model, default) or a classical OpenCV fill: telea, ns")
+    parser.add_argument("--engine", default="diffusers", choices=["diffusers", "lama", "telea", "ns"],
+                        help="diffusers (a diffusion model, default), lama (prompt-free removal) or a classical "
+                             "OpenCV fill: telea, ns")
     parser.add_argument("--model", default=None, help="hub id, local diffusers folder or single file")
     parser.add_argument("--steps", type=int, default=30, help="denoising steps (default 30)")
     parser.add_argument("--strength", type=float, default=0.9,
                         help="in (0, 1]; below 1 the model starts from the pre-filled canvas (default 0.9)")
-    parser.add_argument("--guidance", type=float, default=7.5, help="classifier-free guidance scale (default 7.5)")
+    parser.add_argument("--guidance", type=float, default=None,
+                        help="guidance scale (default: the model's own, 7.5 for SD/SDXL, 30 for FLUX.1 Fill)")
     parser.add_argument("--seed", type=int, default=None, help="seed (default: random, printed)")
     parser.add_argument("--window", type=int, default=None,
                         help="tiled: window side in px (default: the model's native size; 512 for telea/ns)")
@@ -77,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     record = provenance.settings_record(
         operation="outpaint", engine=result.engine, model=result.model, prompt=args.prompt,
         negative=args.negative_prompt, seed=result.seeds[0], strength=args.strength, steps=args.steps,
-        guidance=args.guidance, grow=None, feather=None, method=None, mask=result.mask, report=result.reports[0],
+        guidance=result.params.get("guidance", args.guidance), grow=None, feather=None, method=None, mask=result.mask, report=result.reports[0],
         extra={"mode": result.mode, "pads": dict(result.pads), "offset": list(result.offset), "aspect": args.aspect,
                "anchor": args.anchor, "window": args.window, "context": args.context,
                "drift_control": not args.no_drift_control},
