@@ -111,5 +111,5 @@ def test_cancel_and_bad_parameters():
         inpaint(image, mask, engine="telea", radius=-1)
     with pytest.raises(ValueError):
         inpaint(image, mask, engine="telea", method="feather")
-    with pytest.raises(ValueError):
-        inpaint(image, mask, engine="lama")
+    with pytest.raises(ValueError, match="engine must be one of"):
+        inpaint(image, mask, engine="dall-e")
