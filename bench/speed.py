@@ -12,8 +12,14 @@ Measured side by side in one run (runs interleaved A, B, A, B, ...; medians comp
             model, steps, seed), CPU, 2 steps at 512x512. Target ratio <= 1.05.
   scale     the same 300 px mask on a 4096x4096 image against a 512x512 image, both through inpaint().
             Target ratio <= 1.2.
+  sdxl      (--sdxl-cpu) the same overhead for SDXL inpainting at its real architecture, CPU, fp32, 1 step at
+            1024x1024 (about 14 GB of memory; minutes per call on 2 cores). Target ratio <= 1.05.
   gpu       (CUDA only) end-to-end inpaint() latency, fp16, 30 steps: SD 1.5 inpainting at 512x512 and
             SDXL inpainting at 1024x1024.
+Every inpaint() here runs through the engine driver (pipelines.generate.driver); the bare call's crop, mask and
+size are computed by the driver's own plan. Not measured here: LaMa's real architecture (big-lama is distributed
+as TorchScript only, and its FFC generator is not part of any installed library) and FLUX.1 Fill (12B parameters:
+a GPU part for when one is lent).
 Prints a table and writes JSON to bench/out/speed-<time>.json. Targets are reported, never asserted.
 """
 
@@ -266,6 +272,38 @@ def cpu_part(repeat: int, steps: int, guidance: float, rows: list, detail: dict,
     del model
 
 
+def sdxl_cpu_part(repeat: int, steps: int, guidance: float, rows: list, detail: dict) -> None:
+    """inpaint() against the bare call with SDXL inpainting at random weights on the CPU (fp32)."""
+    import torch
+
+    from pipelines.inpaint import inpaint
+
+    t0 = time.perf_counter()
+    model = build_sdxl("cpu", torch.float32)
+    detail["sdxl_cpu_build_s"] = time.perf_counter() - t0
+    log(f"built SDXL inpainting at random weights in {detail['sdxl_cpu_build_s']:.1f} s")
+    image, mask = scene(1024, mask_px=400)
+    crop, crop_mask, box, size = bare_inputs(model, image, mask)
+    kw = dict(model=model, steps=steps, guidance=guidance, seed=0)
+    timed(lambda: inpaint(image, mask, PROMPT, **kw), "warm-up SDXL inpaint() 1024")
+    times, outs = interleaved(
+        {
+            "SDXL inpaint() 1024": lambda: inpaint(image, mask, PROMPT, **kw),
+            "SDXL bare pipeline call": lambda: bare_call(model, crop, crop_mask, steps, guidance, 0),
+        },
+        repeat,
+    )
+    ours = outs["SDXL inpaint() 1024"]
+    assert ours.boxes == [box] and ours.sizes == [size], (ours.boxes, box, ours.sizes, size)
+    setup = f"1024x1024 image, crop {box_str(box)} -> {size[0]}x{size[1]}, {steps} step(s), fp32"
+    for clock, t in (("wall", times), ("process CPU", CPU_TIMES)):
+        rows.append(_row(f"SDXL overhead ({clock}): inpaint() vs bare", "cpu", setup,
+                         t["SDXL inpaint() 1024"], t["SDXL bare pipeline call"], 1.05))
+    detail["sdxl_stage_timings_last"] = ours.timings
+    model.pipe = None
+    del model
+
+
 def gpu_part(repeat: int, rows: list, detail: dict) -> None:
     import torch
 
@@ -323,6 +361,8 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--skip-cpu", action="store_true")
     parser.add_argument("--skip-gpu", action="store_true")
+    parser.add_argument("--sdxl-cpu", action="store_true",
+                        help="also SDXL inpainting on the CPU at its real architecture (1 step, ~14 GB, slow)")
     parser.add_argument("--smoke", action="store_true",
                         help="tiny stand-in architectures: checks the script runs, measures nothing meaningful")
     parser.add_argument("--out", default=str(ROOT / "bench" / "out"), help="folder for the JSON")
@@ -352,6 +392,8 @@ def main(argv=None) -> int:
     if not args.skip_cpu:
         cpu_part(args.repeat, args.steps, args.guidance, rows, detail, warmup=not args.no_warmup)
         detail["load_average_after_cpu_part"] = os.getloadavg()
+    if args.sdxl_cpu:
+        sdxl_cpu_part(args.repeat, 1, args.guidance, rows, detail)
     if not args.skip_gpu:
         if torch.cuda.is_available():
             gpu_part(args.repeat, rows, detail)
