@@ -11,6 +11,7 @@ from typing import Any, Sequence
 
 import cv2
 import numpy as np
+from scipy import ndimage
 
 from .. import masks as mask_ops
 from ..errors import UserError
@@ -54,6 +55,10 @@ _RECT_SCALE = 0.75  # a box's region is solved at this fraction of max_side (smo
 # one max-flow solve, which the time budget cannot interrupt, grows faster than the pixel count)
 _PASS1_SCALE = 0.625  # pass 1 (clicks only, on the whole picture) works at this fraction of max_side
 _CANDIDATES = 5  # at most this many growing boxes when the clicks-only pass collapses or spills
+_VOTE_BINS = 16  # boxes: _ring_vote's feature histograms have this many bins per channel ...
+_VOTE_BLUR = 2.0  # ... its score map is smoothed this much (px, working scale) ...
+_VOTE_THRESHOLD = 0.45  # ... and a score above this starts a pixel as probable background ...
+_VOTE_MIN_FG = 0.1  # ... unless that leaves less than this fraction of the box probable foreground
 _FLAT_STEP = 2  # neighbours (working image, blurred) closer than this in every channel belong to one flat area ...
 _FLAT_COVER = 0.98  # ... and a flat area around the click covering this much of the picture leaves nothing to separate;
 _FLAT_AREA = 0.25  # one covering this much is the answer (GrabCut's max-flow crawls on a large flat area)
@@ -68,8 +73,10 @@ class GrabCutSegmenter:
     (_refine_edge).
     Box: outside the box is definite background (learnt from a ring around it, _RING of its long side), the box's
     own edge is probable background (a box is drawn loosely around the object), inside is probable foreground,
-    positive/negative clicks are definite foreground/background discs. (A box around the whole image, with positive
-    clicks, is treated as clicks only.)
+    positive/negative clicks are definite foreground/background discs; before GrabCut, the inside starts as probable
+    background where its features are about as common in the ring (and the box's edge) as inside (_ring_vote: a box
+    is mostly background for a thin or holed object, and a foreground model started from the whole box keeps it).
+    (A box around the whole image, with positive clicks, is treated as clicks only.)
     Clicks only: pass 1 marks the whole image probable background and, around each positive click, the pixels
     connected to it through similar colours probable foreground (so the foreground colour model starts from what was
     clicked); pass 2 re-runs the box recipe on pass 1's bounding box, grown by 15%. When pass 1 collapses onto the
@@ -487,19 +494,49 @@ def _grabcut_rect(
     if previous is not None:
         prev = cv2.resize(previous[ry0:ry1, rx0:rx1].astype(np.uint8), (sw, sh), interpolation=cv2.INTER_NEAREST)
         gc[(gc == cv2.GC_PR_FGD) & (prev == 0)] = cv2.GC_PR_BGD
+    feats = _texture_features(small)
+    if previous is None:
+        _ring_vote(feats, gc)
     _draw_clicks(gc, pos, neg, max(1, int(round(radius * sx))), (sx, sy), (rx0, ry0))
     if not np.any((gc == cv2.GC_BGD) | (gc == cv2.GC_PR_BGD)):
         # The rectangle is the whole image: let the image's outer frame stand for the background.
         frame = np.zeros_like(gc, bool)
         frame[[0, -1], :] = frame[:, [0, -1]] = True
         gc[frame & (gc != cv2.GC_FGD)] = cv2.GC_PR_BGD
-    fg = _run_grabcut(_texture_features(small), gc.copy(), iterations, budget)
+    fg = _run_grabcut(feats, gc.copy(), iterations, budget)
     if budget.allows(gc.size):
         fg = _refine_edge(small, gc, fg, budget)
     fg = _upscale(fg, cw, ch)
     out = np.zeros((h, w), bool)
     out[ry0:ry1, rx0:rx1] = fg
     return _keep_clicked(out, pos)
+
+
+def _ring_vote(feats: np.ndarray, gc: np.ndarray) -> None:
+    """Relabel ``gc``'s probable foreground (in place) as probable background where the features (``feats``, HWC
+    uint8) are about as common in the definite-background ring as inside: a box holds background too, and GrabCut's
+    foreground model, started from the whole box, keeps it. Per quantised feature bin, bg = ring share / (ring share
+    + inside share) (both histograms normalised, lightly smoothed); a feature found only on the object scores 0, one
+    of background with a fraction a of the box scores 1 / (1 + a) >= 0.5. The score map is smoothed, and the vote is
+    skipped when it would leave too little foreground (a low-contrast object whose features the ring also has)."""
+    ring = gc == cv2.GC_BGD
+    inside = gc == cv2.GC_PR_FGD
+    ring |= gc == cv2.GC_PR_BGD  # the box's own edge band is mostly background too
+    if ring.sum() < 50 or inside.sum() < 50:
+        return
+    q = (feats // (256 // _VOTE_BINS)).astype(np.int32)
+    idx = (q[..., 0] * _VOTE_BINS + q[..., 1]) * _VOTE_BINS + q[..., 2]
+    n = _VOTE_BINS ** 3
+    shape = (_VOTE_BINS,) * 3
+    h_ring = np.bincount(idx[ring], minlength=n).reshape(shape).astype(np.float32)
+    h_in = np.bincount(idx[inside], minlength=n).reshape(shape).astype(np.float32)
+    h_ring = ndimage.uniform_filter(h_ring, 3) / ring.sum()
+    h_in = ndimage.uniform_filter(h_in, 3) / inside.sum()
+    score = (h_ring / np.maximum(h_ring + h_in, 1e-12)).ravel()[idx]
+    score = cv2.GaussianBlur(score.astype(np.float32), (0, 0), _VOTE_BLUR)
+    bg = inside & (score > _VOTE_THRESHOLD)
+    if np.count_nonzero(inside & ~bg) >= _VOTE_MIN_FG * inside.sum():
+        gc[bg] = cv2.GC_PR_BGD
 
 
 def _refine_edge(rgb: np.ndarray, gc: np.ndarray, fg: np.ndarray, budget: _Budget) -> np.ndarray:
