@@ -13,8 +13,12 @@ serialises the individual calls (the scheduler is stateful)::
 
     source   hub id (None: DEFAULT_MODEL), local diffusers folder, or a single .safetensors/.ckpt file;
              a LoadedModel is also accepted: it is yielded as is (pinned when it belongs to this cache)
-    loaded.mode          "inpainting" (UNet with 9 input channels) or "blended" (4: blended latent diffusion)
-    loaded.native_size   512 for SD 1.x/2.x, 1024 for SDXL (unet sample_size x vae scale factor)
+    loaded.family        "sd" (SD 1.x/2.x), "sdxl" or "flux" (FLUX.1 Fill)
+    loaded.mode          "inpainting" (a 9-channel UNet, or FLUX.1 Fill) or "blended" (a 4-channel UNet: blended
+                         latent diffusion)
+    loaded.native_size   512 for SD 1.x/2.x, 1024 for SDXL (unet sample_size x vae scale factor) and FLUX.1 Fill
+                         (the pipeline's default_sample_size x vae scale factor)
+    loaded.multiple      generation sides are multiples of this: 8, or 16 for FLUX (2x2-packed latents)
 
     models.lease(...)                 context manager on the process-wide cache (ModelCache.lease on others)
     models.load_model(...)            the model without a lease: it may be evicted between two calls (then
@@ -51,6 +55,7 @@ Failures to load (offline, missing or gated weights, a path that does not exist)
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import os
@@ -59,7 +64,6 @@ import threading
 import time
 import warnings
 from collections import Counter, OrderedDict
-import contextlib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,7 +77,9 @@ DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-inpainting"
 """The model used when none is named: SD 1.5's dedicated inpainting checkpoint (9-channel UNet)."""
 
 SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
-SUPPORTED_PIPELINES = ("StableDiffusionInpaintPipeline", "StableDiffusionXLInpaintPipeline")
+SUPPORTED_PIPELINES = ("StableDiffusionInpaintPipeline", "StableDiffusionXLInpaintPipeline", "FluxFillPipeline")
+SUPPORTED_KINDS = "Stable Diffusion 1.x/2.x and SDXL checkpoints (inpainting or base) and FLUX.1 Fill"
+"""The models the loader takes, in words, for error messages."""
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
@@ -95,12 +101,18 @@ def remedy(source: str) -> str:
 class LoadedModel:
     """A loaded diffusers inpainting pipeline and the facts inpaint() needs about it.
 
-    pipe          StableDiffusionInpaintPipeline or StableDiffusionXLInpaintPipeline
+    pipe          StableDiffusionInpaintPipeline, StableDiffusionXLInpaintPipeline or FluxFillPipeline
     source        the hub id or the resolved local path it came from
-    family        "sd" (SD 1.x/2.x) or "sdxl"
-    in_channels   the UNet's input channels: 9 = inpainting checkpoint, 4 = base checkpoint
-    mode          "inpainting" (9) or "blended" (4: blended latent diffusion, see blended_latent_diffusion)
-    native_size   pixels of the square the model was trained at (unet sample_size x vae scale factor)
+    family        "sd" (SD 1.x/2.x), "sdxl" or "flux" (FLUX.1 Fill)
+    in_channels   the denoiser's input channels: UNet 9 = inpainting checkpoint, 4 = base checkpoint; FLUX.1 Fill's
+                  transformer 384 (packed 2x2: latents 64 + masked-image latents 64 + the 8x8 pixel mask 256)
+    mode          "inpainting" (9, FLUX.1 Fill) or "blended" (4: blended latent diffusion, see
+                  blended_latent_diffusion)
+    native_size   pixels of the square the model was trained at (unet sample_size x vae scale factor; FLUX:
+                  the pipeline's default_sample_size x vae scale factor)
+    vae_scale_factor  pixels per latent cell side (8 for the real models)
+    multiple      generation sides must be multiples of this: 8 for UNets, 2 x vae_scale_factor (16) for FLUX,
+                  whose latents are packed in 2x2 patches
     device        "cuda", "mps" or "cpu" (the execution device; weights may sit on cpu when offloaded)
     dtype         torch dtype of the weights
     offload       whether model CPU offload is enabled
@@ -118,11 +130,12 @@ class LoadedModel:
     device: str
     dtype: Any
     offload: bool = False
+    multiple: int = 8
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def mode(self) -> str:
-        return "inpainting" if self.in_channels == 9 else "blended"
+        return "inpainting" if self.family == "flux" or self.in_channels == 9 else "blended"
 
     @property
     def name(self) -> str:
@@ -155,12 +168,15 @@ def resolve_device(device: str | None = "auto") -> str:
     return device
 
 
-def resolve_dtype(dtype: Any, device: str) -> Any:
-    """None -> float16 on cuda, float32 elsewhere; "fp16"/"float16"/"bf16"/"fp32" names or a torch dtype."""
+def resolve_dtype(dtype: Any, device: str, family: str | None = None) -> Any:
+    """None -> float16 on cuda (bfloat16 for ``family`` "flux": FLUX is trained in bf16 and overflows to NaN in
+    fp16), float32 elsewhere; "fp16"/"float16"/"bf16"/"fp32" names or a torch dtype."""
     import torch
 
     if dtype is None:
-        return torch.float16 if device.startswith("cuda") else torch.float32
+        if not device.startswith("cuda"):
+            return torch.float32
+        return torch.bfloat16 if family == "flux" else torch.float16
     if isinstance(dtype, torch.dtype):
         return dtype
     names = {
@@ -224,21 +240,93 @@ def _offline() -> bool:
         return False
 
 
-def _single_file_family(path: str) -> str:
-    """"sdxl" when a single-file checkpoint holds SDXL's second text encoder, else "sd"."""
-    marker = "conditioner.embedders.1."
+def _single_file_kind(path: str) -> str:
+    """"sdxl" when a single-file checkpoint holds SDXL's second text encoder, "flux" when it holds FLUX's
+    double-stream blocks (BFL's or ComfyUI's key names), else "sd"."""
     if path.lower().endswith(".safetensors"):
         from safetensors import safe_open
 
         with safe_open(path, framework="pt") as fh:
-            return "sdxl" if any(k.startswith(marker) for k in fh.keys()) else "sd"
-    import torch
+            keys = list(fh.keys())
+    else:
+        import torch
 
-    state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    state = state.get("state_dict", state) if isinstance(state, dict) else state
-    family = "sdxl" if any(str(k).startswith(marker) for k in state) else "sd"
-    del state
-    return family
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        state = state.get("state_dict", state) if isinstance(state, dict) else state
+        keys = [str(k) for k in state]
+        del state
+    if any(k.startswith("conditioner.embedders.1.") for k in keys):
+        return "sdxl"
+    if any(k.startswith(("double_blocks.", "model.diffusion_model.double_blocks.")) for k in keys):
+        return "flux"
+    return "sd"
+
+
+def _single_file_family(path: str) -> str:
+    """"sdxl" when a single-file checkpoint holds SDXL's second text encoder, else "sd"."""
+    return "sdxl" if _single_file_kind(path) == "sdxl" else "sd"
+
+
+def _read_config(key: str, kind: str, filename: str, local_files_only: bool) -> dict | None:
+    """A JSON file of a diffusers folder or hub repository (``model_index.json``, ``transformer/config.json``), or
+    None when it cannot be read: missing, unreadable, or a hub file not in the local cache when
+    ``local_files_only`` (never raises; the load itself reports what is wrong)."""
+    import json
+
+    try:
+        if kind == "folder":
+            path = Path(key) / filename
+        elif kind == "hub":
+            from huggingface_hub import hf_hub_download, try_to_load_from_cache
+
+            cached = try_to_load_from_cache(key, filename)  # files only: a cached file never goes online
+            if isinstance(cached, str):
+                path = Path(cached)
+            elif local_files_only or _offline():
+                return None
+            else:
+                path = Path(hf_hub_download(key, filename))
+        else:
+            return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except Exception:  # noqa: BLE001 - a hint only
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _is_flux_fill(key: str, kind: str, index: dict | None, local_files_only: bool) -> bool:
+    """Whether a diffusers folder / hub id with model_index ``index`` is FLUX.1 Fill: its _class_name says so, or a
+    FLUX pipeline's transformer takes more input channels than it gives (the Fill layout: latents + masked-image
+    latents + mask in, latents out; FLUX.1 [dev]'s transformer takes and gives 64)."""
+    name = str((index or {}).get("_class_name", ""))
+    if name == "FluxFillPipeline":
+        return True
+    if not name.startswith("Flux"):
+        return False
+    config = _read_config(key, kind, "transformer/config.json", local_files_only) or {}
+    in_channels = int(config.get("in_channels") or 0)
+    return in_channels > int(config.get("out_channels") or in_channels)
+
+
+def model_family(source: str | os.PathLike | None, *, allow_download: bool = False) -> str | None:
+    """"flux" for a FLUX.1 Fill folder or hub id, "sdxl" / "sd" for Stable Diffusion ones (read from model_index.json,
+    or the keys of a single file), None when that cannot be told without loading (a hub id not in the local cache
+    when ``allow_download`` is False, or not reachable)."""
+    key, kind = _normalise_source(source)
+    if kind == "file":
+        try:
+            return _single_file_kind(key)
+        except Exception:  # noqa: BLE001 - not a readable checkpoint: the load says why
+            return None
+    index = _read_config(key, kind, "model_index.json", not allow_download)
+    if index is None:
+        return None
+    if _is_flux_fill(key, kind, index, not allow_download):
+        return "flux"
+    name = str(index.get("_class_name", ""))
+    if name.startswith("StableDiffusionXL"):
+        return "sdxl"
+    return "sd" if name.startswith("StableDiffusion") and not name.startswith("StableDiffusion3") else None
 
 
 # --------------------------------------------------------------------------------------------
@@ -263,7 +351,12 @@ def _load_pipeline(
     if local_files_only:
         common["local_files_only"] = True
     if kind == "file":
-        family = _single_file_family(key)
+        family = _single_file_kind(key)
+        if family == "flux":
+            raise ModelLoadError(
+                f"model '{key}' is a single-file FLUX checkpoint; FLUX.1 Fill loads from its diffusers folder or hub "
+                f"id (black-forest-labs/FLUX.1-Fill-dev, preset flux-fill)"
+            )
         cls = diffusers.StableDiffusionXLInpaintPipeline if family == "sdxl" else diffusers.StableDiffusionInpaintPipeline
         kwargs = {dtype_kw: dtype, "local_files_only": local_files_only}
         if family == "sd":
@@ -272,14 +365,24 @@ def _load_pipeline(
             kwargs["config"] = config
         pipe = cls.from_single_file(key, **kwargs)
     else:
-        pipe = diffusers.AutoPipelineForInpainting.from_pretrained(key, **common)
+        index = _read_config(key, kind, "model_index.json", local_files_only)
+        name = str((index or {}).get("_class_name", ""))
+        if _is_flux_fill(key, kind, index, local_files_only):
+            # AutoPipelineForInpainting has no entry for FluxFillPipeline (diffusers 0.42 raises), and opens a FLUX
+            # repository named FluxPipeline as FluxInpaintPipeline (FLUX.1 [dev] inpainting by latent blending),
+            # which would feed the Fill transformer the wrong inputs.
+            kwargs = {dtype_kw: dtype, "local_files_only": True} if local_files_only else {dtype_kw: dtype}
+            pipe = diffusers.FluxFillPipeline.from_pretrained(key, **kwargs)
+        else:
+            if name.startswith(("StableDiffusionXL", "Flux")):  # no safety checker to switch off
+                common = {k: v for k, v in common.items() if k not in ("safety_checker", "requires_safety_checker")}
+            pipe = diffusers.AutoPipelineForInpainting.from_pretrained(key, **common)
     if type(pipe).__name__ not in SUPPORTED_PIPELINES:
         name = type(pipe).__name__
         del pipe
-        raise ModelLoadError(
-            f"model '{key}' loads as {name}; supported are Stable Diffusion 1.x/2.x and SDXL checkpoints "
-            f"(inpainting or base); " + remedy(key)
-        )
+        hint = ("FLUX.1 [dev]/[schnell] are not inpainting models: use FLUX.1 Fill (preset flux-fill); "
+                if name.startswith("Flux") else "")
+        raise ModelLoadError(f"model '{key}' loads as {name}; supported are {SUPPORTED_KINDS}; {hint}" + remedy(key))
     pipe.set_progress_bar_config(disable=True)
     if offload and device.startswith("cuda"):
         pipe.enable_model_cpu_offload(device=device)
@@ -289,7 +392,10 @@ def _load_pipeline(
 
 
 def describe(pipe: Any, source: str, device: str, dtype: Any, offload: bool = False) -> LoadedModel:
-    """Wrap a diffusers inpainting pipeline (already on its device) as a LoadedModel."""
+    """Wrap a diffusers inpainting pipeline (already on its device) as a LoadedModel: a UNet pipeline (SD, SDXL)
+    or a transformer one (FLUX.1 Fill)."""
+    if getattr(pipe, "unet", None) is None and getattr(pipe, "transformer", None) is not None:
+        return _describe_flux(pipe, source, device, dtype, offload)
     unet = pipe.unet
     in_channels = int(unet.config.in_channels)
     if in_channels not in (4, 9):
@@ -303,6 +409,24 @@ def describe(pipe: Any, source: str, device: str, dtype: Any, offload: bool = Fa
     return LoadedModel(
         pipe=pipe, source=source, family=family, in_channels=in_channels, native_size=sample * vae_scale,
         vae_scale_factor=vae_scale, device=device, dtype=dtype, offload=offload,
+    )
+
+
+def _describe_flux(pipe: Any, source: str, device: str, dtype: Any, offload: bool) -> LoadedModel:
+    """describe() for FLUX.1 Fill: the transformer must take the Fill inputs (see LoadedModel.in_channels)."""
+    in_channels = int(pipe.transformer.config.in_channels)
+    vae_scale = int(getattr(pipe, "vae_scale_factor", 0) or 2 ** (len(pipe.vae.config.block_out_channels) - 1))
+    latent = int(pipe.vae.config.latent_channels)
+    fill = 4 * latent + 4 * latent + 4 * vae_scale * vae_scale
+    if in_channels != fill:
+        raise ModelLoadError(
+            f"model '{source}' has a FLUX transformer with {in_channels} input channels; FLUX.1 Fill with this VAE "
+            f"takes {fill} (latents, masked-image latents and the mask, packed 2x2)"
+        )
+    native = int(getattr(pipe, "default_sample_size", 128)) * vae_scale
+    return LoadedModel(
+        pipe=pipe, source=source, family="flux", in_channels=in_channels, native_size=native,
+        vae_scale_factor=vae_scale, device=device, dtype=dtype, offload=offload, multiple=max(8, 2 * vae_scale),
     )
 
 
@@ -551,7 +675,11 @@ class ModelCache:
         """(key, model): the registered model (leased when ``lease``), loading it in this thread on a miss."""
         key_source, kind = _normalise_source(source)
         device = resolve_device(device)
-        dtype = resolve_dtype(dtype, device)
+        family = None
+        if dtype is None and device.startswith("cuda") and kind != "file":
+            # the default dtype on CUDA depends on the model (bf16 for FLUX): read its model_index.json
+            family = model_family(key_source, allow_download=allow_download)
+        dtype = resolve_dtype(dtype, device, family)
         offload = bool(offload) and device.startswith("cuda")
         device_key = device + ("+offload" if offload else "")
         key = (key_source, str(dtype).replace("torch.", ""), device_key)
@@ -825,11 +953,13 @@ def lease(
 
 
 def blended_latent_diffusion(pipe: Any) -> bool:
-    """True when ``pipe`` runs blended latent diffusion: a 4-channel UNet in an SD/SDXL inpainting pipeline.
+    """True when ``pipe`` runs blended latent diffusion: a 4-channel UNet in an SD/SDXL inpainting pipeline
+    (never FLUX.1 Fill, which takes the mask as an input).
 
     diffusers' StableDiffusionInpaintPipeline and StableDiffusionXLInpaintPipeline do it themselves for a
     4-channel UNet: after every scheduler step the latents outside the (latent-resolution) mask are replaced
     by the original image's latents noised to the next timestep (scheduler.add_noise(image_latents, noise,
     t_next)), and by the clean latents after the last step. tests/test_models.py checks this step by step.
     """
-    return type(pipe).__name__ in SUPPORTED_PIPELINES and int(pipe.unet.config.in_channels) == 4
+    unet = getattr(pipe, "unet", None)
+    return type(pipe).__name__ in SUPPORTED_PIPELINES and unet is not None and int(unet.config.in_channels) == 4

@@ -5,10 +5,20 @@ checkpoint as blended latent diffusion, and FLUX.1 Fill, behind the driver.
         engine = DiffusionEngine(loaded, strength=1.0, steps=30, guidance=7.5)
         result = driver.run(prep, engine, prompt="a bench", seeds=[7])
 
-One pipeline call per crop, at the crop's size (the driver sizes crops to the model's native area), seeded by a
-local CPU torch.Generator (same seed, same image), with a step callback that reports progress and stops within
-one denoising step when the job is cancelled. The call's arguments are the ones the pipeline's __call__ takes
-(FLUX.1 Fill has no negative prompt; its guidance is its own distilled scale, default 30).
+One pipeline call per crop, at the crop's size (the driver sizes crops to the model's native area in multiples of
+the model's ``multiple``: 8, or 16 for FLUX whose latents are packed 2x2), seeded by a local CPU torch.Generator
+(same seed, same image), with a step callback that reports progress and stops within one denoising step when the
+job is cancelled. The call's arguments are the ones the pipeline's __call__ takes (FLUX.1 Fill has no negative
+prompt; its guidance is its own distilled scale, default 30).
+
+Per family:
+- SD 1.x/2.x, SDXL: a 9-channel UNet takes the mask and the masked image as inputs; a 4-channel one runs as
+  blended latent diffusion (models.blended_latent_diffusion). SDXL's micro-conditioning is the pipeline's default
+  for a full-quality image of the crop's size: original_size = target_size = (height, width), crop (0, 0);
+  aesthetic scores only matter for checkpoints that require them (config requires_aesthetics_score) and take the
+  pipeline's defaults. A 9-channel SDXL checkpoint asked for strength 1.0 runs at SDXL_INPAINT_MAX_STRENGTH.
+- FLUX.1 Fill (FluxFillPipeline): the mask and the masked image are inputs of the transformer; strength < 1 starts
+  from the crop noised by the flow-matching scheduler (scale_noise), as with the UNets.
 """
 
 from __future__ import annotations
@@ -31,6 +41,12 @@ FLUX_GUIDANCE = 30.0
 DEFAULT_GUIDANCE = 7.5
 """Classifier-free guidance for SD 1.x/2.x and SDXL when the caller gives none."""
 
+SDXL_INPAINT_MAX_STRENGTH = 0.9999
+"""The strength a 9-channel SDXL inpainting checkpoint runs at when asked for more: its model card says results
+degrade at strength 1.0 (starting from pure noise), and diffusers made 0.9999 StableDiffusionXLInpaintPipeline's
+default for that reason (huggingface/diffusers#4858). Applied when it still leaves at least one step; the result's
+params and notes give the strength used."""
+
 
 def default_guidance(loaded) -> float:
     """The guidance a model runs at when the caller gives none: FLUX_GUIDANCE for FLUX models, else
@@ -49,9 +65,14 @@ class DiffusionEngine(Engine):
         self.loaded = loaded
         self.model = loaded.name
         self.native_size = int(loaded.native_size)
+        self.multiple = int(getattr(loaded, "multiple", 8))
         self.min_crop = self.native_size // 2
-        self.strength = float(strength)
+        self.requested_strength = float(strength)
         self.num_steps = int(steps)
+        self.strength = self.requested_strength
+        if (loaded.family == "sdxl" and loaded.mode == "inpainting" and self.strength > SDXL_INPAINT_MAX_STRENGTH
+                and int(self.num_steps * SDXL_INPAINT_MAX_STRENGTH) >= 1):
+            self.strength = SDXL_INPAINT_MAX_STRENGTH
         self.guidance = float(default_guidance(loaded) if guidance is None else guidance)
         self.prefill = bool(prefill)
         self.radius = float(radius)
@@ -64,7 +85,10 @@ class DiffusionEngine(Engine):
         out = []
         if self.loaded.mode == "blended":
             out.append(f"{self.loaded.name} is a base model (4-channel UNet): run as blended latent diffusion")
-        if self.prefill and self.strength >= 1.0:
+        if self.strength != self.requested_strength:
+            out.append(f"{self.loaded.name} is an SDXL inpainting checkpoint: run at strength {self.strength:g} "
+                       f"instead of {self.requested_strength:g} (it degrades when starting from pure noise)")
+        if self.prefill and self.requested_strength >= 1.0:
             out.append("prefill has no effect at strength 1.0 (the masked area starts from noise); use strength < 1")
         return out
 
@@ -73,6 +97,11 @@ class DiffusionEngine(Engine):
 
     def steps(self) -> int:
         """Denoising steps (step callbacks) one pipeline call makes, as diffusers' get_timesteps computes them."""
+        if self.loaded.family == "flux":
+            # FluxFillPipeline.get_timesteps: n sigmas (the scheduler's order is 1), t_start = int(n - n x strength)
+            # with the product kept as a float (SD's keeps int(n x strength))
+            n = self.num_steps
+            return n - int(max(n - min(n * self.strength, n), 0))
         pipe = self.loaded.pipe
         scheduler = type(pipe.scheduler).from_config(pipe.scheduler.config)
         scheduler.set_timesteps(self.num_steps)
