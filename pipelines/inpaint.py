@@ -80,6 +80,9 @@ def inpaint(
     model_config: str | None = None,
     allow_download: bool = True,
     control: str | None = None,
+    controlnet: str | None = None,
+    depth_model: str | None = None,
+    soft_edge: float = 0.0,
 ) -> InpaintResult:
     """Inpaint ``image`` where ``mask`` is True; pixels where it is False come back byte-identical.
 
@@ -109,6 +112,11 @@ def inpaint(
     allow_download  False refuses a hub model that is not already in the local cache (a shared server)
     control         diffusers only: a guidance signal from generate.engines.CONTROLS (e.g. "depth": the photo's
                     depth map steers a ControlNet, for staging furniture in the room's perspective)
+    soft_edge       diffusers only: px (at the model's resolution) over which the denoising strength ramps up from
+                    the mask's edge inward (differential diffusion, generate.soft_edge), so the model continues the
+                    surroundings near the seam; 0 (default) repaints the whole mask alike. The outside stays locked.
+    controlnet, depth_model  control "depth" only: the ControlNet (hub id or folder) and the transformers depth
+                    model (hub id or folder) instead of the defaults for the model's family (generate.controlnet)
 
     Raises ValueError for bad parameters, an empty mask or a mask of another size; models.ModelLoadError
     (a ValueError) when the model cannot be loaded; Cancelled when cancelled.
@@ -117,6 +125,13 @@ def inpaint(
         raise UserError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     if control is not None and engine != "diffusers":
         raise UserError(f"control {control!r} goes with the diffusers engine, not {engine!r}")
+    soft_edge = check_float(soft_edge, "soft_edge")
+    if soft_edge < 0:
+        raise UserError(f"soft_edge must be >= 0 px, got {soft_edge}")
+    if soft_edge and engine != "diffusers":
+        raise UserError(f"soft_edge goes with the diffusers engine, not {engine!r}")
+    if control is None and (controlnet is not None or depth_model is not None):
+        raise UserError("controlnet and depth_model go with a control (control='depth')")
 
     # 1. Checks (before any model is loaded, whichever the engine: a parameter out of range is an error even
     #    where the engine ignores it) and the mask contract.
@@ -161,10 +176,16 @@ def inpaint(
     t0 = time.perf_counter()
     with engines.lease(engine, control=control, model=model, device=device, dtype=dtype, offload=offload,
                        config=model_config, allow_download=allow_download, strength=strength, steps=steps,
-                       guidance=guidance, prefill=prefill, radius=radius) as engine_:
+                       guidance=guidance, prefill=prefill, radius=radius, controlnet=controlnet,
+                       depth_model=depth_model, soft_edge=soft_edge) as engine_:
         t_load = time.perf_counter() - t0
+        notes = []
+        if not engine_.uses_seed and len(seeds) > 1:  # every variant would be the same image
+            seeds, notes = seeds[:1], [f"variants ignored by {engine_.model or engine_.name} (it has no seed)"]
+        if not engine_.uses_seed:
+            seeds = [None]
         return _run(prep, engine_, prompt, negative_prompt, seeds, method, feather, context_margin, progress,
-                    cancel, [], t_start, t_load)
+                    cancel, notes, t_start, t_load)
 
 
 def _run(prep, engine, prompt, negative_prompt, seeds, method, feather, context_margin, progress, cancel, notes,

@@ -31,6 +31,7 @@ import numpy as np
 from PIL import Image
 
 from .. import masks
+from ..errors import UserError
 from .classical import fill as classical_fill
 from .engine import Engine
 
@@ -61,8 +62,14 @@ class DiffusionEngine(Engine):
     name = "diffusers"
 
     def __init__(self, loaded, *, strength: float = 1.0, steps: int = 30, guidance: float | None = None,
-                 prefill: bool = False, radius: float = 5.0):
+                 prefill: bool = False, radius: float = 5.0, soft_edge: float = 0.0):
         self.loaded = loaded
+        self.soft_edge = float(soft_edge or 0.0)
+        if self.soft_edge < 0:
+            raise UserError(f"soft_edge must be >= 0 px, got {soft_edge}")
+        if self.soft_edge and loaded.family == "flux":
+            raise UserError("a soft edge needs a noise-adding scheduler (SD 1.x/2.x, SDXL); FLUX.1 Fill has none: "
+                            "use soft_edge 0")
         self.model = loaded.name
         self.native_size = int(loaded.native_size)
         self.multiple = int(getattr(loaded, "multiple", 8))
@@ -93,7 +100,10 @@ class DiffusionEngine(Engine):
         return out
 
     def settings(self) -> dict:
-        return {"strength": self.strength, "steps": self.num_steps, "guidance": self.guidance}
+        out = {"strength": self.strength, "steps": self.num_steps, "guidance": self.guidance}
+        if self.soft_edge:
+            out["soft_edge"] = self.soft_edge
+        return out
 
     def steps(self) -> int:
         """Denoising steps (step callbacks) one pipeline call makes, as diffusers' get_timesteps computes them."""
@@ -116,6 +126,28 @@ class DiffusionEngine(Engine):
         crop_mask = masks.grow(crop_mask, self.loaded.vae_scale_factor)
         return self._call(crop, crop_mask, prompt, negative_prompt, seed, step)
 
+    def timesteps(self) -> list:
+        """The timesteps one call runs (after strength), in order, as the pipeline's get_timesteps takes them."""
+        pipe = self.loaded.pipe
+        scheduler = type(pipe.scheduler).from_config(pipe.scheduler.config)
+        scheduler.set_timesteps(self.num_steps)
+        return list(scheduler.timesteps[-self.steps():])
+
+    def step_callback(self, crop: np.ndarray, crop_mask: np.ndarray, seed: int, step):
+        """(callback_on_step_end, its tensor inputs) for one call: progress and cancel after every step, and with a
+        soft edge (generate.soft_edge.SoftEdge) the latents near the mask's edge held at the original's."""
+        if self.soft_edge:
+            from .soft_edge import SoftEdge
+
+            return SoftEdge(self.loaded.pipe, crop, crop_mask, width=self.soft_edge, seed=seed,
+                            timesteps=self.timesteps(), step=step), ["latents"]
+
+        def on_step(pipe, i, t, kwargs):
+            step()
+            return {}
+
+        return on_step, []
+
     def _call(self, crop: np.ndarray, crop_mask: np.ndarray, prompt: str, negative_prompt: str | None,
               seed: int, step) -> np.ndarray:
         """One pipeline call at the crop's size; returns HWC uint8 RGB of the same size."""
@@ -123,10 +155,8 @@ class DiffusionEngine(Engine):
 
         height, width = crop.shape[:2]
         loaded = self.loaded
-
-        def on_step(pipe, i, t, kwargs):
-            step()
-            return {}
+        with loaded.lock:
+            on_step, tensor_inputs = self.step_callback(crop, crop_mask, seed, step)
 
         kwargs = dict(
             prompt=prompt,
@@ -141,7 +171,7 @@ class DiffusionEngine(Engine):
             generator=torch.Generator(device="cpu").manual_seed(int(seed)),
             output_type="np",
             callback_on_step_end=on_step,
-            callback_on_step_end_tensor_inputs=[],
+            callback_on_step_end_tensor_inputs=tensor_inputs,
         )
         if self._params is not None:
             kwargs = {k: v for k, v in kwargs.items() if k in self._params}
@@ -158,7 +188,8 @@ class DiffusionEngine(Engine):
 @contextmanager
 def lease(model=None, *, device: str | None = "auto", dtype=None, offload: bool = False, config: str | None = None,
           allow_download: bool = True, strength: float = 1.0, steps: int = 30, guidance: float | None = None,
-          prefill: bool = False, radius: float = 5.0, **_ignored) -> Iterator[DiffusionEngine]:
+          prefill: bool = False, radius: float = 5.0, soft_edge: float = 0.0,
+          **_ignored) -> Iterator[DiffusionEngine]:
     """``with lease(model) as engine:`` a DiffusionEngine whose model (a registry preset id, hub id, folder, single
     file or models.LoadedModel; None: the default) is leased for the whole block (models.lease: never evicted
     meanwhile)."""
@@ -170,4 +201,4 @@ def lease(model=None, *, device: str | None = "auto", dtype=None, offload: bool 
         if loaded.pipe is None:
             raise RuntimeError(f"model '{loaded.name}' was evicted from the model cache; load it again")
         yield DiffusionEngine(loaded, strength=strength, steps=steps, guidance=guidance, prefill=prefill,
-                              radius=radius)
+                              radius=radius, soft_edge=soft_edge)
