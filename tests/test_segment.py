@@ -749,6 +749,30 @@ def test_grabcut_separates_an_object_by_its_texture():
     assert iou(clicked.mask, truth) >= 0.8, iou(clicked.mask, truth)
 
 
+def test_grabcut_ring_vote_starts_a_boxes_background_as_background():
+    """_ring_vote (a pure relabelling of the box's initial labels): inside a box, the pixels that look like the ring
+    around it start as probable background and the object's stay probable foreground; when the ring holds the same
+    features as the whole inside (nothing to tell apart), the labels are left as they were."""
+    rng = np.random.default_rng(0)
+    h, w = 60, 80
+    feats = np.clip(rng.normal(60, 6, (h, w, 3)), 0, 255).astype(np.uint8)  # background everywhere ...
+    bar = np.zeros((h, w), bool)
+    bar[28:33, 20:60] = True  # ... but a thin bar of another colour inside the box
+    feats[bar] = np.clip(rng.normal(190, 6, (int(bar.sum()), 3)), 0, 255).astype(np.uint8)
+    gc = np.full((h, w), cv2.GC_BGD, np.uint8)
+    gc[15:45, 15:65] = cv2.GC_PR_FGD
+    voted = gc.copy()
+    GC._ring_vote(feats, voted)
+    inside = gc == cv2.GC_PR_FGD
+    assert (voted[bar] == cv2.GC_PR_FGD).mean() > 0.95
+    assert (voted[inside & ~ndimage.binary_dilation(bar, iterations=4)] == cv2.GC_PR_BGD).mean() > 0.95
+    assert np.array_equal(voted[~inside], gc[~inside])
+    flat = np.clip(rng.normal(60, 6, (h, w, 3)), 0, 255).astype(np.uint8)
+    same = gc.copy()
+    GC._ring_vote(flat, same)
+    assert np.array_equal(same, gc)
+
+
 @pytest.mark.skipif(os.environ.get("SEGMENT_SWEEP") != "1", reason="set SEGMENT_SWEEP=1 for the full sweep")
 def test_grabcut_sweep_all_photos_and_shapes():
     rows = []
