@@ -19,6 +19,7 @@ import json
 import os
 import threading
 import urllib.error
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -100,7 +101,7 @@ def no_network(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a test tried to reach the network")
 
-    monkeypatch.setattr(CK.urllib.request, "urlopen", refuse)
+    monkeypatch.setattr(urllib.request, "urlopen", refuse)
 
 
 @pytest.fixture(scope="module")
@@ -480,7 +481,7 @@ def test_checkpoint_is_downloaded_once_atomically_with_progress(downloadable, tm
         calls.append(url)
         return FakeResponse(data, len(data))
 
-    monkeypatch.setattr(CK.urllib.request, "urlopen", fake_urlopen)
+    monkeypatch.setattr(urllib.request, "urlopen", fake_urlopen)
     monkeypatch.setattr(CK, "_DOWNLOAD_CHUNK", 4096)
     seg = S.Segmenter("tiny-dl", cache_dir=tmp_path, device="cpu")  # the constructor downloads nothing
     assert calls == []
@@ -501,7 +502,7 @@ def test_offline_is_one_clear_error_naming_the_file_and_the_remedies(downloadabl
     def offline(url, timeout=None):
         raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
 
-    monkeypatch.setattr(CK.urllib.request, "urlopen", offline)
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
     with pytest.raises(S.CheckpointUnavailable) as info:
         S.Segmenter("tiny-dl", cache_dir=tmp_path).load()
     message = str(info.value)
@@ -515,7 +516,7 @@ def test_offline_is_one_clear_error_naming_the_file_and_the_remedies(downloadabl
 
 def test_truncated_download_leaves_nothing(downloadable, tmp_path, monkeypatch):
     spec, data = downloadable
-    monkeypatch.setattr(CK.urllib.request, "urlopen", lambda url, timeout=None: FakeResponse(data[:1000], len(data)))
+    monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout=None: FakeResponse(data[:1000], len(data)))
     with pytest.raises(S.CheckpointUnavailable, match="incomplete"):
         S.download_checkpoint("tiny-dl", tmp_path)
     assert list(tmp_path.iterdir()) == []
@@ -1058,7 +1059,7 @@ def test_cli_sam_offline_without_checkpoint_is_one_line(scene_file, tmp_path, ca
     def offline(url, timeout=None):
         raise urllib.error.URLError("no route to host")
 
-    monkeypatch.setattr(CK.urllib.request, "urlopen", offline)
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
     code = cli.main(["segment", "--image", str(path), "--out", str(tmp_path / "m.png"), "--point", "10,10"])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1

@@ -25,14 +25,8 @@ Formats: crops HWC uint8 RGB, masks HW bool (True = fill).
 
 from __future__ import annotations
 
-import hashlib
-import http.client
 import os
-import sys
-import tempfile
 import threading
-import urllib.error
-import urllib.request
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -68,12 +62,10 @@ def default_path(preset: registry.Preset | None = None) -> Path:
 
 
 def file_md5(path: str | os.PathLike) -> str:
-    """The md5 hex digest of the file at ``path`` (read in 1 MB chunks)."""
-    digest = hashlib.md5()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(_DOWNLOAD_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    """The md5 hex digest of the file at ``path``."""
+    from ..download import file_md5 as md5_of
+
+    return md5_of(path, _DOWNLOAD_CHUNK)
 
 
 _DOWNLOAD_LOCK = threading.Lock()
@@ -97,69 +89,20 @@ def download_weights(preset: registry.Preset | str | None = None, *, progress: P
     with _DOWNLOAD_LOCK:  # concurrent first uses download once
         if target.is_file() and (expected is None or file_md5(target) == expected):
             return target
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UserError(f"cannot create the weights folder {target.parent}: {exc.strerror or exc}") from None
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                done, total, got = _fetch(p.source, out, progress, timeout, target)
-            if total is not None and done != total:
-                raise _download_failed(p, target, f"incomplete: {done} of {total} bytes")
-            if done == 0:
-                raise _download_failed(p, target, "the download was empty")
-            if expected is not None and got != expected:
-                raise UserError(f"the downloaded {target.name} has md5 {got}, expected {expected} (a damaged or "
-                                f"changed file; nothing was saved): try {DOWNLOAD_HINT} again")
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        from ..download import fetch
+
+        fetch(p.source, target, md5=expected, progress=progress, timeout=timeout, chunk=_DOWNLOAD_CHUNK,
+              fail=lambda why: _download_failed(p, target, why),
+              md5_fail=lambda got: UserError(
+                  f"the downloaded {target.name} has md5 {got}, expected {expected} (a damaged or changed file; "
+                  f"nothing was saved): try {DOWNLOAD_HINT} again"))
     return target
 
 
-def _fetch(url: str, out, progress: ProgressCallback | None, timeout: float,
-           target: Path) -> tuple[int, int | None, str]:
-    """Stream ``url`` into the open file ``out``; returns (bytes, Content-Length or None, md5 of the bytes)."""
-    digest = hashlib.md5()
-    done, total, bar = 0, None, None
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            length = response.headers.get("Content-Length")
-            total = int(length) if length and str(length).isdigit() else None
-            if progress is None:
-                from tqdm import tqdm  # huggingface_hub's dependency; the app's gr.Progress(track_tqdm) shows it
-
-                bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr,
-                           desc=f"downloading {target.name}", leave=False)
-            else:
-                progress(0, total)
-            while True:
-                chunk = response.read(_DOWNLOAD_CHUNK)
-                if not chunk:
-                    break
-                out.write(chunk)
-                digest.update(chunk)
-                done += len(chunk)
-                if bar is not None:
-                    bar.update(len(chunk))
-                else:
-                    progress(done, total)
-    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", None) or exc
-        raise _download_failed(None, target, one_line(reason, 100), url=url) from None
-    finally:
-        if bar is not None:
-            bar.close()
-    return done, total, digest.hexdigest()
-
-
-def _download_failed(p: registry.Preset | None, target: Path, why: str, *, url: str | None = None) -> UserError:
-    url = url or p.source
+def _download_failed(p: registry.Preset, target: Path, why: str) -> UserError:
     # the remedies before the long URL: a one-line error is cut at errors.one_line's limit
     return UserError(f"cannot download {target.name} ({why}): retry {DOWNLOAD_HINT} online or save it as {target} "
-                     f"(from {url})")
+                     f"(from {p.source})")
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 import threading
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
@@ -140,40 +137,10 @@ def download_checkpoint(
         return target
     if not spec.url:
         raise _unavailable(spec, target, f"model type {spec.name!r} has no download address")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise _unavailable(spec, target, f"cannot create {target.parent}: {exc.strerror or exc}") from None
-    fd, tmp = tempfile.mkstemp(prefix=f".{spec.filename}.", suffix=".part", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            try:
-                with urllib.request.urlopen(spec.url, timeout=timeout) as response:
-                    length = response.headers.get("Content-Length")
-                    total = int(length) if length and length.isdigit() else None
-                    done = 0
-                    if progress is not None:
-                        progress(0, total)
-                    while True:
-                        chunk = response.read(_DOWNLOAD_CHUNK)
-                        if not chunk:
-                            break
-                        out.write(chunk)
-                        done += len(chunk)
-                        if progress is not None:
-                            progress(done, total)
-            except (urllib.error.URLError, OSError, ValueError) as exc:
-                reason = getattr(exc, "reason", None) or exc
-                raise _unavailable(spec, target, f"download failed: {reason}") from None
-        if total is not None and done != total:
-            raise _unavailable(spec, target, f"download incomplete: {done} of {total} bytes")
-        if done == 0:
-            raise _unavailable(spec, target, "download was empty")
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return target
+    from ..download import fetch
+
+    return fetch(spec.url, target, fail=lambda why: _unavailable(spec, target, why), progress=progress,
+                 timeout=timeout, chunk=_DOWNLOAD_CHUNK)
 
 
 def resolve_checkpoint(
