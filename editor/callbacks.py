@@ -413,6 +413,19 @@ def engine_status(engine: str, model: str | None, config=None, mode: str = "Repl
     return f"Will run **diffusers** · `{name}` · {weights}."
 
 
+def models_table() -> str:
+    """The registry's presets as a markdown table (engine, native size, licence, download, on this machine?)."""
+    from pipelines.generate import registry
+
+    lines = ["| preset | engine | native | download | here | for | licence |", "|---|---|---|---|---|---|---|"]
+    for row in registry.rows():
+        size = f"~{row['download_gb']:g} GB" if row["download_gb"] else "none"
+        lines.append(f"| `{row['id']}` | {row['engine']} | {row['native_size'] or '-'} | {size} | "
+                     f"{'yes' if row['on_disk'] else 'no'} | {', '.join(row['use'])} | {row['licence']} |")
+    lines.append("\nA preset id works in the Model box. `python -m pipelines models --download ID` fetches one.")
+    return "\n".join(lines)
+
+
 def engine_controls(engine: str) -> tuple:
     """Updates for (prompt, negative, strength, steps, guidance, variants, seed, model): an engine that takes no
     prompt (LaMa, telea, ns) ignores them, so they are disabled with a word on why."""

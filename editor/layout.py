@@ -197,6 +197,8 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
                                 seed_btn = gr.Button("🎲 Random seed", size="sm")
                             method = gr.Dropdown([m for m in blend.METHODS if m in blend.CONTRACT_SAFE],
                                                  value="seamless", label="Blend method")
+                        with gr.Accordion("Models and engines", open=False):
+                            models_md = gr.Markdown(cb.models_table(), elem_id="models-table")
                 rows = examples() if config.examples else []
                 if rows:
                     example_mask = gr.Textbox(visible=False, label="example mask")
@@ -399,6 +401,7 @@ def build_demo(config: AppConfig | None = None, resources: Resources | None = No
                     [engine_info, prompt, negative, strength, steps, guidance, variants, seed, model],
                     api_name=False, queue=False)
 
+        demo.load(cb.models_table, None, models_md, api_name=False, queue=False)  # what is on disk now
         demo.load(_on_engine, [engine, model, mode],
                   [engine_info, prompt, negative, strength, steps, guidance, variants, seed, model], api_name=False,
                   queue=False)

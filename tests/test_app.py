@@ -371,6 +371,8 @@ def test_remove_picks_lama_when_its_weights_are_here_and_stage_runs_the_depth_co
     assert cb.mode_engine("Replace", "diffusers") == "diffusers"
     assert "depth ControlNet" in cb.engine_status("diffusers", "depth-staging", None, "Stage")
     assert {"sdxl-inpaint", "flux-fill", "depth-staging"} <= set(AppConfig().allowed_models())
+    table = cb.models_table()
+    assert "| `lama` | lama | 512 | ~0.2 GB | yes |" in table and "| `telea` | telea | - | none | yes |" in table
 
     calls = []
 
