@@ -33,6 +33,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None,
                         help="hub id, local diffusers folder or .safetensors/.ckpt file "
                              "(default stable-diffusion-v1-5/stable-diffusion-inpainting)")
+    parser.add_argument("--control", default=None, choices=["depth"],
+                        help="diffusers only: depth = the photo's depth map steers a ControlNet (staging furniture "
+                             "in the room's perspective; --model then defaults to the depth-staging preset)")
+    parser.add_argument("--controlnet", default=None,
+                        help="with --control depth: ControlNet hub id or folder (default: the model family's)")
+    parser.add_argument("--depth-model", default=None,
+                        help="with --control depth: transformers depth model hub id or folder "
+                             "(default depth-anything/Depth-Anything-V2-Small-hf)")
     parser.add_argument("--model-config", default=None,
                         help="single-file models only: a local diffusers folder (or hub id) with the matching configs")
     parser.add_argument("--steps", type=int, default=30, help="denoising steps (default 30)")
@@ -80,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed, variants=args.variants, grow=args.grow, feather=args.feather, method=args.method,
         context_margin=args.margin, prefill=args.prefill, radius=args.radius, progress=progress,
         device=args.device, dtype=args.dtype, offload=args.offload, model_config=args.model_config,
+        control=args.control, controlnet=args.controlnet, depth_model=args.depth_model,
     )
     protect = (args.image, args.mask)
     icc = picture.icc_profile
@@ -91,7 +100,9 @@ def run(args: argparse.Namespace) -> int:
             guidance=result.params.get("guidance", args.guidance), grow=args.grow, feather=args.feather, method=args.method, mask=mask,
             report=result.reports[k],
             extra={"rank": k + 1, "variants": args.variants, "context_margin": args.margin, "prefill": args.prefill,
-                   "radius": args.radius},
+                   "radius": args.radius,
+                   **{key: result.params[key] for key in ("control", "controlnet", "depth_model", "control_scale")
+                      if key in result.params}},
         )
         path_k = out if k == 0 else out.with_name(f"{out.stem}-{k + 1}.png")
         written.append(str(io.save_png(path_k, image_k, protect=protect, icc_profile=icc,

@@ -116,6 +116,7 @@ def run(
     notes = engine.prompt_notes(prompt, negative_prompt) + list(notes or []) + engine.notes()
 
     t0 = time.perf_counter()
+    engine.prepare(prep.rgb)
     crops = plan_crops(prep.mask, engine, context_margin)
     t_prepare = time.perf_counter() - t0
 
@@ -133,6 +134,7 @@ def run(
             t0 = time.perf_counter()
             pixels = resize_image(current[y0:y1, x0:x1], crop.size)
             crop_mask = resize_mask(crop.group[y0:y1, x0:x1], crop.size)
+            engine.locate(crop.box)
             generated = engine.fill(pixels, crop_mask, prompt=prompt, negative_prompt=negative_prompt or None,
                                     seed=seed, step=steps.step)
             t_generate += time.perf_counter() - t0

@@ -13,7 +13,8 @@ step       call step() after every unit of work (a denoising step; once for a on
 
 The engine may change any pixel of the crop it returns: the driver composites only the mask's pixels back
 through the boundary engine and verifies the outside (fail closed). Engines hold their model (leased for the
-whole job by the caller) and never load anything in fill().
+whole job by the caller) and never load anything in fill(). Engines that need the whole photo (a depth map) get it
+once per job through prepare(image), and each crop's place through locate(box) just before its fill().
 """
 
 from __future__ import annotations
@@ -67,6 +68,15 @@ class Engine:
         if not self.uses_negative_prompt and (negative_prompt or "").strip():
             return [f"negative prompt ignored by {self.model or self.name} (it takes none)"]
         return []
+
+    def prepare(self, image: np.ndarray) -> None:
+        """Called by the driver once per job, before planning, with the whole photo every crop is cut from (HWC uint8
+        RGB, the working copy), for engines that read the full picture once (the depth engine estimates the room's
+        depth here). Default: nothing."""
+
+    def locate(self, box: tuple[int, int, int, int]) -> None:
+        """Called by the driver before each fill() with that crop's XYXY context box in the prepared photo's px
+        (the crop is this box resized to the engine's size). Default: nothing."""
 
     def fill(self, crop: np.ndarray, crop_mask: np.ndarray, *, prompt: str, negative_prompt: str | None,
              seed: int | None, step: Callable[[], None]) -> np.ndarray:  # pragma: no cover - abstract
