@@ -89,3 +89,20 @@ def test_soft_edge_checks(tiny_model_folder):
         inpaint(image, mask, "x", model=tiny_model_folder, soft_edge=-1)
     with pytest.raises(UserError, match="soft_edge goes with the diffusers engine"):
         inpaint(image, mask, engine="telea", soft_edge=8)
+
+
+def test_cli_soft_edge_is_recorded(tiny_model_folder, tmp_path, run_cli):
+    from pipelines import io, provenance
+
+    image, mask = _scene()
+    io.save_png(tmp_path / "in.png", image)
+    io.save_png(tmp_path / "m.png", mask.astype(np.uint8) * 255)
+    run = run_cli(["inpaint", "--image", str(tmp_path / "in.png"), "--mask", str(tmp_path / "m.png"), "--out",
+                   str(tmp_path / "out.png"), "--model", str(tiny_model_folder), "--device", "cpu", "--steps", "2",
+                   "--seed", "1", "--soft-edge", "12"])
+    assert run.code == 0, run.err
+    settings = provenance.read_settings(tmp_path / "out.png")
+    assert settings["extra"]["soft_edge"] == 12
+    assert "soft edge" in run_cli(["inpaint", "--image", str(tmp_path / "in.png"), "--mask", str(tmp_path / "m.png"),
+                                   "--out", str(tmp_path / "o2.png"), "--engine", "telea",
+                                   "--soft-edge", "4"]).one_line_error().replace("_", " ")

@@ -11,12 +11,12 @@ seam report, the mask's digest) in an iTXt chunk: pipelines.provenance.read_sett
 
 from __future__ import annotations
 
-from ..errors import UserError
-
 import argparse
 import json
 import sys
 from pathlib import Path
+
+from ..errors import UserError
 
 HELP = "inpaint an image inside a mask (diffusion model or classical fill) and print the seam report"
 
@@ -31,7 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="diffusers (a diffusion model, default), lama (LaMa object removal, no prompt; "
                              "--model a big-lama .pt file or the preset's) or a classical OpenCV fill: telea, ns")
     parser.add_argument("--model", default=None,
-                        help="hub id, local diffusers folder or .safetensors/.ckpt file "
+                        help="a preset id (python -m pipelines models: sd15-inpaint, sdxl-inpaint, flux-fill, ...), "
+                             "hub id, local diffusers folder or .safetensors/.ckpt file "
                              "(default stable-diffusion-v1-5/stable-diffusion-inpainting)")
     parser.add_argument("--control", default=None, choices=["depth"],
                         help="diffusers only: depth = the photo's depth map steers a ControlNet (staging furniture "
@@ -59,6 +60,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prefill", action="store_true",
                         help="fill the mask classically before generating (object removal; use --strength < 1)")
     parser.add_argument("--radius", type=float, default=5.0, help="telea/ns fill radius in px (default 5)")
+    parser.add_argument("--soft-edge", type=float, default=0.0, metavar="PX",
+                        help="diffusers (SD/SDXL): ramp the denoising strength up from the mask's edge inward over PX "
+                             "px at the model's resolution, so the model continues the surroundings (default 0)")
     parser.add_argument("--device", default="auto", help="auto (cuda, mps, cpu), cuda, cuda:N, mps or cpu")
     parser.add_argument("--dtype", default=None, help="fp16, bf16 or fp32 (default fp16 on cuda, else fp32)")
     parser.add_argument("--offload", action="store_true", help="model CPU offload (cuda): less GPU memory")
@@ -89,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         context_margin=args.margin, prefill=args.prefill, radius=args.radius, progress=progress,
         device=args.device, dtype=args.dtype, offload=args.offload, model_config=args.model_config,
         control=args.control, controlnet=args.controlnet, depth_model=args.depth_model,
+        soft_edge=args.soft_edge,
     )
     protect = (args.image, args.mask)
     icc = picture.icc_profile
@@ -97,11 +102,13 @@ def run(args: argparse.Namespace) -> int:
         record = provenance.settings_record(
             operation="inpaint", engine=result.engine, model=result.model, prompt=args.prompt,
             negative=args.negative_prompt, seed=result.seeds[k], strength=args.strength, steps=args.steps,
-            guidance=result.params.get("guidance", args.guidance), grow=args.grow, feather=args.feather, method=args.method, mask=mask,
+            guidance=result.params.get("guidance", args.guidance), grow=args.grow, feather=args.feather,
+            method=args.method, mask=mask,
             report=result.reports[k],
             extra={"rank": k + 1, "variants": args.variants, "context_margin": args.margin, "prefill": args.prefill,
                    "radius": args.radius,
-                   **{key: result.params[key] for key in ("control", "controlnet", "depth_model", "control_scale")
+                   **{key: result.params[key]
+                      for key in ("control", "controlnet", "depth_model", "control_scale", "soft_edge")
                       if key in result.params}},
         )
         path_k = out if k == 0 else out.with_name(f"{out.stem}-{k + 1}.png")
