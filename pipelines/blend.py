@@ -12,7 +12,8 @@ Methods
 - ``inward``: alpha feather that lies entirely inside the mask: alpha ramps from 0 at the mask edge to 1
   at ``feather`` px inside. Contract-safe, but a colour mismatch stays visible as a soft band.
 - ``seamless`` (default): colour correction from the ring of pixels just outside the mask (a per-channel
-  gain, generated -> original: exposure and white balance, fitted on that ring), a detail match (the
+  gain and offset, generated -> original: tone, exposure and white balance, fitted on low-passed copies of
+  that ring; see _ring_tone), a detail match (the
   amplitude of grain and sharpness, also fitted on that ring), then a gradient-domain (Poisson) blend with
   the original as the Dirichlet boundary condition, solved only over the mask's bounding box (see
   pipelines.poisson), then an inward cross-fade of ``feather`` px that hands the texture (grain) over from
@@ -109,16 +110,60 @@ def _inward_alpha(depth: np.ndarray, feather: float) -> np.ndarray:
     return _smoothstep(np.clip(depth / (feather + 1.0), 0.0, 1.0)).astype(np.float32)
 
 
-def _ring_gain(orig: np.ndarray, gen: np.ndarray, ring: np.ndarray) -> np.ndarray | None:
-    """Per-channel multiplicative gain mapping generated -> original (exposure and white balance, von Kries
-    style), the ratio of the ring's channel means. Means are insensitive to the blur and grain that make a
-    std ratio over-correct contrast; the additive remainder is left to the gradient-domain solve."""
-    if ring.sum() < _MIN_RING_PIXELS:
+TONE_SIGMA = 3.0
+"""Gaussian sigma (px) of the low-pass on which the seamless tone curve (gain and offset) is fitted."""
+TONE_SPREAD = 4.0
+"""Levels: the tonal spread (std of the low-passed generated ring) at which the fitted slope and the
+mean-ratio gain weigh the same; a flatter ring keeps the mean-ratio gain."""
+_OFFSET_LIMIT = 64.0
+"""Levels: the most the tone curve's offset may move a channel (a quarter of full scale)."""
+
+
+def _ring_lowpass(orig: np.ndarray, gen: np.ndarray, valid: np.ndarray, ring: np.ndarray):
+    """The low-pass (Gaussian, sigma TONE_SIGMA) of both images at the ring's pixels: two (n, C) float32 arrays.
+
+    Normalised convolution over ``valid`` (outside the mask, generated content known): the masked content
+    (the removed object in the original, the new content in the generated image) never leaks into the
+    ring's values. Low-passed, grain and a soft generator's blur no longer differ between the two, so a
+    least-squares slope measures tone, not texture. One channel at a time: a few region-sized 2D buffers."""
+    w = valid.astype(np.float32)
+    norm = cv2.GaussianBlur(w, (0, 0), TONE_SIGMA)[ring]
+    np.maximum(norm, 1e-6, out=norm)
+    n, channels = int(ring.sum()), orig.shape[2]
+    lo_o = np.empty((n, channels), np.float32)
+    lo_g = np.empty((n, channels), np.float32)
+    buf = np.empty_like(w)
+    for c in range(channels):
+        for src, dst in ((orig, lo_o), (gen, lo_g)):
+            np.multiply(src[..., c], w, out=buf)
+            dst[:, c] = cv2.GaussianBlur(buf, (0, 0), TONE_SIGMA)[ring] / norm
+    return lo_o, lo_g
+
+
+def _ring_tone(lo_o: np.ndarray, lo_g: np.ndarray):
+    """Per-channel (gain, offset) mapping generated -> original, gain * g + offset, fitted on the ring's
+    low-passed pixels (n, C): None when the ring is too small.
+
+    A least-squares line per channel, shrunk towards the mean-ratio gain (von Kries style) like a ridge
+    regression: slope = (cov(g, o) + s^2 * g0) / (var(g) + s^2), s = TONE_SPREAD, g0 = the mean-ratio gain.
+    A ring with tonal spread well above s gets its fitted slope, so an additive change (a VAE lifting the
+    blacks) is corrected as an offset rather than read as a gain that dims everything inside; a flat ring
+    (var(g) << s^2), where gain and offset cannot be told apart, keeps the mean-ratio gain with no offset.
+    The gain is clipped to _GAIN_LIMITS, then the offset puts the ring's means on each other (within
+    +-_OFFSET_LIMIT levels)."""
+    if lo_o.shape[0] < _MIN_RING_PIXELS:
         return None
-    mo = orig[ring].mean(axis=0)
-    mg = gen[ring].mean(axis=0)
-    gain = np.where(mg > 4.0, mo / np.maximum(mg, 1e-6), 1.0)
-    return np.clip(gain, *_GAIN_LIMITS).astype(np.float32)
+    mo = lo_o.mean(axis=0, dtype=np.float64)
+    mg = lo_g.mean(axis=0, dtype=np.float64)
+    var_g = lo_g.var(axis=0, dtype=np.float64)
+    cov = ((lo_g - mg) * (lo_o - mo)).mean(axis=0, dtype=np.float64)
+    g0 = np.clip(np.where(mg > 4.0, mo / np.maximum(mg, 1e-6), 1.0), *_GAIN_LIMITS)
+    s2 = TONE_SPREAD**2
+    gain = np.clip((cov + s2 * g0) / (var_g + s2), *_GAIN_LIMITS)
+    offset = np.clip(mo - gain * mg, -_OFFSET_LIMIT, _OFFSET_LIMIT)
+    # a ring whose fit is the mean-ratio gain keeps exactly it (no rounding noise in the offset)
+    offset = np.where(np.abs(offset) < 1e-3, 0.0, offset)
+    return gain.astype(np.float32), offset.astype(np.float32)
 
 
 DETAIL_SIGMA = 1.5
@@ -143,7 +188,8 @@ def _seamless(orig, gen, mask, known_gen, open_edges, feather, colour=True, deta
     """The seamless blend on a region: float32 HWC result (meaningful inside the mask only).
 
     orig, gen: HWC float32; ``gen`` is the caller's work copy and is overwritten: the result is built in
-    it (with one more region-sized float32 buffer for the blur and the solve). info: dict for the
+    it (with one more region-sized float32 buffer for the blur and the solve, and a few region-sized 2D
+    buffers for the ring's low-pass, _ring_lowpass). info: dict for the
     Poisson solve's report (poisson.solve_laplace)."""
     work = None
     if colour or detail:
@@ -154,6 +200,14 @@ def _seamless(orig, gen, mask, known_gen, open_edges, feather, colour=True, deta
         near = (outside <= COLOUR_RING).view(np.uint8)  # the mask grown by the ring (outside is 0 inside)
         n_labels, labels, stats, _ = cv2.connectedComponentsWithStats(near, connectivity=8)
         del outside, near
+        if colour:
+            lo_o, lo_g = _ring_lowpass(orig, gen, (~mask) & known_gen, ring_all)
+            if n_labels > 2:  # the ring's pixels grouped by part: part `label` is lo_*[starts[label]:starts[label + 1]]
+                ring_labels = labels[ring_all]
+                order = np.argsort(ring_labels, kind="stable")
+                lo_o, lo_g = lo_o[order], lo_g[order]
+                starts = np.searchsorted(ring_labels[order], np.arange(n_labels + 1))
+                del ring_labels, order
         parts = []
         for label in range(1, n_labels):
             # each part is worked on in its own bounding box
@@ -163,30 +217,37 @@ def _seamless(orig, gen, mask, known_gen, open_edges, feather, colour=True, deta
                 part = labels[box] == label
             else:
                 box, part = (slice(None), slice(None)), slice(None)
-            ring_part = ring_all[box] if n_labels <= 2 else ring_all[box] & part
-            gain = _ring_gain(orig[box], gen[box], ring_part) if colour else None
-            gain = np.ones(gen.shape[2], np.float32) if gain is None else gain
+            tone = None
+            if colour:
+                on = slice(None) if n_labels <= 2 else slice(starts[label], starts[label + 1])
+                tone = _ring_tone(lo_o[on], lo_g[on])
+            gain, offset = tone if tone is not None else (np.ones(gen.shape[2], np.float32), None)
             ring = detail_ring[box] if n_labels <= 2 else detail_ring[box] & part
-            parts.append((box, part, gain, ring))
+            parts.append((box, part, gain, offset, ring))
         del labels, ring_all, detail_ring
+        if colour:
+            del lo_o, lo_g
         # the blur of the original is needed on the detail rings only
         work = _blur_into(orig, np.empty_like(orig))
-        high_o = [orig[box][ring] - work[box][ring] for box, _, _, ring in parts]
+        high_o = [orig[box][ring] - work[box][ring] for box, _, _, _, ring in parts]
         low_g = _blur_into(gen, work)
         high_g = np.subtract(gen, low_g, out=gen)
-        for (box, part, gain, ring), high_o_ring in zip(parts, high_o):
+        for (box, part, gain, offset, ring), high_o_ring in zip(parts, high_o):
             k = np.ones_like(gain)
             if detail and ring.sum() >= _MIN_RING_PIXELS:
                 eo, eg = _rms(high_o_ring), _rms(gain * high_g[box][ring])
                 k = np.clip(np.where(eg > 0.25, eo / np.maximum(eg, 1e-6), 1.0), *_DETAIL_LIMITS).astype(np.float32)
-            # corrected over the ring too: the solve reads the generated gradient across the edge
+            # the tone curve gain * g + offset on the detail-matched image, over the ring too: the solve reads
+            # the corrected image's gradient across the edge, so it sees one consistent image
             if isinstance(part, slice):
                 np.multiply(high_g, k, out=high_g)
                 high_g += low_g
                 high_g *= gain
+                if offset is not None:
+                    high_g += offset
             else:
                 sub = high_g[box]
-                sub[part] = gain * (low_g[box][part] + k * sub[part])
+                sub[part] = gain * (low_g[box][part] + k * sub[part]) + (0.0 if offset is None else offset)
         del high_o, parts
     corrected = gen
     # harmonic correction h: h = original - corrected on the pixels next to the mask, laplacian(h) = 0 inside
@@ -229,8 +290,8 @@ def composite(
         "feather" it straddles the edge (sigma = feather / 2).
     grow: grow the mask by this many px (round element) before compositing.
     box: XYXY position of ``generated`` in the original; the (grown) mask must lie inside it.
-    colour: seamless only: match exposure and white balance (a per-channel gain from the ring) before the
-        gradient-domain solve.
+    colour: seamless only: match tone, exposure and white balance (a per-channel gain and offset fitted on
+        the ring, _ring_tone) before the gradient-domain solve.
     detail: seamless only: match the amplitude of fine detail (grain, sharpness: the image minus its
         Gaussian blur, sigma DETAIL_SIGMA) to the ring's, so a soft or noisy generator does not show a
         texture step at the seam. The gain is measured on the ring, where the generated image and the

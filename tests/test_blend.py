@@ -194,6 +194,73 @@ def test_seamless_beats_naive_paste_on_real_photos(photo):
     assert not naive["passed"]
 
 
+def _dark_photo(size=256):
+    import cv2
+
+    img = data.hubble_deep_field()  # a very dark photo: most pixels within 30 levels of black
+    return cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
+
+
+def test_an_additive_lift_on_a_dark_photo_is_an_offset_not_a_dimming_gain():
+    # a VAE that lifts the blacks by 10-14 levels (additive) on a dark photo: the ring's mean ratio would read it
+    # as a gain of ~0.6 and dim everything inside; the fitted tone curve reads gain ~1 and an offset of -lift
+    img = _dark_photo()
+    lift = np.array([12.0, 10.0, 14.0], np.float32)
+    gen = np.clip(img + lift, 0, 255).astype(np.uint8)
+    h, w = img.shape[:2]
+    yy, xx = np.mgrid[:h, :w]
+    mask = np.hypot(yy - h / 2, xx - w / 2) < h * 0.3
+    lo_o, lo_g = blend._ring_lowpass(img.astype(np.float32), gen.astype(np.float32), ~mask,
+                                     ~mask & (np.hypot(yy - h / 2, xx - w / 2) < h * 0.3 + blend.COLOUR_RING))
+    assert np.all(lo_g.mean(0) > 0) and np.all(lo_o.mean(0) / lo_g.mean(0) < 0.75)  # the mean ratio would dim
+    gain, offset = blend._ring_tone(lo_o, lo_g)
+    np.testing.assert_allclose(gain, 1.0, atol=0.05)
+    np.testing.assert_allclose(offset, -lift, atol=2.0)
+
+    out = blend.composite(img, gen, mask, method="seamless")
+    assert np.array_equal(out[~mask], img[~mask])
+    deep = np.hypot(yy - h / 2, xx - w / 2) < h * 0.3 - 12  # away from the seam and the cross-fade
+    got, want = out[deep].astype(np.float32), img[deep].astype(np.float32)
+    assert np.abs(got.mean(0) - want.mean(0)).max() < 2.0  # the lift is removed
+    np.testing.assert_allclose(got.std(0), want.std(0), rtol=0.06)  # and the detail keeps its contrast
+    assert seams.seam_report(img, out, mask)["passed"]
+
+
+def test_a_flat_ring_falls_back_to_the_mean_ratio_gain():
+    # no tonal spread on the ring: a gain and an offset cannot be told apart, so the mean-ratio gain is kept
+    rng = np.random.default_rng(3)
+    lo_g = (125.0 + rng.normal(0, 0.3, (400, 3))).astype(np.float32)
+    lo_o = (0.8 * lo_g).astype(np.float32)
+    gain, offset = blend._ring_tone(lo_o, lo_g)
+    np.testing.assert_allclose(gain, 0.8, atol=0.01)
+    np.testing.assert_allclose(offset, 0.0, atol=1.0)
+    assert blend._ring_tone(lo_o[:10], lo_g[:10]) is None  # too few ring pixels: no correction
+
+    # end to end: a flat grey surround, generated 25% brighter, new content inside scaled by the same gain
+    orig = np.full((96, 96, 3), 100, np.uint8)
+    gen = np.full((96, 96, 3), 125, np.uint8)
+    yy, xx = np.mgrid[:96, :96]
+    mask = np.hypot(yy - 48, xx - 48) < 30
+    inner = np.hypot(yy - 48, xx - 48) < 14
+    gen[inner] = [200, 50, 150]
+    out = blend.composite(orig, gen, mask, method="seamless")
+    assert np.array_equal(out[~mask], orig[~mask])
+    np.testing.assert_allclose(out[np.hypot(yy - 48, xx - 48) < 10].mean(0), [160, 40, 120], atol=2.0)
+
+
+def test_the_tone_curve_is_the_identity_for_an_exact_generator():
+    img = _dark_photo(128)
+    h, w = img.shape[:2]
+    mask = np.zeros((h, w), bool)
+    mask[40:90, 30:100] = True
+    lo_o, lo_g = blend._ring_lowpass(img.astype(np.float32), img.astype(np.float32), ~mask,
+                                     ~mask & masks.grow(mask, blend.COLOUR_RING))
+    gain, offset = blend._ring_tone(lo_o, lo_g)
+    np.testing.assert_allclose(gain, 1.0, atol=1e-4)
+    np.testing.assert_allclose(offset, 0.0, atol=1e-3)
+    assert np.array_equal(blend.composite(img, img, mask, method="seamless"), img)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # The solver
 
