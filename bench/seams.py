@@ -28,7 +28,7 @@ Figures (2026-11-29, full run: 12 photos x 3 objects, n = 36 at d = 0 and 72 at 
 shared 2-core machine under nice 5), seam/all/look %:
 
     method                      shift d>=6    flux d=0   flux d>=6
-    ours:seamless               100/100/100    0/0/0    97/97/97
+    ours:seamless               100/100/100    0/0/0   100/100/100  (97/97/97 before 33af098, see below)
     ours:poisson-only           100/100/100    0/0/0   100/100/100
     cv2.seamlessClone+repaste    86/82/82      0/0/0    89/86/86
     Fooocus                       0/0/97       0/0/100   0/0/100
@@ -41,13 +41,14 @@ shared 2-core machine under nice 5), seam/all/look %:
     KritaAI                       0/0/90       0/0/0     0/0/67
     IOPaint / A1111 / diffusers   0/0/14-17    0/0/0-8   0/0/19-21
 
-On flux, ours:seamless beats every anchor on seam% and all% (97% against 89/86% for seamlessClone + re-paste
-and 0-29% for the recipes), but NOT on look%: Fooocus, InvokeAI and SD.Next pass 100% at every depth, d = 0
-included, because they composite 32-50 px beyond the mask (they change 12-21% of the outside pixels, max over
-cases) and the colour step is spread out there, where the rings and the |t| <= 12 profile do not look. Its two
-failures are hubble/horse at d = 6 and 16 (seam excess 0.27 and 0.28 > 0.25; poisson-only 0.03 and 0.04): on
-that dark photo the flux lift of the blacks (mostly additive, +10-14 levels) is read by the ring-mean colour
-gain as a gain of about 0.56-0.70 per channel (clipped at 0.67), which dims the generated detail inside.
+On flux, ours:seamless beats every anchor on seam% and all% (100% since 33af098, against 89/86% for
+seamlessClone + re-paste and 0-29% for the recipes) and ties the best on look%: Fooocus, InvokeAI and SD.Next pass
+100% look at every depth, d = 0 included, because they composite 32-50 px beyond the mask (they change 12-21% of
+the outside pixels, max over cases) and the colour step is spread out there, where the rings and the |t| <= 12
+profile do not look. Before 33af098 seamless had two failures, hubble/horse at d = 6 and 16 (seam excess 0.27 and
+0.28 > 0.25): the flux lift of the blacks (mostly additive) was read by the ring-mean colour gain as a gain of
+0.56-0.70, dimming the generated detail; the gain-and-offset ring fit reads it as an offset (0.02 and 0.02; exact,
+vae and shift unchanged: 100 / 96 / 100% at d >= 6, same run, 780 s).
 SD.Next's wavelet fix brings the removed object's low frequencies back (ring dE 4.5-7.6; the high-pass ghost
 metric does not see it); Forge's difference-weighted composite keeps the object's edge (ghost 0.33-0.40).
 """
