@@ -272,7 +272,7 @@ def cpu_part(repeat: int, steps: int, guidance: float, rows: list, detail: dict,
     del model
 
 
-def sdxl_cpu_part(repeat: int, steps: int, guidance: float, rows: list, detail: dict) -> None:
+def sdxl_cpu_part(repeat: int, steps: int, guidance: float, rows: list, detail: dict, warmup: bool = True) -> None:
     """inpaint() against the bare call with SDXL inpainting at random weights on the CPU (fp32)."""
     import torch
 
@@ -285,7 +285,8 @@ def sdxl_cpu_part(repeat: int, steps: int, guidance: float, rows: list, detail: 
     image, mask = scene(1024, mask_px=400)
     crop, crop_mask, box, size = bare_inputs(model, image, mask)
     kw = dict(model=model, steps=steps, guidance=guidance, seed=0)
-    timed(lambda: inpaint(image, mask, PROMPT, **kw), "warm-up SDXL inpaint() 1024")
+    if warmup:
+        timed(lambda: inpaint(image, mask, PROMPT, **kw), "warm-up SDXL inpaint() 1024")
     times, outs = interleaved(
         {
             "SDXL inpaint() 1024": lambda: inpaint(image, mask, PROMPT, **kw),
@@ -357,7 +358,7 @@ def main(argv=None) -> int:
     parser.add_argument("--repeat", type=int, default=2, help="timed runs per side (interleaved); medians compared")
     parser.add_argument("--steps", type=int, default=2, help="denoising steps for the CPU part (default 2)")
     parser.add_argument("--guidance", type=float, default=7.5, help="guidance for the CPU part (7.5: batch of 2)")
-    parser.add_argument("--no-warmup", action="store_true", help="CPU part: skip the untimed warm-up run")
+    parser.add_argument("--no-warmup", action="store_true", help="CPU parts: skip the untimed warm-up run")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--skip-cpu", action="store_true")
     parser.add_argument("--skip-gpu", action="store_true")
@@ -393,7 +394,7 @@ def main(argv=None) -> int:
         cpu_part(args.repeat, args.steps, args.guidance, rows, detail, warmup=not args.no_warmup)
         detail["load_average_after_cpu_part"] = os.getloadavg()
     if args.sdxl_cpu:
-        sdxl_cpu_part(args.repeat, 1, args.guidance, rows, detail)
+        sdxl_cpu_part(args.repeat, 1, args.guidance, rows, detail, warmup=not args.no_warmup)
     if not args.skip_gpu:
         if torch.cuda.is_available():
             gpu_part(args.repeat, rows, detail)
