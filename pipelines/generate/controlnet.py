@@ -39,7 +39,6 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
-from PIL import Image
 
 from ..errors import UserError, one_line
 from . import depth as depth_
@@ -248,43 +247,11 @@ class DepthEngine(DiffusionEngine):
                                "run it through generate.driver.run")
         return depth_.crop_depth(self._depth_map, self._image_size, self._box, size)
 
-    def _call(self, crop: np.ndarray, crop_mask: np.ndarray, prompt: str, negative_prompt: str | None,
-              seed: int, step) -> np.ndarray:
-        """One ControlNet pipeline call at the crop's size: DiffusionEngine._call's arguments (its step callback,
-        with the soft edge when asked) plus the control image and its scale."""
-        import torch
-
-        height, width = crop.shape[:2]
-        control = self.control_image((width, height))
-        loaded = self.loaded
-        with loaded.lock:
-            on_step, tensor_inputs = self.step_callback(crop, crop_mask, seed, step)
-
-        kwargs = dict(
-            prompt=prompt,
-            negative_prompt=negative_prompt,
-            image=Image.fromarray(crop),
-            mask_image=Image.fromarray(crop_mask.astype(np.uint8) * 255),
-            control_image=control[None],  # a batch of one (an HWC array would read as H images)
-            controlnet_conditioning_scale=self.control_scale,
-            height=height,
-            width=width,
-            strength=self.strength,
-            num_inference_steps=self.num_steps,
-            guidance_scale=self.guidance,
-            generator=torch.Generator(device="cpu").manual_seed(int(seed)),
-            output_type="np",
-            callback_on_step_end=on_step,
-            callback_on_step_end_tensor_inputs=tensor_inputs,
-        )
-        with loaded.lock, torch.inference_mode():
-            if loaded.pipe is None:
-                raise RuntimeError(f"model '{loaded.name}' was evicted from the model cache; load it again")
-            out = loaded.pipe(**kwargs)
-        images = np.asarray(out.images, dtype=np.float32)
-        if not np.isfinite(images).all():
-            raise RuntimeError("the model produced NaN/inf pixels (fp16 overflow?); try dtype fp32 or another VAE")
-        return (np.clip(images[0], 0.0, 1.0) * 255.0).round().astype(np.uint8)
+    def extra_kwargs(self, width: int, height: int) -> dict:
+        """The control image (the crop's depth; a batch of one: an HWC array would read as H images) and its
+        scale, on top of DiffusionEngine's call."""
+        return {"control_image": self.control_image((width, height))[None],
+                "controlnet_conditioning_scale": self.control_scale}
 
 
 @contextmanager

@@ -148,6 +148,10 @@ class DiffusionEngine(Engine):
 
         return on_step, []
 
+    def extra_kwargs(self, width: int, height: int) -> dict:
+        """More arguments for the pipeline call of a crop of this size (a subclass's control image); none here."""
+        return {}
+
     def _call(self, crop: np.ndarray, crop_mask: np.ndarray, prompt: str, negative_prompt: str | None,
               seed: int, step) -> np.ndarray:
         """One pipeline call at the crop's size; returns HWC uint8 RGB of the same size."""
@@ -172,6 +176,7 @@ class DiffusionEngine(Engine):
             output_type="np",
             callback_on_step_end=on_step,
             callback_on_step_end_tensor_inputs=tensor_inputs,
+            **self.extra_kwargs(width, height),
         )
         if self._params is not None:
             kwargs = {k: v for k, v in kwargs.items() if k in self._params}
