@@ -12,6 +12,8 @@ from typing import Any, Sequence
 import cv2
 import numpy as np
 from scipy import ndimage
+from skimage import graph as sk_graph
+from skimage import segmentation as sk_segmentation
 
 from .. import masks as mask_ops
 from ..errors import UserError
@@ -55,6 +57,12 @@ _RECT_SCALE = 0.75  # a box's region is solved at this fraction of max_side (smo
 # one max-flow solve, which the time budget cannot interrupt, grows faster than the pixel count)
 _PASS1_SCALE = 0.625  # pass 1 (clicks only, on the whole picture) works at this fraction of max_side
 _CANDIDATES = 5  # at most this many growing boxes when the clicks-only pass collapses or spills
+_SP_SEGMENTS = 250  # clicks: pass 1 grows a region of about this many SLIC superpixels from the clicked one ...
+_SP_BINS = 6  # ... comparing their feature histograms (this many bins per channel) with the region's ...
+_SP_STOP = 0.65  # ... adding the most similar neighbour until its Hellinger distance exceeds this ...
+_SP_MAX_SHARE = 0.5  # ... or the region would cover more than this share of the picture
+_SHARE_PENALTY = 0.5  # a hypothesis' separation score loses this much per share of the picture it covers
+_HYPOTHESIS_MARGIN = 0.05  # ... and must beat the colour-seeded one by this much
 _VOTE_BINS = 16  # boxes: _ring_vote's feature histograms have this many bins per channel ...
 _VOTE_BLUR = 2.0  # ... its score map is smoothed this much (px, working scale) ...
 _VOTE_THRESHOLD = 0.45  # ... and a score above this starts a pixel as probable background ...
@@ -79,9 +87,12 @@ class GrabCutSegmenter:
     (A box around the whole image, with positive clicks, is treated as clicks only.)
     Clicks only: pass 1 marks the whole image probable background and, around each positive click, the pixels
     connected to it through similar colours probable foreground (so the foreground colour model starts from what was
-    clicked); pass 2 re-runs the box recipe on pass 1's bounding box, grown by 15%. When pass 1 collapses onto the
-    click or spills over most of the image, boxes around the seeds grow by half until one's result neither collapses
-    nor reaches its edge.
+    clicked); a second pass-1 hypothesis starts from a region of SLIC superpixels grown from the clicked one by
+    feature-histogram similarity (_superpixel_region: it takes in the parts of a textured or multi-coloured object
+    unlike the clicked spot), and wins when its answer stands apart from a ring around it clearly better
+    (_separation, less _SHARE_PENALTY per share of the picture, by _HYPOTHESIS_MARGIN); pass 2 re-runs the box
+    recipe on pass 1's bounding box, grown by 15%. When pass 1 collapses onto the click or spills over most of the
+    image, boxes around the seeds grow by half until one's result neither collapses nor reaches its edge.
     Clicks are cumulative (pass all of them), so ``previous`` is only checked to belong to the same image: GrabCut
     starts again from all the clicks, which lets a negative click fully undo a region. Only the parts of the mask
     that a positive click touches are kept.
@@ -420,14 +431,87 @@ def _grabcut_seeded(
     sh, sw = small.shape[:2]
     r = max(1, int(round(radius * sx)))
     gc = np.full((sh, sw), cv2.GC_PR_BGD, np.uint8)
+    feats = _texture_features(small)
     seeds = _click_seeds(small, pos * (sx, sy), r)
     gc[seeds] = cv2.GC_PR_FGD
     _draw_clicks(gc, pos, neg, r, (sx, sy))
-    fg = _run_grabcut(_texture_features(small), gc, iterations, budget)
+    region = _superpixel_region(small, feats, pos * (sx, sy))
+    grown = gc.copy()
+    fg = _run_grabcut(feats, gc, iterations, budget)
+    if np.count_nonzero(region & ~seeds) > 0.5 * np.count_nonzero(seeds) and budget.allows(gc.size):
+        # one more hypothesis: GrabCut started from the superpixel region; the one that separates better from the
+        # ring around it wins
+        grown[region & (grown == cv2.GC_PR_BGD)] = cv2.GC_PR_FGD
+        other = _run_grabcut(feats, grown, iterations, budget)
+        if (_separation(feats, other) - _SHARE_PENALTY * other.mean()
+                > _separation(feats, fg) - _SHARE_PENALTY * fg.mean() + _HYPOTHESIS_MARGIN):
+            fg = other
     if (sh, sw) != (h, w):
         fg = _upscale(fg, w, h)
         seeds = cv2.resize(seeds.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
     return _keep_clicked(fg, pos), seeds
+
+
+def _superpixel_region(rgb: np.ndarray, feats: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """The region a click most likely lies in, HW bool: ``rgb`` (HWC uint8 RGB) cut into about _SP_SEGMENTS SLIC
+    superpixels (skimage.segmentation.slic, 5 iterations); from the clicked one (each click at ``pos``, (x, y) in
+    rgb's pixels), the adjacent superpixel (skimage.graph.rag_boundary's graph) whose histogram of ``feats`` (HWC
+    uint8, _SP_BINS per channel) is closest to the region's (Hellinger distance) joins it, until the closest is
+    farther than _SP_STOP or the region would cover more than _SP_MAX_SHARE of the picture. Unlike the colour seeds,
+    it takes in the parts of a textured or multi-coloured object that look unlike the clicked spot."""
+    h, w = rgb.shape[:2]
+    labels = sk_segmentation.slic(rgb, n_segments=_SP_SEGMENTS, compactness=10, max_num_iter=5, start_label=0)
+    n, nb = int(labels.max()) + 1, _SP_BINS ** 3
+    q = (feats.astype(np.int32) * _SP_BINS) // 256
+    idx = (q[..., 0] * _SP_BINS + q[..., 1]) * _SP_BINS + q[..., 2]
+    hist = np.bincount((labels * nb + idx).ravel(), minlength=n * nb).reshape(n, nb).astype(np.float64)
+    size = hist.sum(axis=1)
+    norm = hist / np.maximum(size, 1)[:, None]
+    rag = sk_graph.rag_boundary(labels, np.zeros((h, w)))
+    region = np.zeros(n, bool)
+    limit = _SP_MAX_SHARE * h * w
+    for x, y in pos:
+        start = int(labels[min(h - 1, max(0, int(y))), min(w - 1, max(0, int(x)))])
+        if region[start]:
+            continue
+        grown = np.zeros(n, bool)
+        grown[start] = True
+        total, area = hist[start].copy(), size[start]
+        front = set(rag.neighbors(start))
+        while front:
+            cand = np.fromiter(front, int)
+            dist = np.sqrt(np.maximum(0.0, 1.0 - np.sqrt(norm[cand] * (total / total.sum())).sum(axis=1)))
+            k = int(np.argmin(dist))
+            v = int(cand[k])
+            if dist[k] > _SP_STOP or area + size[v] > limit:
+                break
+            grown[v] = True
+            total += hist[v]
+            area += size[v]
+            front.discard(v)
+            front.update(u for u in rag.neighbors(v) if not grown[u])
+        region |= grown
+    return region[labels]
+
+
+def _separation(feats: np.ndarray, mask: np.ndarray) -> float:
+    """How well ``mask`` (HW bool) stands apart from a ring around it in ``feats`` (HWC uint8): 1 - the
+    Bhattacharyya coefficient of their feature histograms (_SP_BINS per channel); the ring is as wide as a quarter
+    of the square root of the mask's area (at least 3 px). 0 for an empty mask or one without a ring."""
+    area = int(np.count_nonzero(mask))
+    if area == 0:
+        return 0.0
+    width = max(3, int(round(0.25 * math.sqrt(area))))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * width + 1, 2 * width + 1))
+    ring = cv2.dilate(mask.astype(np.uint8), kernel).astype(bool) & ~mask
+    if not ring.any():
+        return 0.0
+    q = (feats.astype(np.int32) * _SP_BINS) // 256
+    idx = (q[..., 0] * _SP_BINS + q[..., 1]) * _SP_BINS + q[..., 2]
+    nb = _SP_BINS ** 3
+    h_in = np.bincount(idx[mask], minlength=nb) / area
+    h_ring = np.bincount(idx[ring], minlength=nb) / np.count_nonzero(ring)
+    return float(1.0 - np.sqrt(h_in * h_ring).sum())
 
 
 def _click_seeds(image: np.ndarray, pos: np.ndarray, radius: int) -> np.ndarray:
