@@ -675,7 +675,7 @@ _THIN_LEGS = {(6, 0): "box IoU 0.70: background between the legs kept"}
     for i, j in SCENES])
 def test_grabcut_click_and_box_on_real_photos(i, j):
     image, gt = scene(i, j, seed=100 + i)
-    gc = S.GrabCutSegmenter()
+    gc = S.GrabCutSegmenter(time_budget=None)  # quality, not the budget: no wall-clock cut-off
     clicked = gc.segment(image, positive=[centre_click(gt)])
     boxed = gc.segment(image, box=loose_box(gt))
     assert clicked.engine == boxed.engine == "grabcut (fallback: no SAM 2.1 or SAM weights on disk)" and clicked.is_fallback
@@ -708,7 +708,7 @@ def test_grabcut_box_keeps_a_distractor_inside_it_until_a_negative_click(host):
            for c in lab_pal]
     image = image.copy()
     image[disc] = PALETTE[int(np.argmax(far))]
-    gc = S.GrabCutSegmenter()
+    gc = S.GrabCutSegmenter(time_budget=None)  # quality, not the budget: no wall-clock cut-off
     first = gc.segment(image, box=box)
     assert first.mask[disc].mean() > 0.9  # the known limit
     fixed = gc.segment(image, box=box, negative=[(cx, cy)], previous=first)
@@ -717,7 +717,7 @@ def test_grabcut_box_keeps_a_distractor_inside_it_until_a_negative_click(host):
 
 def test_grabcut_is_repeatable_and_handles_a_whole_image_box():
     image, gt = scene(2, 1, seed=5)
-    gc = S.GrabCutSegmenter()
+    gc = S.GrabCutSegmenter(time_budget=None)  # quality, not the budget: no wall-clock cut-off
     a = gc.segment(image, positive=[centre_click(gt)])
     b = gc.segment(image, positive=[centre_click(gt)])
     assert np.array_equal(a.mask, b.mask)
@@ -745,7 +745,7 @@ def test_grabcut_separates_an_object_by_its_texture():
     feats = GC._texture_features(image)
     assert feats.shape == image.shape and feats.dtype == np.uint8
     assert np.array_equal(feats, GC._texture_features(image.copy()))  # a pure function of the picture
-    gc = S.GrabCutSegmenter()
+    gc = S.GrabCutSegmenter(time_budget=None)  # quality, not the budget: no wall-clock cut-off
     boxed = gc.segment(image, box=loose_box(truth, pad=6))
     clicked = gc.segment(image, positive=[centre_click(truth)])
     assert iou(boxed.mask, truth) >= 0.85, iou(boxed.mask, truth)
@@ -811,7 +811,7 @@ def test_grabcut_superpixel_region_takes_in_a_multicoloured_object_and_separatio
 @pytest.mark.skipif(os.environ.get("SEGMENT_SWEEP") != "1", reason="set SEGMENT_SWEEP=1 for the full sweep")
 def test_grabcut_sweep_all_photos_and_shapes():
     rows = []
-    gc = S.GrabCutSegmenter()
+    gc = S.GrabCutSegmenter(time_budget=None)  # quality, not the budget: no wall-clock cut-off
     for i in range(len(PHOTOS)):
         for j in range(3):
             image, gt = scene(i, j, seed=1000 + 3 * i + j)
