@@ -182,14 +182,16 @@ def bare_inputs(model, image, mask, **kw):
     return pixels, crop_mask, crop.box, crop.size
 
 
-def bare_call(model, crop, crop_mask, steps, guidance, seed):
-    """A plain diffusers call: the baseline for the overhead ratio."""
+def bare_call(model, crop, crop_mask, steps, guidance, seed, strength=1.0):
+    """A plain diffusers call: the baseline for the overhead ratio (strength as inpaint() passes it: the SDXL
+    pipeline's own default, 0.9999, would leave no step at 1 step)."""
     import torch
     from PIL import Image
 
     return model.pipe(
         prompt=PROMPT, image=Image.fromarray(crop), mask_image=Image.fromarray(crop_mask.astype(np.uint8) * 255),
         height=crop.shape[0], width=crop.shape[1], num_inference_steps=steps, guidance_scale=guidance,
+        strength=strength,
         generator=torch.Generator(device="cpu").manual_seed(seed), output_type="np",
     ).images[0]
 
