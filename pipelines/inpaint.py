@@ -35,6 +35,7 @@ from .generate.checks import (
     check_cancel,
     check_feather,
     check_float,
+    check_generation,
     check_int,
     check_method,
 )
@@ -138,16 +139,7 @@ def inpaint(
     t_start = time.perf_counter()
     if not isinstance(prompt, str) or not isinstance(negative_prompt or "", str):
         raise UserError("prompt and negative_prompt must be strings")
-    strength = check_float(strength, "strength")
-    if not 0.0 < strength <= 1.0:
-        raise UserError(f"strength must be in (0, 1], got {strength}")
-    steps = check_int(steps, "steps", 1, 1000)
-    if min(int(steps * strength), steps) < 1:
-        raise UserError(f"steps x strength = {steps} x {strength} leaves no denoising step; raise one of them")
-    if guidance is not None:
-        guidance = check_float(guidance, "guidance")
-        if guidance < 0:
-            raise UserError(f"guidance must be >= 0, got {guidance}")
+    strength, steps, guidance = check_generation(strength, steps, guidance)
     variants = check_int(variants, "variants", 1, MAX_VARIANTS)
     if seed is not None:
         seed = check_int(seed, "seed", 0, MAX_SEED - MAX_VARIANTS)

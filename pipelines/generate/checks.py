@@ -67,3 +67,20 @@ def check_cancel(cancel, done: int = 0, total: int = 0) -> None:
     if cancel is not None and cancel.is_set():
         where = f" after step {done} of {total}" if total else ""
         raise Cancelled(f"inpainting cancelled{where}")
+
+
+def check_generation(strength, steps, guidance) -> tuple[float, int, float | None]:
+    """The diffusion settings every entry point checks, whichever engine runs (a value out of range is an error
+    even where the engine ignores it): strength in (0, 1], steps in [1, 1000] leaving at least one step at that
+    strength, guidance >= 0 or None (the model's default). Returns them checked."""
+    strength = check_float(strength, "strength")
+    if not 0.0 < strength <= 1.0:
+        raise UserError(f"strength must be in (0, 1], got {strength}")
+    steps = check_int(steps, "steps", 1, 1000)
+    if min(int(steps * strength), steps) < 1:
+        raise UserError(f"steps x strength = {steps} x {strength} leaves no denoising step; raise one of them")
+    if guidance is not None:
+        guidance = check_float(guidance, "guidance")
+        if guidance < 0:
+            raise UserError(f"guidance must be >= 0, got {guidance}")
+    return strength, steps, guidance

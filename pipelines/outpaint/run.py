@@ -15,7 +15,15 @@ import numpy as np
 
 from .. import io, masks
 from ..errors import UserError
-from ..generate.checks import ProgressFn, check_cancel, check_feather, check_float, check_int, check_method
+from ..generate.checks import (
+    ProgressFn,
+    check_cancel,
+    check_feather,
+    check_float,
+    check_generation,
+    check_int,
+    check_method,
+)
 from ..generate.result import InpaintResult, jsonable
 from .drift import DRIFT_STRENGTH, _anchor_correct_window, _lab_stats, colour_drift
 from .plan import (
@@ -249,6 +257,7 @@ def outpaint(
     method = check_method(method)
     feather = check_feather(feather)
     auto_feather = feather is None and method == "seamless"
+    strength, steps, guidance = check_generation(strength, steps, guidance)  # checked for every engine
     max_new_fraction = check_float(max_new_fraction, "max_new_fraction")
     if not 0.0 < max_new_fraction <= 0.9:
         raise UserError(f"max_new_fraction must be in (0, 0.9], got {max_new_fraction}")
