@@ -24,10 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
-CLASSICAL_ENGINES = ("telea", "ns")
+from pipelines.generate.engines import CLASSICAL as CLASSICAL_ENGINES
+from pipelines.generate.engines import NAMES
+
+ENGINES = NAMES
+"""The engines the app offers: every engine pipelines.inpaint takes."""
 PROMPTLESS_ENGINES = ("lama",) + CLASSICAL_ENGINES
 """Engines that take no prompt, seed, strength or model choice (LaMa and the OpenCV fills)."""
-ENGINES = ("diffusers", "lama") + CLASSICAL_ENGINES
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,8 @@ from .generate.checks import (
     check_method,
 )
 from .generate.driver import DEFAULT_MARGIN, GROUP_GAP, generation_size, resize_image, resize_mask
+from .generate.engines import CLASSICAL
+from .generate.engines import NAMES as ENGINES
 from .generate.prepare import DEFAULT_GROW, MIN_SIDE, Prepared, prepare
 from .generate.result import InpaintResult, jsonable, rank
 
@@ -49,8 +51,6 @@ __all__ = [
     "resize_image", "resize_mask",
 ]
 
-ENGINES = ("diffusers", "lama", "telea", "ns")
-CLASSICAL = ("telea", "ns")
 _IGNORED_DEFAULTS = {"model": None, "seed": None, "variants": 1, "prefill": False}
 
 

@@ -383,6 +383,11 @@ def _load_pipeline(
         hint = ("FLUX.1 [dev]/[schnell] are not inpainting models: use FLUX.1 Fill (preset flux-fill); "
                 if name.startswith("Flux") else "")
         raise ModelLoadError(f"model '{key}' loads as {name}; supported are {SUPPORTED_KINDS}; {hint}" + remedy(key))
+    return place(pipe, device, offload)
+
+
+def place(pipe: Any, device: str, offload: bool = False) -> Any:
+    """A loaded pipeline, quiet (no progress bar) and on ``device``, or with model CPU offload (cuda only)."""
     pipe.set_progress_bar_config(disable=True)
     if offload and device.startswith("cuda"):
         pipe.enable_model_cpu_offload(device=device)

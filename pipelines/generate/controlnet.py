@@ -181,12 +181,7 @@ def _load_pipeline(key: str, kind: str, dtype: Any, device: str, offload: bool, 
             f"ControlNet '{controlnet_name}' (cross-attention {gives}) does not fit the base '{key}' "
             f"(cross-attention {wants}): give a ControlNet of the base's family (--controlnet)"
         )
-    pipe.set_progress_bar_config(disable=True)
-    if offload and device.startswith("cuda"):
-        pipe.enable_model_cpu_offload(device=device)
-    else:
-        pipe.to(device)
-    return pipe
+    return models.place(pipe, device, offload)
 
 
 # ---------------------------------------------------------------------------------------------------------------

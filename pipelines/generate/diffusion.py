@@ -112,12 +112,7 @@ class DiffusionEngine(Engine):
             # with the product kept as a float (SD's keeps int(n x strength))
             n = self.num_steps
             return n - int(max(n - min(n * self.strength, n), 0))
-        pipe = self.loaded.pipe
-        scheduler = type(pipe.scheduler).from_config(pipe.scheduler.config)
-        scheduler.set_timesteps(self.num_steps)
-        init = min(int(self.num_steps * self.strength), self.num_steps)
-        start = max(self.num_steps - init, 0)
-        return len(scheduler.timesteps[start * getattr(scheduler, "order", 1):])
+        return len(self.timesteps())
 
     def fill(self, crop, crop_mask, *, prompt, negative_prompt, seed, step):
         if self.prefill:
@@ -127,11 +122,14 @@ class DiffusionEngine(Engine):
         return self._call(crop, crop_mask, prompt, negative_prompt, seed, step)
 
     def timesteps(self) -> list:
-        """The timesteps one call runs (after strength), in order, as the pipeline's get_timesteps takes them."""
+        """The timesteps one SD/SDXL call runs (after strength), in order, as the pipeline's get_timesteps takes
+        them: the scheduler's last int(steps x strength) steps (times its order)."""
         pipe = self.loaded.pipe
         scheduler = type(pipe.scheduler).from_config(pipe.scheduler.config)
         scheduler.set_timesteps(self.num_steps)
-        return list(scheduler.timesteps[-self.steps():])
+        init = min(int(self.num_steps * self.strength), self.num_steps)
+        start = max(self.num_steps - init, 0)
+        return list(scheduler.timesteps[start * getattr(scheduler, "order", 1):])
 
     def step_callback(self, crop: np.ndarray, crop_mask: np.ndarray, seed: int, step):
         """(callback_on_step_end, its tensor inputs) for one call: progress and cancel after every step, and with a

@@ -19,6 +19,10 @@ from ..errors import UserError
 MODULES = {"diffusers": "diffusion", "lama": "lama"}
 """Engine name -> the module of this package whose lease() makes it."""
 CONTROLS = {"depth": "controlnet"}
+CLASSICAL = ("telea", "ns")
+"""The OpenCV fills: no lease, classical.ClassicalEngine."""
+NAMES = (*MODULES, *CLASSICAL)
+"""Every engine name inpaint() and outpaint() take."""
 """Control name (the diffusers engine's ``control``) -> the module whose lease() makes the controlled engine."""
 
 

@@ -24,6 +24,8 @@ from ..generate.checks import (
     check_int,
     check_method,
 )
+from ..generate.engines import CLASSICAL
+from ..generate.engines import NAMES as ENGINES
 from ..generate.result import InpaintResult, jsonable
 from .drift import DRIFT_STRENGTH, _anchor_correct_window, _lab_stats, colour_drift
 from .plan import (
@@ -38,9 +40,6 @@ from .plan import (
     plan_windows,
 )
 from .prefill import _as_rgb, _lab, border_ring, prefill, refill
-
-ENGINES = ("diffusers", "lama", "telea", "ns")
-CLASSICAL = ("telea", "ns")
 
 DEFAULT_FEATHER = 1.0
 """Cross-fade width (px) of joins between generated strips when feather=None (method "seamless"). The
