@@ -182,16 +182,16 @@ def bare_inputs(model, image, mask, **kw):
     return pixels, crop_mask, crop.box, crop.size
 
 
-def bare_call(model, crop, crop_mask, steps, guidance, seed, strength=1.0):
+def bare_call(model, crop, crop_mask, steps, guidance, seed, strength=1.0, batch=1):
     """A plain diffusers call: the baseline for the overhead ratio (strength as inpaint() passes it: the SDXL
-    pipeline's own default, 0.9999, would leave no step at 1 step)."""
+    pipeline's own default, 0.9999, would leave no step at 1 step); ``batch`` images of the crop at once."""
     import torch
     from PIL import Image
 
     return model.pipe(
         prompt=PROMPT, image=Image.fromarray(crop), mask_image=Image.fromarray(crop_mask.astype(np.uint8) * 255),
         height=crop.shape[0], width=crop.shape[1], num_inference_steps=steps, guidance_scale=guidance,
-        strength=strength,
+        strength=strength, num_images_per_prompt=batch,
         generator=torch.Generator(device="cpu").manual_seed(seed), output_type="np",
     ).images[0]
 
@@ -307,27 +307,52 @@ def sdxl_cpu_part(repeat: int, steps: int, guidance: float, rows: list, detail: 
     del model
 
 
-def gpu_part(repeat: int, rows: list, detail: dict) -> None:
+def gpu_part(repeat: int, rows: list, detail: dict, batch: int = 4, device: str = "cuda",
+             which: tuple[str, ...] = ("sd15", "sdxl")) -> None:
+    """fp16, 30 steps, guidance 7.5 on the GPU: inpaint() against the bare call on the same crop (interleaved), and
+    the bare call with ``batch`` crops of one shape at once (num_images_per_prompt), whose time / batch is the
+    GPU-seconds per crop a batch job pays."""
     import torch
 
     from pipelines.inpaint import inpaint
 
-    detail["gpu"] = torch.cuda.get_device_name(0)
-    for name, build, size in (("SD 1.5 inpainting", build_sd15, 512), ("SDXL inpainting", build_sdxl, 1024)):
-        model = build("cuda", torch.float16)
+    cuda = device.startswith("cuda")
+    detail["gpu"] = torch.cuda.get_device_name(0) if cuda else f"{device} (smoke)"
+    for key, name, build, size in (("sd15", "SD 1.5 inpainting", build_sd15, 512),
+                                   ("sdxl", "SDXL inpainting", build_sdxl, 1024)):
+        if key not in which:
+            continue
+        t0 = time.perf_counter()
+        model = build(device, torch.float16 if cuda else torch.float32)
+        detail[f"gpu_build_s_{size}"] = round(time.perf_counter() - t0, 1)
         image, mask = scene(size, mask_px=int(size * 0.6))
+        crop, crop_mask, box, csize = bare_inputs(model, image, mask)
         kw = dict(model=model, steps=30, guidance=7.5, seed=0)
         timed(lambda: inpaint(image, mask, PROMPT, **kw), f"warm-up {name}")
-        times = []
-        for _ in range(repeat):
-            t, res = timed(lambda: inpaint(image, mask, PROMPT, **kw), name)
-            times.append(t)
-        rows.append(_row(f"gpu latency: {name}", detail["gpu"], f"{size}x{size}, 30 steps, fp16, guidance 7.5",
-                         times, None, None))
+        timed(lambda: bare_call(model, crop, crop_mask, 30, 7.5, 0), f"warm-up bare {name}")
+        times, outs = interleaved(
+            {
+                f"{name} inpaint()": lambda: inpaint(image, mask, PROMPT, **kw),
+                f"{name} bare call": lambda: bare_call(model, crop, crop_mask, 30, 7.5, 0),
+                f"{name} bare x{batch}": lambda: bare_call(model, crop, crop_mask, 30, 7.5, 0, batch=batch),
+            },
+            repeat,
+        )
+        res = outs[f"{name} inpaint()"]
+        assert res.boxes == [box] and res.sizes == [csize], (res.boxes, box, res.sizes, csize)
+        setup = f"{size}x{size} image, crop {box_str(box)} -> {csize[0]}x{csize[1]}, 30 steps, fp16, guidance 7.5"
+        rows.append(_row(f"gpu overhead: {name} inpaint() vs bare", detail["gpu"], setup,
+                         times[f"{name} inpaint()"], times[f"{name} bare call"], 1.05))
+        per_crop = [t / batch for t in times[f"{name} bare x{batch}"]]
+        rows.append(_row(f"gpu per crop, batch {batch} vs 1: {name}", detail["gpu"], setup,
+                         per_crop, times[f"{name} bare call"], None))
         detail[f"gpu_stage_timings_{size}"] = res.timings
         model.pipe = None
         del model
-        torch.cuda.empty_cache()
+        if cuda:
+            detail[f"gpu_peak_memory_gb_{size}"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats()
 
 
 def box_str(box) -> str:
@@ -340,7 +365,9 @@ def _row(name, device, setup, ours, base, limit) -> dict:
     row = {"name": name, "device": device, "setup": setup, "ours_s": ours, "ours_median_s": med}
     if base is not None:
         bmed = statistics.median(base)
-        row.update(baseline_s=base, baseline_median_s=bmed, ratio=med / bmed, limit=limit, within=med / bmed <= limit)
+        row.update(baseline_s=base, baseline_median_s=bmed, ratio=med / bmed, limit=limit)
+        if limit is not None:
+            row["within"] = med / bmed <= limit
     return row
 
 
@@ -366,6 +393,9 @@ def main(argv=None) -> int:
     parser.add_argument("--skip-gpu", action="store_true")
     parser.add_argument("--sdxl-cpu", action="store_true",
                         help="also SDXL inpainting on the CPU at its real architecture (1 step, ~14 GB, slow)")
+    parser.add_argument("--gpu-models", default="sd15,sdxl", help="GPU part: sd15, sdxl or both (default)")
+    parser.add_argument("--gpu-batch", type=int, default=4, help="GPU part: crops per batched call (default 4)")
+    parser.add_argument("--gpu-device", default="cuda", help=argparse.SUPPRESS)  # cpu: a smoke run of the GPU part
     parser.add_argument("--smoke", action="store_true",
                         help="tiny stand-in architectures: checks the script runs, measures nothing meaningful")
     parser.add_argument("--out", default=str(ROOT / "bench" / "out"), help="folder for the JSON")
@@ -398,8 +428,9 @@ def main(argv=None) -> int:
     if args.sdxl_cpu:
         sdxl_cpu_part(args.repeat, 1, args.guidance, rows, detail, warmup=not args.no_warmup)
     if not args.skip_gpu:
-        if torch.cuda.is_available():
-            gpu_part(args.repeat, rows, detail)
+        if torch.cuda.is_available() or not args.gpu_device.startswith("cuda"):
+            gpu_part(args.repeat, rows, detail, batch=args.gpu_batch, device=args.gpu_device,
+                     which=tuple(x.strip() for x in args.gpu_models.split(",")))
         else:
             detail["gpu"] = "not measured: CUDA is not available on this machine"
             print("GPU part skipped: CUDA is not available here (figures not measured)")
