@@ -84,6 +84,7 @@ def inpaint(
     controlnet: str | None = None,
     depth_model: str | None = None,
     soft_edge: float = 0.0,
+    reports: bool = True,
 ) -> InpaintResult:
     """Inpaint ``image`` where ``mask`` is True; pixels where it is False come back byte-identical.
 
@@ -116,6 +117,8 @@ def inpaint(
     soft_edge       diffusers only: px (at the model's resolution) over which the denoising strength ramps up from
                     the mask's edge inward (differential diffusion, generate.soft_edge), so the model continues the
                     surroundings near the seam; 0 (default) repaints the whole mask alike. The outside stays locked.
+    reports         False skips the seam reports (a caller that measures them itself, as the batch job's report
+                    stage does): the variants stay in seed order and their reports hold the outside measurements only
     controlnet, depth_model  control "depth" only: the ControlNet (hub id or folder) and the transformers depth
                     model (hub id or folder) instead of the defaults for the model's family (generate.controlnet)
 
@@ -155,7 +158,7 @@ def inpaint(
                  for name, value in {"model": model, "seed": seed, "variants": variants, "prefill": prefill}.items()
                  if value is not None and value != _IGNORED_DEFAULTS[name]]
         return _run(prep, classical, prompt, negative_prompt, [None], method, feather, context_margin, progress,
-                    cancel, notes, t_start, 0.0)
+                    cancel, notes, t_start, 0.0, reports)
     prep = prepare(image, mask, grow)
     check_cancel(cancel)
     if seed is None:
@@ -177,13 +180,13 @@ def inpaint(
         if not engine_.uses_seed:
             seeds = [None]
         return _run(prep, engine_, prompt, negative_prompt, seeds, method, feather, context_margin, progress,
-                    cancel, notes, t_start, t_load)
+                    cancel, notes, t_start, t_load, reports)
 
 
 def _run(prep, engine, prompt, negative_prompt, seeds, method, feather, context_margin, progress, cancel, notes,
-         t_start, t_load) -> InpaintResult:
+         t_start, t_load, reports=True) -> InpaintResult:
     from .generate import driver
 
     return driver.run(prep, engine, prompt=prompt, negative_prompt=negative_prompt, seeds=seeds, method=method,
                       feather=feather, context_margin=context_margin, progress=progress, cancel=cancel, notes=notes,
-                      t_start=t_start, t_load=t_load)
+                      t_start=t_start, t_load=t_load, reports=reports)
