@@ -65,8 +65,10 @@ _SHARE_PENALTY = 0.5  # a hypothesis' separation score loses this much per share
 _HYPOTHESIS_MARGIN = 0.05  # ... and must beat the colour-seeded one by this much
 _VOTE_BINS = 16  # boxes: _ring_vote's feature histograms have this many bins per channel ...
 _VOTE_BLUR = 2.0  # ... its score map is smoothed this much (px, working scale) ...
-_VOTE_THRESHOLD = 0.45  # ... and a score above this starts a pixel as probable background ...
+_VOTE_THRESHOLDS = (0.45, 0.3)  # ... a score above a threshold starts a pixel as probable background (one start
+# per threshold, the better separated answer wins) ...
 _VOTE_MIN_FG = 0.1  # ... unless that leaves less than this fraction of the box probable foreground
+_START_MIN_CHANGE = 0.01  # a further start is solved only when it differs from the first in this share of pixels
 _FLAT_STEP = 2  # neighbours (working image, blurred) closer than this in every channel belong to one flat area ...
 _FLAT_COVER = 0.98  # ... and a flat area around the click covering this much of the picture leaves nothing to separate;
 _FLAT_AREA = 0.25  # one covering this much is the answer (GrabCut's max-flow crawls on a large flat area)
@@ -83,7 +85,9 @@ class GrabCutSegmenter:
     own edge is probable background (a box is drawn loosely around the object), inside is probable foreground,
     positive/negative clicks are definite foreground/background discs; before GrabCut, the inside starts as probable
     background where its features are about as common in the ring (and the box's edge) as inside (_ring_vote: a box
-    is mostly background for a thin or holed object, and a foreground model started from the whole box keeps it).
+    is mostly background for a thin or holed object, and a foreground model started from the whole box keeps it); the
+    vote runs at two thresholds, each start is solved, and the answer that stands apart from a ring around it better
+    (_separation) wins.
     (A box around the whole image, with positive clicks, is treated as clicks only.)
     Clicks only: pass 1 marks the whole image probable background and, around each positive click, the pixels
     connected to it through similar colours probable foreground (so the foreground colour model starts from what was
@@ -579,15 +583,30 @@ def _grabcut_rect(
         prev = cv2.resize(previous[ry0:ry1, rx0:rx1].astype(np.uint8), (sw, sh), interpolation=cv2.INTER_NEAREST)
         gc[(gc == cv2.GC_PR_FGD) & (prev == 0)] = cv2.GC_PR_BGD
     feats = _texture_features(small)
+    starts = [gc]
     if previous is None:
-        _ring_vote(feats, gc)
-    _draw_clicks(gc, pos, neg, max(1, int(round(radius * sx))), (sx, sy), (rx0, ry0))
-    if not np.any((gc == cv2.GC_BGD) | (gc == cv2.GC_PR_BGD)):
-        # The rectangle is the whole image: let the image's outer frame stand for the background.
-        frame = np.zeros_like(gc, bool)
-        frame[[0, -1], :] = frame[:, [0, -1]] = True
-        gc[frame & (gc != cv2.GC_FGD)] = cv2.GC_PR_BGD
+        # two starts: the ring vote at two thresholds (a box holds more or less background like the ring)
+        starts = [gc.copy() for _ in _VOTE_THRESHOLDS]
+        for start, threshold in zip(starts, _VOTE_THRESHOLDS):
+            _ring_vote(feats, start, threshold)
+    r = max(1, int(round(radius * sx)))
+    for start in starts:
+        _draw_clicks(start, pos, neg, r, (sx, sy), (rx0, ry0))
+        if not np.any((start == cv2.GC_BGD) | (start == cv2.GC_PR_BGD)):
+            # The rectangle is the whole image: let the image's outer frame stand for the background.
+            frame = np.zeros_like(start, bool)
+            frame[[0, -1], :] = frame[:, [0, -1]] = True
+            start[frame & (start != cv2.GC_FGD)] = cv2.GC_PR_BGD
+    gc = starts[0]
     fg = _run_grabcut(feats, gc.copy(), iterations, budget)
+    for start in starts[1:]:
+        # another start is solved only where it differs and the budget allows; the answer that stands apart from
+        # the ring around it better wins (_separation)
+        if np.count_nonzero(start != gc) < _START_MIN_CHANGE * start.size or not budget.allows(start.size):
+            continue
+        other = _run_grabcut(feats, start.copy(), iterations, budget)
+        if _separation(feats, other) > _separation(feats, fg):
+            gc, fg = start, other
     if budget.allows(gc.size):
         fg = _refine_edge(small, gc, fg, budget)
     fg = _upscale(fg, cw, ch)
@@ -596,7 +615,7 @@ def _grabcut_rect(
     return _keep_clicked(out, pos)
 
 
-def _ring_vote(feats: np.ndarray, gc: np.ndarray) -> None:
+def _ring_vote(feats: np.ndarray, gc: np.ndarray, threshold: float = _VOTE_THRESHOLDS[0]) -> None:
     """Relabel ``gc``'s probable foreground (in place) as probable background where the features (``feats``, HWC
     uint8) are about as common in the definite-background ring as inside: a box holds background too, and GrabCut's
     foreground model, started from the whole box, keeps it. Per quantised feature bin, bg = ring share / (ring share
@@ -618,7 +637,7 @@ def _ring_vote(feats: np.ndarray, gc: np.ndarray) -> None:
     h_in = ndimage.uniform_filter(h_in, 3) / inside.sum()
     score = (h_ring / np.maximum(h_ring + h_in, 1e-12)).ravel()[idx]
     score = cv2.GaussianBlur(score.astype(np.float32), (0, 0), _VOTE_BLUR)
-    bg = inside & (score > _VOTE_THRESHOLD)
+    bg = inside & (score > threshold)
     if np.count_nonzero(inside & ~bg) >= _VOTE_MIN_FG * inside.sum():
         gc[bg] = cv2.GC_PR_BGD
 
