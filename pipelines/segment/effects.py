@@ -29,18 +29,27 @@ factor all along a boundary.
    MIN_DARKENING too, or when the median chromaticity changes by more than CHROMA_TOLERANCE.
    The penumbra's width comes from how the contrast grows with the distance from the edge (an erf profile).
 4. The rendered shadow (the mapped silhouette s blurred by the penumbra, darkening 1 - exp(-d s)) where it darkens by
-   more than VISIBLE_DARKENING (at least out to s = 0.5), outside the object, is then reshaped by pixel evidence
+   more than VISIBLE_DARKENING (at least out to s = 0.5), outside the object, and its reshaping by pixel evidence
    (REFINE): in a zone ZONE object sizes around it, each pixel's darkening against the lit surface (log luminance
    and chromaticity filled in from outside the zone by normalized convolution), hue-checked (PIXEL_CHROMA), grown by
    hysteresis (HIGH x d seeds inside the rendered shadow, LOW x d or LOW_ABS to grow), plus the rendered shadow where
-   it is darker by KEEP_TEMPLATE x d.
+   it is darker by KEEP_TEMPLATE x d. Both, and both again for the best plain projection (no tilt, lift or
+   footprint) when a shape variant won (ALTERNATIVES), are candidates; the one whose own outline is darker inside by
+   d / 2 along the largest fraction of its length wins (pixel evidence follows dark texture on busy surfaces, the
+   rendered projection misses a 3D object's fatter shadow: the outline tells which one fits).
+5. Ambient occlusion (OCCLUSION), looked for whether or not a cast shadow was found: around the footprint (the
+   object's lowest FOOT, swept up the picture by FOOT_DEPTHS), the darkening against the lit surface (filled in from
+   outside OCC_REACH object widths) is fitted as c + amp exp(-distance / decay) for each decay in DECAYS (least
+   squares on samples OCC_STEP px apart, the cast shadow left out); it is occlusion when the fit's t statistic
+   reaches OCC_MIN_T, amp reaches OCC_MIN_AMP, the darkening is there left and right of the footprint (OCC_SIDES of
+   amp each) and the hue is kept; the suggestion adds where the fitted darkening exceeds VISIBLE_DARKENING.
 
 Limits (bench/effects.py, seven kinds of shadow on real photos): the fit finds a shadow whose outline is close to one
-of these projections; a 3D object's shadow under an area light, on bumpy ground or with ambient occlusion at the
-base is found in part or not at all; ambient occlusion alone (overcast light) is not looked for; thin, weak shadows
-(nearly edge-on, darkening under ~30%) are often missed; surfaces with stripes of their own colour can give a small
-false suggestion. A hovering object's detached shadow is found on plain ground only when the lift's cost is low
-(then grass stripes fit too).
+of these projections; a 3D object's shadow under an area light or on bumpy ground is found in part or not at all;
+ambient occlusion is found on plain ground only, and its extent only roughly (the footprint is guessed from the
+object's outline); thin, weak shadows (nearly edge-on, darkening under ~30%) are often missed; surfaces with stripes
+of their own colour can give a small false suggestion. A hovering object's detached shadow is found on plain ground
+only when the lift's cost is low (then grass stripes fit too).
 
 With ``light`` the projections are restricted to those falling away from the light (within LIGHT_CONE).
 The search runs only in a box of a few object sizes around the object, at a working scale where the object is
@@ -62,7 +71,8 @@ MIN_DARKENING = 0.15  # a shadow darkens its surface by at least this factor (1 
 MIN_SUPPORT = 0.5  # ... at no fewer than this fraction of the visible points of its outline
 CONTRAST_CAP = 0.3  # a point's log contrast counts at most this much towards a projection's score
 VISIBLE_DARKENING = 0.15  # the suggestion covers where the rendered shadow darkens by more than this
-MIN_LEVEL = 0.3  # ... but at least out to the penumbra's middle (0.5) and not beyond this level
+MIN_LEVEL = 0.3  # ... but never beyond this level of the rendered coverage s (0-1)
+MAX_LEVEL = 0.5  # ... and always out to this one (the penumbra's middle: the shadow's geometric edge)
 CHROMA_TOLERANCE = 0.08  # max |chromaticity change| (r, g, b fractions) across a shadow's edge
 MIN_VISIBLE = 0.15  # a projection needs this fraction of its outline visible (not behind the object, in the box)
 SEARCH_REACH = 1.6  # the search box reaches this many object sizes beyond the object's box
@@ -71,21 +81,31 @@ SCALES = np.concatenate([-np.linspace(1.0, 0.1, 10), np.linspace(0.1, 1.0, 10)])
 EDGE_OFFSET = 0.05  # the contrast is sampled this many object sizes either side of the outline
 WORK_SIDE = 96  # the object's longer side at the working scale (px)
 MIN_AREA_FRACTION = 0.03  # a suggestion smaller than this fraction of the object's area is dropped
-LIGHT_CONE = 60.0
+LIGHT_CONE = 60.0  # with a light direction, the shadow's direction is within this many degrees of away-from-light
 TOP_PROJECTIONS = 6  # projections of the coarse grid tried with other ground lines and footprints
 TILTS = np.array([-0.3, -0.15, 0.0, 0.15, 0.3])  # slope of the ground line through the object's lowest point
 LIFTS = np.array([0.0, 0.12, 0.25])  # the ground line this many object sizes below the object (it hovers)
 DEPTHS = np.array([0.0, 0.12, 0.25, 0.4])  # a solid's footprint reaches this many object sizes up the picture
 SHAPE_COST = 0.03  # score cost of the largest tilt and depth (each), so the plain projection wins ties
 LIFT_COST = 0.01  # ... and of the largest lift
-REFINE = True
+REFINE = True  # reshape the rendered shadow by pixel evidence (a candidate shape, see step 4)
+ALTERNATIVES = True  # the best plain projection's shapes are candidates too when a shape variant won
 ZONE = 0.2  # pixel evidence is looked at this many object sizes around the rendered shadow
 PIXEL_BLUR = 1.0  # px at the working scale
 PIXEL_CHROMA = 0.06  # max chromaticity change of a shadow pixel against the lit surface
 HIGH = 0.6  # hysteresis: seeds darker than this fraction of the darkening, inside the rendered shadow
 LOW = 0.35  # ... grown over pixels darker than this fraction
 LOW_ABS = 0.12  # ... and this log darkening
-KEEP_TEMPLATE = 0.15  # the rendered shadow is kept where darker than this fraction of the darkening  # with a light direction, the shadow's direction is within this many degrees of away-from-light
+KEEP_TEMPLATE = 0.15  # the rendered shadow is kept where darker than this fraction of the darkening
+OCCLUSION = True  # look for ambient occlusion (darkening that fades with the distance from the footprint)
+FOOT = 0.04  # the footprint: the object's lowest part, this fraction of its height, ...
+FOOT_DEPTHS = np.array([0.0, 0.15, 0.3])  # ... reaching this many object widths up the picture (behind it)
+DECAYS = np.array([0.06, 0.1, 0.15, 0.2, 0.27])  # occlusion's decay lengths tried, fractions of the object's width
+OCC_REACH = 0.8  # occlusion is looked for this many object widths around the footprint
+OCC_STEP = 3  # px between the samples of the fit
+OCC_MIN_T = 2.0  # evidence (a matched filter's t statistic) needed for occlusion
+OCC_MIN_AMP = 0.2  # ... and its log darkening at the footprint
+OCC_SIDES = 0.4  # ... and left and right of the footprint each at least this fraction of it
 
 
 @dataclass
@@ -252,6 +272,35 @@ def _fill(values: np.ndarray, known: np.ndarray, sigma: float) -> np.ndarray:
     return out
 
 
+def _edge_agreement(mask, feat, blocked, d, offset) -> float:
+    """The fraction of the visible outline of ``mask`` (HW bool) that is darker inside than outside by at least
+    d / 2 (log luminance, samples ``offset`` px either side along the normals, hue kept)."""
+    if not mask.any():
+        return 0.0
+    pts, normals = _outline(mask)
+    if len(pts) < 8:
+        return 0.0
+    c, hue = _contrasts(feat, blocked, pts[None], normals[None], offset)
+    c = np.where(hue < CHROMA_TOLERANCE, c, np.minimum(c, 0.0))[0]
+    valid = c[np.isfinite(c)]
+    return float(np.mean(valid > 0.5 * d)) if len(valid) >= 8 else 0.0
+
+
+def _fill_coarse(values: np.ndarray, known: np.ndarray, sigma: float, step: int = 4) -> np.ndarray:
+    """_fill (values: HW or HWC float32, known: HW bool) computed on a grid ``step`` times coarser, then
+    interpolated back: the same estimate for a wide sigma at a fraction of the cost."""
+    h, w = values.shape[:2]
+    if min(h, w) < 4 * step:
+        return _fill(values, known, sigma)
+    size = (max(1, w // step), max(1, h // step))
+    k = cv2.resize(known.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+    kk = known if values.ndim == 2 else known[..., None]
+    v = cv2.resize(values * kk, size, interpolation=cv2.INTER_AREA)
+    v = v / np.maximum(k if values.ndim == 2 else k[..., None], 1e-6)
+    small = _fill(v.astype(np.float32), k > 0.5, sigma / step)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
 def _refine(shadow, s, loglum, chroma, fringe, obj, d, side):
     """Reshape the rendered shadow by pixel evidence: the darkening of each pixel against the lit surface (filled in
     from around a zone a bit larger than the shadow), with the surface's chromaticity, grown by hysteresis from
@@ -261,9 +310,9 @@ def _refine(shadow, s, loglum, chroma, fringe, obj, d, side):
     if known.sum() < 20:
         return shadow
     lum = cv2.GaussianBlur(loglum, (0, 0), PIXEL_BLUR)
-    lit = _fill(lum, known, 0.3 * side)
+    lit = _fill_coarse(lum, known, 0.3 * side)
     darker = lit - lum
-    chroma_lit = _fill(chroma, known, 0.3 * side)
+    chroma_lit = _fill_coarse(chroma, known, 0.3 * side)
     same = np.abs(chroma - chroma_lit).max(axis=2) < PIXEL_CHROMA
     low = max(LOW * d, LOW_ABS)
     weak = (zone & (darker > low) & same).astype(np.uint8)
@@ -276,6 +325,212 @@ def _refine(shadow, s, loglum, chroma, fringe, obj, d, side):
     region = cv2.morphologyEx(region.astype(np.uint8), cv2.MORPH_CLOSE, _disk(max(1.0, 0.02 * side))).astype(bool)
     region |= shadow & (darker > KEEP_TEMPLATE * d)
     return region & ~obj
+
+
+@dataclass
+class _Cast:
+    """The cast shadow at the working scale: mask (HW bool, None when there is none), why, its log darkening d and
+    the fraction of its edge that agrees (0 when there is none)."""
+
+    mask: np.ndarray | None
+    reason: str
+    d: float = 0.0
+    agree: float = 0.0
+
+
+def _cast_shadow(feat, obj, fringe, side, direction) -> _Cast:
+    """Steps 1-4 of the module's docstring at the working scale. feat: HW x 4 float32 (log luminance, r, g, b
+    fractions); obj, fringe: HW bool (the object, grown by its fringe); side: the object's size (px);
+    direction: unit (x, y) towards the light or None."""
+    loglum, chroma = feat[..., 0], feat[..., 1:]
+    blocked = fringe.astype(np.float32)
+    pts, normals = _outline(obj)
+    base = float(np.nonzero(obj)[0].max()) + 0.5
+    offset = max(2.0, EDGE_OFFSET * side)
+    low_x = float(np.nonzero(obj[int(base)])[0].mean())
+
+    # Score every projection on the grid; then, around the best few, ground lines that are tilted or below the
+    # object (it hovers) and solid footprints; then refine the best on a finer grid.
+
+    def evaluate(a, b, tilt=0.0, lift=0.0, depth=0.0):
+        xy, n = _project(pts, normals, base, a, b, tilt, lift, depth, low_x)
+        contrast, hue = _contrasts(feat, blocked, xy, n, offset)
+        return _scores(contrast, hue, len(pts))
+
+    def away(a, b):
+        if direction is None:
+            return np.ones(len(a), bool)
+        # From the object's centre (height t above the base) to the shadow's: (a t, (b + 1) t).
+        way = np.stack([a, b + 1.0], axis=1)
+        way = way / np.maximum(np.linalg.norm(way, axis=1, keepdims=True), 1e-9)
+        return way @ -direction >= np.cos(np.radians(LIGHT_CONE))
+
+    a_grid, b_grid = (g.ravel() for g in np.meshgrid(SHEARS, SCALES))
+    allowed = away(a_grid, b_grid)
+    if not allowed.any():
+        return _Cast(None, "no shadow: no projection falls away from the light")
+    a_grid, b_grid = a_grid[allowed], b_grid[allowed]
+    score = evaluate(a_grid, b_grid)
+    plain = None
+    if np.isfinite(score).any():
+        k = int(np.argmax(score))
+        plain = (float(a_grid[k]), float(b_grid[k]), 0.0, 0.0, 0.0)
+    top = np.argsort(-score)[:TOP_PROJECTIONS]
+    top = top[np.isfinite(score[top])]
+    if len(top):
+        shapes = np.array(np.meshgrid(TILTS, LIFTS, DEPTHS)).reshape(3, -1).T
+        cand = np.array([(a_grid[k], b_grid[k], *sh) for k in top for sh in shapes])
+        cand[:, 3:] *= [side, side]
+        s2 = evaluate(cand[:, 0], cand[:, 1], cand[:, 2], cand[:, 3], cand[:, 4])
+        s2 = s2 - SHAPE_COST * (np.abs(cand[:, 2]) / TILTS.max() + cand[:, 4] / (DEPTHS.max() * side)) - (
+            LIFT_COST * cand[:, 3] / (LIFTS.max() * side))
+        k = int(np.argmax(s2))
+        best = (*cand[k], float(s2[k]))
+        fine = np.arange(-2, 3) * 0.05
+        fa, fb = (g.ravel() for g in np.meshgrid(best[0] + fine, best[1] + fine))
+        fb = np.where(np.abs(fb) < 0.05, np.sign(best[1]) * 0.05, fb)
+        keep = away(fa, fb)
+        if keep.any():
+            fa, fb = fa[keep], fb[keep]
+            s3 = evaluate(fa, fb, best[2], best[3], best[4])
+            k = int(np.argmax(s3))
+            if s3[k] >= best[5]:
+                best = (fa[k], fb[k], *best[2:5], float(s3[k]))
+    else:
+        best = (0.0, 0.5, 0.0, 0.0, 0.0, -np.inf)
+    a, b, tilt, lift, depth, best_score = (float(v) for v in best)
+
+    # The darkening and the penumbra from the contrast profile across the best projection's outline.
+    xy, n = _project(pts, normals, base, [a], [b], tilt, lift, depth, low_x)
+    profile, support = [], None
+    for k in (1.0, offset, 2.0 * offset):
+        c, hue = _contrasts(feat, blocked, xy, n, k)
+        c = np.where(hue < CHROMA_TOLERANCE, c, np.nan)[0]
+        profile.append(float(np.nanmedian(c)) if np.isfinite(c).any() else 0.0)
+        if k == offset:
+            support = c
+    d = max(profile[1], profile[2])
+    if not np.isfinite(best_score) or d < -np.log1p(-MIN_DARKENING):
+        return _Cast(None, "no shadow: nothing along a projection of the object's outline is darker "
+                     "than its surroundings with the same hue")
+    valid = support[np.isfinite(support)]
+    agree = float(np.mean(valid > 0.5 * d)) if len(valid) else 0.0
+    if agree < MIN_SUPPORT:
+        return _Cast(None, f"no shadow: the darkest projection of the object's outline is darker at only "
+                     f"{100 * agree:.0f}% of its edge (dark texture, not a shadow)")
+    # The darkening is measured again between the projected shadow's inside and a ring just outside it (medians,
+    # away from the object); the edge contrast underestimates it where the shadow is thin or the penumbra wide.
+    hard = _render(obj, base, a, b, tilt, lift, depth, low_x)
+    inside = cv2.erode(hard, _disk(offset)).astype(bool) & ~fringe
+    ring = (cv2.dilate(hard, _disk(2 * offset)) - cv2.dilate(hard, _disk(offset))).astype(bool) & ~fringe
+    if inside.sum() >= 10 and ring.sum() >= 10:
+        d_inside = float(np.median(loglum[ring]) - np.median(loglum[inside]))
+        if d_inside < -np.log1p(-MIN_DARKENING):
+            return _Cast(None, f"no shadow: the best projection of the object's outline is darker along its "
+                         f"edge but only {100 * -np.expm1(-d_inside):.0f}% darker inside (dark texture)")
+        hue_inside = float(np.abs(np.median(chroma[ring], axis=0) - np.median(chroma[inside], axis=0)).max())
+        if hue_inside > CHROMA_TOLERANCE:
+            return _Cast(None, "no shadow: the best projection of the object's outline is darker inside but "
+                         "of another hue (dark texture)")
+        d = max(d, d_inside)
+    d = max(d, 0.05)
+    # A blurred step's half-contrast at distance k is d * erf(k / (sigma sqrt 2)).
+    frac = np.clip(profile[0] / d, 0.05, 0.995)
+    penumbra = float(np.clip(1.0 / (np.sqrt(2) * erfinv(frac)), 0.5, 2.5 * offset))
+
+    # Render the shadow at the working scale and keep where it darkens visibly.
+    s = cv2.GaussianBlur(hard.astype(np.float32), (0, 0), penumbra)
+    # Where the rendered shadow darkens by VISIBLE_DARKENING: s >= level, but always out to the penumbra's middle
+    # (the shadow's geometric edge: d is measured on a textured edge and can come out low, and a rim left behind
+    # after removal is worse than a few px too many), and not beyond MIN_LEVEL.
+    level = float(np.clip(-np.log1p(-VISIBLE_DARKENING) / d, MIN_LEVEL, MAX_LEVEL))
+    shadow = (s >= level) & ~obj
+    if shadow.sum() < MIN_AREA_FRACTION * obj.sum():
+        return _Cast(None, "no shadow: the projection that fits is hidden behind the object")
+    # The shape: the rendered projection or its reshaping by pixel evidence, for the best projection and the best
+    # plain one (no tilt, lift or footprint), whichever outline is darker inside along more of its length.
+    shapes = [shadow]
+    if REFINE:
+        shapes.append(_refine(shadow, s, loglum, chroma, fringe, obj, d, side))
+    if ALTERNATIVES and plain is not None and plain != (a, b, tilt, lift, depth):
+        s_p = cv2.GaussianBlur(_render(obj, base, *plain, low_x).astype(np.float32), (0, 0), penumbra)
+        template = (s_p >= level) & ~obj
+        if template.sum() >= MIN_AREA_FRACTION * obj.sum():
+            shapes.append(template)
+            if REFINE:
+                shapes.append(_refine(template, s_p, loglum, chroma, fringe, obj, d, side))
+    agreement = [_edge_agreement(m, feat, blocked, d, offset) for m in shapes]
+    shadow = shapes[int(np.argmax(agreement))]
+    darkening = float(1.0 - np.exp(-d))
+    return _Cast(shadow, f"{100 * darkening:.0f}% darker than its surroundings with the same hue along "
+                         f"{100 * agree:.0f}% of its edge", d, agree)
+
+
+def _occlusion(feat, obj, fringe, cast) -> tuple[np.ndarray | None, float]:
+    """Ambient occlusion around the object's footprint at the working scale: a darkening that fades as
+    exp(-distance / decay) from the footprint (the lowest FOOT of the object), with the hue kept.
+
+    feat: HW x 4 float32 (log luminance, r, g, b fractions); obj, fringe: HW bool; cast: HW bool, the cast shadow
+    found (left out of the fit). The lit surface is filled in from outside a zone OCC_REACH object widths around
+    the footprint; for each decay in DECAYS the darkening inside is fitted as c + amp g (g = exp(-distance / decay),
+    least squares) and the fit's t statistic (amp sqrt(sum (g - mean g)^2) / the residual's robust spread) measures
+    the evidence. Returns (mask: HW bool where the fitted occlusion darkens by more than VISIBLE_DARKENING, outside
+    the object; or None when there is none, its log darkening at the footprint)."""
+    ys, xs = np.nonzero(obj)
+    top, bottom = ys.min(), ys.max()
+    width = float(xs.max() - xs.min() + 1)
+    rows = np.arange(obj.shape[0])[:, None]
+    strip = (obj & (rows >= bottom - FOOT * (bottom - top + 1))).astype(np.uint8)
+    dists = []
+    for depth in FOOT_DEPTHS * width:
+        k = np.ones((int(round(depth)) + 1, 1), np.uint8)
+        foot = cv2.dilate(strip, k, anchor=(0, 0)) if depth >= 1 else strip
+        dists.append(cv2.distanceTransform(1 - foot, cv2.DIST_L2, 5))
+    zone = (dists[0] < OCC_REACH * width) & ~fringe
+    grid = np.zeros_like(obj)
+    grid[::OCC_STEP, ::OCC_STEP] = True  # samples about as far apart as the texture's grains are wide
+    fit = zone & ~cast & grid
+    known = ~zone & ~fringe & ~cast
+    if fit.sum() < 50 or known.sum() < 50:
+        return None, 0.0
+    lum = cv2.GaussianBlur(feat[..., 0], (0, 0), PIXEL_BLUR)
+    darker = (_fill_coarse(lum, known, 0.3 * width) - lum)[fit]
+    left = (np.nonzero(fit)[1] < np.nonzero(strip)[1].mean())
+
+    def regress(g, sel):
+        """Least squares of darker = c + amp g over sel: (amp, its t statistic)."""
+        gc, dc = g[sel] - g[sel].mean(), darker[sel] - darker[sel].mean()
+        norm = float(gc @ gc)
+        if norm <= 1e-9:
+            return 0.0, 0.0
+        amp = float(gc @ dc) / norm
+        resid = dc - amp * gc
+        spread = 1.4826 * float(np.median(np.abs(resid - np.median(resid)))) + 1e-3
+        return amp, amp * np.sqrt(norm) / spread
+
+    everywhere = np.ones(len(darker), bool)
+    best = (0.0, 0.0, None, None)
+    for dist in dists:
+        for decay in DECAYS * width:
+            amp, t = regress(np.exp(-dist[fit] / decay), everywhere)
+            if t > best[0]:
+                best = (t, amp, decay, dist)
+    t, amp, decay, dist = best
+    if decay is None or t < OCC_MIN_T or amp < OCC_MIN_AMP:
+        return None, 0.0
+    # Occlusion darkens both sides of the footprint (a cast shadow or dark texture mostly one).
+    g_fit = np.exp(-dist[fit] / decay)
+    if min(regress(g_fit, left)[0], regress(g_fit, ~left)[0]) < OCC_SIDES * amp:
+        return None, 0.0
+    g = np.exp(-dist / decay)
+    near, far = fit & (g > 0.5), fit & (g < 0.1)
+    if near.sum() < 10 or far.sum() < 10:
+        return None, 0.0
+    chroma = feat[..., 1:]
+    if np.abs(np.median(chroma[near], axis=0) - np.median(chroma[far], axis=0)).max() > CHROMA_TOLERANCE:
+        return None, 0.0
+    mask = (dists[0] < OCC_REACH * width) & (-np.expm1(-amp * g) > VISIBLE_DARKENING) & ~obj
+    return (mask if mask.any() else None), amp
 
 
 def suggest_shadow(image, object_mask, *, light=None) -> Shadow:
@@ -320,109 +575,19 @@ def suggest_shadow(image, object_mask, *, light=None) -> Shadow:
     chroma = rgb / rgb.sum(axis=2, keepdims=True)
     feat = np.dstack([loglum, chroma]).astype(np.float32)
     fringe = cv2.dilate(obj.astype(np.uint8), _disk(max(1.5, side / 40))).astype(bool)
-    blocked = fringe.astype(np.float32)
-    pts, normals = _outline(obj)
-    base = float(np.nonzero(obj)[0].max()) + 0.5
-    offset = max(2.0, EDGE_OFFSET * side)
 
-    # 4. Score every projection on the grid; then, around the best few, ground lines that are tilted or below the
-    # object (it hovers) and solid footprints; then refine the best on a finer grid.
-    low_x = float(np.nonzero(obj[int(base)])[0].mean())
+    # 4. The cast shadow (steps 1-4 of the module's docstring), then ambient occlusion around the footprint.
+    cast = _cast_shadow(feat, obj, fringe, side, direction)
+    shadow = cast.mask if cast.mask is not None else np.zeros_like(obj)
+    occ, occ_amp = (None, 0.0)
+    if OCCLUSION:
+        occ, occ_amp = _occlusion(feat, obj, fringe, shadow)
+    if occ is not None:
+        shadow = shadow | occ
+    if cast.mask is None and occ is None:
+        return Shadow(empty, 0.0, cast.reason)
 
-    def evaluate(a, b, tilt=0.0, lift=0.0, depth=0.0):
-        xy, n = _project(pts, normals, base, a, b, tilt, lift, depth, low_x)
-        contrast, hue = _contrasts(feat, blocked, xy, n, offset)
-        return _scores(contrast, hue, len(pts))
-
-    def away(a, b):
-        if direction is None:
-            return np.ones(len(a), bool)
-        # From the object's centre (height t above the base) to the shadow's: (a t, (b + 1) t).
-        way = np.stack([a, b + 1.0], axis=1)
-        way = way / np.maximum(np.linalg.norm(way, axis=1, keepdims=True), 1e-9)
-        return way @ -direction >= np.cos(np.radians(LIGHT_CONE))
-
-    a_grid, b_grid = (g.ravel() for g in np.meshgrid(SHEARS, SCALES))
-    allowed = away(a_grid, b_grid)
-    if not allowed.any():
-        return Shadow(empty, 0.0, "no shadow: no projection falls away from the light")
-    a_grid, b_grid = a_grid[allowed], b_grid[allowed]
-    score = evaluate(a_grid, b_grid)
-    top = np.argsort(-score)[:TOP_PROJECTIONS]
-    top = top[np.isfinite(score[top])]
-    if len(top):
-        shapes = np.array(np.meshgrid(TILTS, LIFTS, DEPTHS)).reshape(3, -1).T
-        cand = np.array([(a_grid[k], b_grid[k], *sh) for k in top for sh in shapes])
-        cand[:, 3:] *= [side, side]
-        s2 = evaluate(cand[:, 0], cand[:, 1], cand[:, 2], cand[:, 3], cand[:, 4])
-        s2 = s2 - SHAPE_COST * (np.abs(cand[:, 2]) / TILTS.max() + cand[:, 4] / (DEPTHS.max() * side)) - (
-            LIFT_COST * cand[:, 3] / (LIFTS.max() * side))
-        k = int(np.argmax(s2))
-        best = (*cand[k], float(s2[k]))
-        fine = np.arange(-2, 3) * 0.05
-        fa, fb = (g.ravel() for g in np.meshgrid(best[0] + fine, best[1] + fine))
-        fb = np.where(np.abs(fb) < 0.05, np.sign(best[1]) * 0.05, fb)
-        keep = away(fa, fb)
-        if keep.any():
-            fa, fb = fa[keep], fb[keep]
-            s3 = evaluate(fa, fb, best[2], best[3], best[4])
-            k = int(np.argmax(s3))
-            if s3[k] >= best[5]:
-                best = (fa[k], fb[k], *best[2:5], float(s3[k]))
-    else:
-        best = (0.0, 0.5, 0.0, 0.0, 0.0, -np.inf)
-    a, b, tilt, lift, depth, best_score = (float(v) for v in best)
-
-    # 5. The darkening and the penumbra from the contrast profile across the best projection's outline.
-    xy, n = _project(pts, normals, base, [a], [b], tilt, lift, depth, low_x)
-    profile, support = [], None
-    for k in (1.0, offset, 2.0 * offset):
-        c, hue = _contrasts(feat, blocked, xy, n, k)
-        c = np.where(hue < CHROMA_TOLERANCE, c, np.nan)[0]
-        profile.append(float(np.nanmedian(c)) if np.isfinite(c).any() else 0.0)
-        if k == offset:
-            support = c
-    d = max(profile[1], profile[2])
-    if not np.isfinite(best_score) or d < -np.log1p(-MIN_DARKENING):
-        return Shadow(empty, 0.0, "no shadow: nothing along a projection of the object's outline is darker "
-                                  "than its surroundings with the same hue")
-    valid = support[np.isfinite(support)]
-    agree = float(np.mean(valid > 0.5 * d)) if len(valid) else 0.0
-    if agree < MIN_SUPPORT:
-        return Shadow(empty, 0.0, f"no shadow: the darkest projection of the object's outline is darker at only "
-                                  f"{100 * agree:.0f}% of its edge (dark texture, not a shadow)")
-    # The darkening is measured again between the projected shadow's inside and a ring just outside it (medians,
-    # away from the object); the edge contrast underestimates it where the shadow is thin or the penumbra wide.
-    hard = _render(obj, base, a, b, tilt, lift, depth, low_x)
-    inside = cv2.erode(hard, _disk(offset)).astype(bool) & ~fringe
-    ring = (cv2.dilate(hard, _disk(2 * offset)) - cv2.dilate(hard, _disk(offset))).astype(bool) & ~fringe
-    if inside.sum() >= 10 and ring.sum() >= 10:
-        d_inside = float(np.median(loglum[ring]) - np.median(loglum[inside]))
-        if d_inside < -np.log1p(-MIN_DARKENING):
-            return Shadow(empty, 0.0, f"no shadow: the best projection of the object's outline is darker along its "
-                                      f"edge but only {100 * -np.expm1(-d_inside):.0f}% darker inside (dark texture)")
-        hue_inside = float(np.abs(np.median(chroma[ring], axis=0) - np.median(chroma[inside], axis=0)).max())
-        if hue_inside > CHROMA_TOLERANCE:
-            return Shadow(empty, 0.0, "no shadow: the best projection of the object's outline is darker inside but "
-                                      "of another hue (dark texture)")
-        d = max(d, d_inside)
-    # A blurred step's half-contrast at distance k is d * erf(k / (sigma sqrt 2)).
-    frac = np.clip(profile[0] / d, 0.05, 0.995)
-    penumbra = float(np.clip(1.0 / (np.sqrt(2) * erfinv(frac)), 0.5, 2.5 * offset))
-
-    # 6. Render the shadow at the working scale and keep where it darkens visibly.
-    s = cv2.GaussianBlur(hard.astype(np.float32), (0, 0), penumbra)
-    # Where the rendered shadow darkens by VISIBLE_DARKENING: s >= level, but always out to the penumbra's middle
-    # (the shadow's geometric edge: d is measured on a textured edge and can come out low, and a rim left behind
-    # after removal is worse than a few px too many), and not beyond MIN_LEVEL.
-    level = float(np.clip(-np.log1p(-VISIBLE_DARKENING) / d, MIN_LEVEL, 0.5))
-    shadow = (s >= level) & ~obj
-    if shadow.sum() < MIN_AREA_FRACTION * obj.sum():
-        return Shadow(empty, 0.0, "no shadow: the projection that fits is hidden behind the object")
-    if REFINE:
-        shadow = _refine(shadow, s, loglum, chroma, fringe, obj, d, side)
-
-    # 7. Back to full size.
+    # 5. Back to full size.
     soft = cv2.GaussianBlur(shadow.astype(np.float32), (0, 0), 0.7) - 0.5
     if scale < 1.0:
         soft = cv2.resize(soft, (bx1 - bx0, by1 - by0), interpolation=cv2.INTER_LINEAR)
@@ -432,8 +597,12 @@ def suggest_shadow(image, object_mask, *, light=None) -> Shadow:
     area = int(out.sum())
     if area == 0:
         return Shadow(empty, 0.0, "no shadow: the shadow vanished at full size")
-    darkening = float(1.0 - np.exp(-d))
-    score = float(np.clip(agree, 0.0, 1.0) * np.clip(darkening / 0.3, 0.0, 1.0))
     side_name = "the object's base" if direction is None else "the object's base, away from the light"
-    return Shadow(out, score, f"shadow from {side_name}: {area} px, {100 * darkening:.0f}% darker than its "
-                              f"surroundings with the same hue along {100 * agree:.0f}% of its edge")
+    occ_text = f"ambient occlusion around its footprint ({100 * -np.expm1(-occ_amp):.0f}% darker at the object)"
+    if cast.mask is None:
+        score = float(np.clip(-np.expm1(-occ_amp) / 0.3, 0.0, 1.0)) * 0.5
+        return Shadow(out, score, f"shadow: {area} px of {occ_text}; no cast shadow ({cast.reason})")
+    darkening = float(1.0 - np.exp(-cast.d))
+    score = float(np.clip(cast.agree, 0.0, 1.0) * np.clip(darkening / 0.3, 0.0, 1.0))
+    extra = f", with {occ_text}" if occ is not None else ""
+    return Shadow(out, score, f"shadow from {side_name}: {area} px, {cast.reason}{extra}")
