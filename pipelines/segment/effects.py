@@ -33,15 +33,15 @@ factor all along a boundary.
    (REFINE): in a zone ZONE object sizes around it, each pixel's darkening against the lit surface (log luminance
    and chromaticity filled in from outside the zone by normalized convolution), hue-checked (PIXEL_CHROMA), grown by
    hysteresis (HIGH x d seeds inside the rendered shadow, LOW x d or LOW_ABS to grow), plus the rendered shadow where
-   it is darker by KEEP_TEMPLATE x d. Both, and both again for the best plain projection (no tilt, lift or
-   footprint) when a shape variant won (ALTERNATIVES), are candidates; the one whose own outline is darker inside by
+   it is darker by KEEP_TEMPLATE x d. Both, and both again for the OTHER_SHAPES next best projections and the best
+   plain projection (no tilt, lift or footprint; ALTERNATIVES), are candidates; the one whose own outline is darker inside by
    d / 2 along the largest fraction of its length wins (pixel evidence follows dark texture on busy surfaces, the
    rendered projection misses a 3D object's fatter shadow: the outline tells which one fits).
 5. Ambient occlusion (OCCLUSION), looked for whether or not a cast shadow was found: around the footprint (the
    object's lowest FOOT, swept up the picture by FOOT_DEPTHS), the darkening against the lit surface (filled in from
    outside OCC_REACH object widths) is fitted as c + amp exp(-distance / decay) for each decay in DECAYS (least
    squares on samples OCC_STEP px apart, the cast shadow left out); it is occlusion when the fit's t statistic
-   reaches OCC_MIN_T, amp reaches OCC_MIN_AMP, the darkening is there left and right of the footprint (OCC_SIDES of
+   reaches OCC_MIN_T, amp is between OCC_MIN_AMP and OCC_MAX_AMP, the darkening is there left and right of the footprint (OCC_SIDES of
    amp each) and the hue is kept; the suggestion adds where the fitted darkening exceeds VISIBLE_DARKENING.
 
 Limits (bench/effects.py, seven kinds of shadow on real photos): the fit finds a shadow whose outline is close to one
@@ -89,6 +89,7 @@ DEPTHS = np.array([0.0, 0.12, 0.25, 0.4])  # a solid's footprint reaches this ma
 SHAPE_COST = 0.03  # score cost of the largest tilt and depth (each), so the plain projection wins ties
 LIFT_COST = 0.01  # ... and of the largest lift
 REFINE = True  # reshape the rendered shadow by pixel evidence (a candidate shape, see step 4)
+OTHER_SHAPES = 2  # the next best projections after the best are candidate shapes too
 ALTERNATIVES = True  # the best plain projection's shapes are candidates too when a shape variant won
 ZONE = 0.2  # pixel evidence is looked at this many object sizes around the rendered shadow
 PIXEL_BLUR = 1.0  # px at the working scale
@@ -105,6 +106,7 @@ OCC_REACH = 0.8  # occlusion is looked for this many object widths around the fo
 OCC_STEP = 3  # px between the samples of the fit
 OCC_MIN_T = 2.0  # evidence (a matched filter's t statistic) needed for occlusion
 OCC_MIN_AMP = 0.2  # ... and its log darkening at the footprint
+OCC_MAX_AMP = 1.2  # ... but at most this (70% darker: a darker halo is a shadow or dark ground, not occlusion)
 OCC_SIDES = 0.4  # ... and left and right of the footprint each at least this fraction of it
 
 
@@ -371,7 +373,7 @@ def _cast_shadow(feat, obj, fringe, side, direction) -> _Cast:
         return _Cast(None, "no shadow: no projection falls away from the light")
     a_grid, b_grid = a_grid[allowed], b_grid[allowed]
     score = evaluate(a_grid, b_grid)
-    plain = None
+    plain, others = None, []
     if np.isfinite(score).any():
         k = int(np.argmax(score))
         plain = (float(a_grid[k]), float(b_grid[k]), 0.0, 0.0, 0.0)
@@ -386,6 +388,8 @@ def _cast_shadow(feat, obj, fringe, side, direction) -> _Cast:
             LIFT_COST * cand[:, 3] / (LIFTS.max() * side))
         k = int(np.argmax(s2))
         best = (*cand[k], float(s2[k]))
+        order = np.argsort(-s2)
+        others = [tuple(float(v) for v in cand[j]) for j in order[1: 1 + OTHER_SHAPES] if np.isfinite(s2[j])]
         fine = np.arange(-2, 3) * 0.05
         fa, fb = (g.ravel() for g in np.meshgrid(best[0] + fine, best[1] + fine))
         fb = np.where(np.abs(fb) < 0.05, np.sign(best[1]) * 0.05, fb)
@@ -447,13 +451,17 @@ def _cast_shadow(feat, obj, fringe, side, direction) -> _Cast:
     shadow = (s >= level) & ~obj
     if shadow.sum() < MIN_AREA_FRACTION * obj.sum():
         return _Cast(None, "no shadow: the projection that fits is hidden behind the object")
-    # The shape: the rendered projection or its reshaping by pixel evidence, for the best projection and the best
-    # plain one (no tilt, lift or footprint), whichever outline is darker inside along more of its length.
+    # The shape: the rendered projection or its reshaping by pixel evidence, for the best projection, the next
+    # OTHER_SHAPES and the best plain one (no tilt, lift or footprint), whichever outline is darker inside along
+    # more of its length.
     shapes = [shadow]
     if REFINE:
         shapes.append(_refine(shadow, s, loglum, chroma, fringe, obj, d, side))
-    if ALTERNATIVES and plain is not None and plain != (a, b, tilt, lift, depth):
-        s_p = cv2.GaussianBlur(_render(obj, base, *plain, low_x).astype(np.float32), (0, 0), penumbra)
+    alternatives = ([plain] if ALTERNATIVES and plain is not None else []) + others
+    for params in dict.fromkeys(alternatives):
+        if params == (a, b, tilt, lift, depth):
+            continue
+        s_p = cv2.GaussianBlur(_render(obj, base, *params, low_x).astype(np.float32), (0, 0), penumbra)
         template = (s_p >= level) & ~obj
         if template.sum() >= MIN_AREA_FRACTION * obj.sum():
             shapes.append(template)
@@ -516,7 +524,7 @@ def _occlusion(feat, obj, fringe, cast) -> tuple[np.ndarray | None, float]:
             if t > best[0]:
                 best = (t, amp, decay, dist)
     t, amp, decay, dist = best
-    if decay is None or t < OCC_MIN_T or amp < OCC_MIN_AMP:
+    if decay is None or t < OCC_MIN_T or not OCC_MIN_AMP <= amp <= OCC_MAX_AMP:
         return None, 0.0
     # Occlusion darkens both sides of the footprint (a cast shadow or dark texture mostly one).
     g_fit = np.exp(-dist[fit] / decay)
