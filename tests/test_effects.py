@@ -4,7 +4,8 @@ Synthetic scenes: a flat or mildly textured background, or a real texture photo 
 gravel: strong texture with dark grains), an object (an ellipse on a stem) pasted with a soft matte, and a
 rendered soft shadow (the silhouette sheared from the object's base, blurred, darkening the background
 multiplicatively) falling in a few directions. Without a shadow, dark texture under the object (a dark patch of
-another colour, dark stripes of the same colour) must give an empty or small suggestion.
+another colour, dark stripes of the same colour) must give an empty or small suggestion. Under overcast light there
+is no cast shadow, only ambient occlusion: a darkening that fades with the distance from the object's footprint.
 """
 
 import json
@@ -29,6 +30,10 @@ MIN_IOU_REAL = 0.6
 # reached 0.74 only with a lower cost for the lift (it is an expected failure now).
 MIN_IOU_GENERAL = 0.8
 MIN_IOU_HOVERING = 0.65
+# Ambient occlusion alone (occlusion_scene, mildly textured ground): measured 0.95 (darkening 0.6 at the footprint)
+# and 0.75 (0.45); without the occlusion step nothing was found in either. On grass or gravel the same halo is taken
+# for a cast shadow (0.83); a halo decaying over 8% of the object's width is missed.
+MIN_IOU_OCCLUSION = 0.65
 
 
 def scene(shear: float, scale: float, *, textured: bool = False, darkness: float = 0.5, shadow: bool = True,
@@ -124,6 +129,29 @@ def general_scene(shear: float, scale: float, *, tilt: float = 0.0, lift: float 
     return image, user, (dark > 0.15) & ~user
 
 
+def occlusion_scene(strength: float = 0.6, decay: float = 0.15, seed: int = 0):
+    """Like ``scene`` (mildly textured) with no cast shadow but ambient occlusion: the ground darkens by
+    strength x exp(-distance / (decay x the object's width)) from the object's footprint (its lowest rows)."""
+    rng = np.random.default_rng(seed)
+    h, w = 200, 240
+    background = np.empty((h, w, 3), np.float32)
+    background[:] = (150, 170, 120)
+    noise = cv2.GaussianBlur(rng.normal(0, 1, (h, w)).astype(np.float32), (0, 0), 2)
+    background *= (1 + 0.12 * noise / noise.std())[..., None]
+    obj = np.zeros((h, w), np.uint8)
+    cv2.ellipse(obj, (120, 70), (22, 30), 0, 0, 360, 1, -1)
+    cv2.rectangle(obj, (108, 90), (132, 120), 1, -1)
+    obj = obj.astype(bool)
+    foot = obj & (np.arange(h)[:, None] >= 116)
+    dist = cv2.distanceTransform((~foot).astype(np.uint8), cv2.DIST_L2, 5)
+    ao = strength * np.exp(-dist / (decay * 44))
+    shaded = background * (1 - ao[..., None])
+    matte = cv2.GaussianBlur(obj.astype(np.float32), (0, 0), 0.8)[..., None]
+    image = np.clip(matte * np.float32([40, 60, 200]) + (1 - matte) * shaded, 0, 255).astype(np.uint8)
+    user = matte[..., 0] > 0.5
+    return image, user, (ao > 0.15) & ~user
+
+
 def iou(a, b):
     return (a & b).sum() / max(1, (a | b).sum())
 
@@ -177,6 +205,15 @@ def test_finds_shadows_beyond_the_plain_projection(kind, params):
     assert not (found.mask & obj).any()
     least = MIN_IOU_HOVERING if kind == "hovering" else MIN_IOU_GENERAL
     assert iou(found.mask, core) >= least, (kind, iou(found.mask, core), found.reason)
+
+
+@pytest.mark.parametrize("strength", [0.6, 0.45])
+def test_finds_ambient_occlusion_without_a_cast_shadow(strength):
+    image, obj, core = occlusion_scene(strength)
+    found = suggest_shadow(image, obj)
+    assert not (found.mask & obj).any()
+    assert "ambient occlusion" in found.reason and 0 < found.score <= 1, found.reason
+    assert iou(found.mask, core) >= MIN_IOU_OCCLUSION, (iou(found.mask, core), found.reason)
 
 
 def test_light_direction_picks_the_far_side():

@@ -90,7 +90,6 @@ SHAPE_COST = 0.03  # score cost of the largest tilt and depth (each), so the pla
 LIFT_COST = 0.01  # ... and of the largest lift
 REFINE = True  # reshape the rendered shadow by pixel evidence (a candidate shape, see step 4)
 OTHER_SHAPES = 2  # the next best projections after the best are candidate shapes too
-GRAPH_CUT = False  # a GrabCut reshaping of the best projection's rendered shadow is a candidate too
 ALTERNATIVES = True  # the best plain projection's shapes are candidates too when a shape variant won
 ZONE = 0.12  # pixel evidence is looked at this many object sizes around the rendered shadow
 PIXEL_BLUR = 1.0  # px at the working scale
@@ -289,35 +288,6 @@ def _edge_agreement(mask, feat, blocked, d, offset) -> float:
     return float(np.mean(valid > 0.5 * d)) if len(valid) >= 8 else 0.0
 
 
-def _graph_cut(template, rgb, obj, fringe, side, iterations: int = 3) -> np.ndarray:
-    """Reshape ``template`` (HW bool, the rendered shadow) by a graph cut (OpenCV GrabCut on ``rgb``, HWC float32
-    RGB at the working scale): its inside (eroded) is shadow, outside a zone ZONE object sizes around it is not, the
-    rest is decided by colour models and a smoothness term. Returns HW bool, outside the object."""
-    zone = cv2.dilate(template.astype(np.uint8), _disk(ZONE * side)).astype(bool)
-    core = cv2.erode(template.astype(np.uint8), _disk(max(1.0, EDGE_OFFSET * side))).astype(bool)
-    if core.sum() < 10:
-        return template
-    x0, y0, x1, y1 = _box(zone)
-    pad = max(2, int(0.1 * side))
-    x0, y0 = max(0, x0 - pad), max(0, y0 - pad)
-    x1, y1 = min(template.shape[1], x1 + pad), min(template.shape[0], y1 + pad)
-    mask = np.full((y1 - y0, x1 - x0), cv2.GC_BGD, np.uint8)
-    z, t, c = zone[y0:y1, x0:x1], template[y0:y1, x0:x1], core[y0:y1, x0:x1]
-    mask[z] = cv2.GC_PR_BGD
-    mask[t] = cv2.GC_PR_FGD
-    mask[c] = cv2.GC_FGD
-    mask[fringe[y0:y1, x0:x1]] = cv2.GC_BGD
-    img = np.clip(rgb[y0:y1, x0:x1], 0, 255).astype(np.uint8)
-    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-    try:
-        cv2.grabCut(img, mask, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
-    except cv2.error:
-        return template
-    out = np.zeros_like(template)
-    out[y0:y1, x0:x1] = (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)
-    return out & ~obj
-
-
 def _fill_coarse(values: np.ndarray, known: np.ndarray, sigma: float, step: int = 4) -> np.ndarray:
     """_fill (values: HW or HWC float32, known: HW bool) computed on a grid ``step`` times coarser, then
     interpolated back: the same estimate for a wide sigma at a fraction of the cost."""
@@ -370,7 +340,7 @@ class _Cast:
     agree: float = 0.0
 
 
-def _cast_shadow(feat, rgb, obj, fringe, side, direction) -> _Cast:
+def _cast_shadow(feat, obj, fringe, side, direction) -> _Cast:
     """Steps 1-4 of the module's docstring at the working scale. feat: HW x 4 float32 (log luminance, r, g, b
     fractions); obj, fringe: HW bool (the object, grown by its fringe); side: the object's size (px);
     direction: unit (x, y) towards the light or None."""
@@ -487,8 +457,6 @@ def _cast_shadow(feat, rgb, obj, fringe, side, direction) -> _Cast:
     shapes = [shadow]
     if REFINE:
         shapes.append(_refine(shadow, s, loglum, chroma, fringe, obj, d, side))
-    if GRAPH_CUT:
-        shapes.append(_graph_cut(shadow, rgb, obj, fringe, side))
     alternatives = ([plain] if ALTERNATIVES and plain is not None else []) + others
     for params in dict.fromkeys(alternatives):
         if params == (a, b, tilt, lift, depth):
@@ -617,7 +585,7 @@ def suggest_shadow(image, object_mask, *, light=None) -> Shadow:
     fringe = cv2.dilate(obj.astype(np.uint8), _disk(max(1.5, side / 40))).astype(bool)
 
     # 4. The cast shadow (steps 1-4 of the module's docstring), then ambient occlusion around the footprint.
-    cast = _cast_shadow(feat, rgb, obj, fringe, side, direction)
+    cast = _cast_shadow(feat, obj, fringe, side, direction)
     shadow = cast.mask if cast.mask is not None else np.zeros_like(obj)
     occ, occ_amp = (None, 0.0)
     if OCCLUSION:
