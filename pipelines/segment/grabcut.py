@@ -63,6 +63,8 @@ _SP_STOP = 0.65  # ... adding the most similar neighbour until its Hellinger dis
 _SP_MAX_SHARE = 0.5  # ... or the region would cover more than this share of the picture
 _SHARE_PENALTY = 0.5  # a hypothesis' separation score loses this much per share of the picture it covers
 _HYPOTHESIS_MARGIN = 0.05  # ... and must beat the colour-seeded one by this much
+_WIDE_GROWTH = 1.5  # clicks: a last hypothesis is the box recipe on pass 2's bounding box grown this much, ...
+_WIDE_SHARE_PENALTY = 0.25  # ... scored by its separation less this much per share of the picture it covers
 _VOTE_BINS = 16  # boxes: _ring_vote's feature histograms have this many bins per channel ...
 _VOTE_BLUR = 2.0  # ... its score map is smoothed this much (px, working scale) ...
 _VOTE_THRESHOLDS = (0.45, 0.3)  # ... a score above a threshold starts a pixel as probable background (one start
@@ -95,7 +97,10 @@ class GrabCutSegmenter:
     feature-histogram similarity (_superpixel_region: it takes in the parts of a textured or multi-coloured object
     unlike the clicked spot), and wins when its answer stands apart from a ring around it clearly better
     (_separation, less _SHARE_PENALTY per share of the picture, by _HYPOTHESIS_MARGIN); pass 2 re-runs the box
-    recipe on pass 1's bounding box, grown by 15%. When pass 1 collapses onto the click or spills over most of the
+    recipe on pass 1's bounding box, grown by 15%, started from pass 1's mask; then the box recipe from the ring vote
+    on pass 2's bounding box grown by half (_WIDE_GROWTH: it takes in parts of a textured object unlike the clicked
+    one) is the last hypothesis, and wins when it scores better (_wide_score: separation less _WIDE_SHARE_PENALTY
+    per share of the picture). When pass 1 collapses onto the click or spills over most of the
     image, boxes around the seeds grow by half until one's result neither collapses nor reaches its edge.
     Clicks are cumulative (pass all of them), so ``previous`` is only checked to belong to the same image: GrabCut
     starts again from all the clicks, which lets a negative click fully undo a region. Only the parts of the mask
@@ -304,7 +309,19 @@ def _grabcut(
         rect = _grow_rect(mask_ops.bbox(mask), 1.15, 0.02 * max(h, w), h, w)
         if not budget.allows(_work_pixels(_ring_rect(rect, h, w), max_side)):
             return mask, budget.note()
-        return _grabcut_rect(image, rect, pos, neg, mask, radius, click_iterations, max_side, budget), budget.note()
+        mask = _grabcut_rect(image, rect, pos, neg, mask, radius, click_iterations, max_side, budget)
+        # 4. one more hypothesis: the box recipe (ring vote, no start from pass 1) on pass 2's bounding box grown by
+        # _WIDE_GROWTH, which takes in what pass 1 left out; the one that stands apart from the ring around it better
+        # (_separation less _WIDE_SHARE_PENALTY per share of the picture) wins
+        rect = _grow_rect(mask_ops.bbox(mask), _WIDE_GROWTH, 0.02 * max(h, w), h, w) if mask.any() else None
+        if rect is None or not budget.allows(_work_pixels(_ring_rect(rect, h, w), max_side)):
+            return mask, budget.note()
+        wide = _grabcut_rect(image, rect, pos, neg, None, radius, click_iterations, max_side, budget)
+        small, _, _ = _downscale(image, round(max_side * _PASS1_SCALE))
+        feats = _texture_features(small)
+        if _wide_score(feats, wide) > _wide_score(feats, mask):
+            mask = wide
+        return mask, budget.note()
     # 4. Pass 1 collapsed onto the click (the object's colours also fill the background model) or spilled over most of
     # the image: fall back to boxes around the seeds, growing by half until one neither collapses nor reaches its
     # own edge (then the background outside it is clean, which is what GrabCut needs).
@@ -516,6 +533,14 @@ def _separation(feats: np.ndarray, mask: np.ndarray) -> float:
     h_in = np.bincount(idx[mask], minlength=nb) / area
     h_ring = np.bincount(idx[ring], minlength=nb) / np.count_nonzero(ring)
     return float(1.0 - np.sqrt(h_in * h_ring).sum())
+
+
+def _wide_score(feats: np.ndarray, mask: np.ndarray) -> float:
+    """A click's answer ``mask`` (HW bool, the image's size) scored on ``feats`` (HWC uint8, a downscaled picture):
+    its _separation there less _WIDE_SHARE_PENALTY per share of the picture it covers."""
+    fh, fw = feats.shape[:2]
+    small = cv2.resize(mask.astype(np.uint8), (fw, fh), interpolation=cv2.INTER_NEAREST).astype(bool)
+    return _separation(feats, small) - _WIDE_SHARE_PENALTY * float(mask.mean())
 
 
 def _click_seeds(image: np.ndarray, pos: np.ndarray, radius: int) -> np.ndarray:
