@@ -26,7 +26,10 @@ factor all along a boundary.
    with part of an outline, a shadow's edge is darker all along).
 3. A shadow darkens its whole inside, not only its edge, and keeps its hue: the median log luminance inside the
    projection (away from its edge and the object) is compared with a ring around it; no shadow when that is under
-   MIN_DARKENING too, or when the median chromaticity changes by more than CHROMA_TOLERANCE.
+   MIN_DARKENING too, or when the median chromaticity changes by more than CHROMA_TOLERANCE. When the best projection
+   fails these tests, the alternatives of step 4 (the best plain projection, the OTHER_SHAPES next best) are tested
+   in turn (FALLBACK; their outline's support must reach MIN_SUPPORT + FALLBACK_MARGIN) and the first that passes
+   is taken: a shape variant that fits dark texture along the outline can outscore the true, plainer shadow.
    The penumbra's width comes from how the contrast grows with the distance from the edge (an erf profile).
 4. The rendered shadow (the mapped silhouette s blurred by the penumbra, darkening 1 - exp(-d s)) where it darkens by
    more than VISIBLE_DARKENING (at least out to s = 0.5), outside the object, and its reshaping by pixel evidence
@@ -90,6 +93,8 @@ SHAPE_COST = 0.03  # score cost of the largest tilt and depth (each), so the pla
 LIFT_COST = 0.01  # ... and of the largest lift
 REFINE = True  # reshape the rendered shadow by pixel evidence (a candidate shape, see step 4)
 OTHER_SHAPES = 2  # the next best projections after the best are candidate shapes too
+FALLBACK = True  # when the best projection fails the tests of steps 2-3, the alternatives are tested in turn ...
+FALLBACK_MARGIN = 0.1  # ... and one is taken with at least MIN_SUPPORT + this fraction of its outline darker
 ALTERNATIVES = True  # the best plain projection's shapes are candidates too when a shape variant won
 ZONE = 0.12  # pixel evidence is looked at this many object sizes around the rendered shadow
 PIXEL_BLUR = 1.0  # px at the working scale
@@ -404,42 +409,59 @@ def _cast_shadow(feat, obj, fringe, side, direction) -> _Cast:
         best = (0.0, 0.5, 0.0, 0.0, 0.0, -np.inf)
     a, b, tilt, lift, depth, best_score = (float(v) for v in best)
 
-    # The darkening and the penumbra from the contrast profile across the best projection's outline.
-    xy, n = _project(pts, normals, base, [a], [b], tilt, lift, depth, low_x)
-    profile, support = [], None
-    for k in (1.0, offset, 2.0 * offset):
-        c, hue = _contrasts(feat, blocked, xy, n, k)
-        c = np.where(hue < CHROMA_TOLERANCE, c, np.nan)[0]
-        profile.append(float(np.nanmedian(c)) if np.isfinite(c).any() else 0.0)
-        if k == offset:
-            support = c
-    d = max(profile[1], profile[2])
-    if not np.isfinite(best_score) or d < -np.log1p(-MIN_DARKENING):
-        return _Cast(None, "no shadow: nothing along a projection of the object's outline is darker "
-                     "than its surroundings with the same hue")
-    valid = support[np.isfinite(support)]
-    agree = float(np.mean(valid > 0.5 * d)) if len(valid) else 0.0
-    if agree < MIN_SUPPORT:
-        return _Cast(None, f"no shadow: the darkest projection of the object's outline is darker at only "
-                     f"{100 * agree:.0f}% of its edge (dark texture, not a shadow)")
-    # The darkening is measured again between the projected shadow's inside and a ring just outside it (medians,
-    # away from the object); the edge contrast underestimates it where the shadow is thin or the penumbra wide.
-    hard = _render(obj, base, a, b, tilt, lift, depth, low_x)
-    inside = cv2.erode(hard, _disk(offset)).astype(bool) & ~fringe
-    ring = (cv2.dilate(hard, _disk(2 * offset)) - cv2.dilate(hard, _disk(offset))).astype(bool) & ~fringe
-    if inside.sum() >= 10 and ring.sum() >= 10:
-        d_inside = float(np.median(loglum[ring]) - np.median(loglum[inside]))
-        if d_inside < -np.log1p(-MIN_DARKENING):
-            return _Cast(None, f"no shadow: the best projection of the object's outline is darker along its "
-                         f"edge but only {100 * -np.expm1(-d_inside):.0f}% darker inside (dark texture)")
-        hue_inside = float(np.abs(np.median(chroma[ring], axis=0) - np.median(chroma[inside], axis=0)).max())
-        if hue_inside > CHROMA_TOLERANCE:
-            return _Cast(None, "no shadow: the best projection of the object's outline is darker inside but "
-                         "of another hue (dark texture)")
-        d = max(d, d_inside)
-    d = max(d, 0.05)
+    # The darkening and the penumbra from the contrast profile across the projection's outline, and the tests.
+    def check(params, score):
+        """(None, why not) or (d, agree, the near profile value, the hard shadow) for one projection."""
+        xy, n = _project(pts, normals, base, [params[0]], [params[1]], *params[2:], low_x)
+        profile, support = [], None
+        for k in (1.0, offset, 2.0 * offset):
+            c, hue = _contrasts(feat, blocked, xy, n, k)
+            c = np.where(hue < CHROMA_TOLERANCE, c, np.nan)[0]
+            profile.append(float(np.nanmedian(c)) if np.isfinite(c).any() else 0.0)
+            if k == offset:
+                support = c
+        d = max(profile[1], profile[2])
+        if not np.isfinite(score) or d < -np.log1p(-MIN_DARKENING):
+            return None, ("no shadow: nothing along a projection of the object's outline is darker than its "
+                          "surroundings with the same hue")
+        valid = support[np.isfinite(support)]
+        agree = float(np.mean(valid > 0.5 * d)) if len(valid) else 0.0
+        if agree < MIN_SUPPORT:
+            return None, (f"no shadow: the darkest projection of the object's outline is darker at only "
+                          f"{100 * agree:.0f}% of its edge (dark texture, not a shadow)")
+        # The darkening is measured again between the projected shadow's inside and a ring just outside it
+        # (medians, away from the object); the edge contrast underestimates it where the shadow is thin or the
+        # penumbra wide.
+        hard = _render(obj, base, *params, low_x)
+        inside = cv2.erode(hard, _disk(offset)).astype(bool) & ~fringe
+        ring = (cv2.dilate(hard, _disk(2 * offset)) - cv2.dilate(hard, _disk(offset))).astype(bool) & ~fringe
+        if inside.sum() >= 10 and ring.sum() >= 10:
+            d_inside = float(np.median(loglum[ring]) - np.median(loglum[inside]))
+            if d_inside < -np.log1p(-MIN_DARKENING):
+                return None, (f"no shadow: the best projection of the object's outline is darker along its edge "
+                              f"but only {100 * -np.expm1(-d_inside):.0f}% darker inside (dark texture)")
+            hue_inside = float(np.abs(np.median(chroma[ring], axis=0) - np.median(chroma[inside], axis=0)).max())
+            if hue_inside > CHROMA_TOLERANCE:
+                return None, ("no shadow: the best projection of the object's outline is darker inside but of "
+                              "another hue (dark texture)")
+            d = max(d, d_inside)
+        return (max(d, 0.05), agree, profile[0], hard), ""
+
+    measured, reason = check((a, b, tilt, lift, depth), best_score)
+    if measured is None and FALLBACK and np.isfinite(best_score):
+        for params in dict.fromkeys(([plain] if plain is not None else []) + others):
+            if params != (a, b, tilt, lift, depth):
+                measured, _ = check(params, best_score)
+                if measured is not None and measured[1] < MIN_SUPPORT + FALLBACK_MARGIN:
+                    measured = None
+                if measured is not None:
+                    a, b, tilt, lift, depth = params
+                    break
+    if measured is None:
+        return _Cast(None, reason)
+    d, agree, near, hard = measured
     # A blurred step's half-contrast at distance k is d * erf(k / (sigma sqrt 2)).
-    frac = np.clip(profile[0] / d, 0.05, 0.995)
+    frac = np.clip(near / d, 0.05, 0.995)
     penumbra = float(np.clip(1.0 / (np.sqrt(2) * erfinv(frac)), 0.5, 2.5 * offset))
 
     # Render the shadow at the working scale and keep where it darkens visibly.
