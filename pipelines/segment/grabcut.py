@@ -64,6 +64,7 @@ _SP_MAX_SHARE = 0.5  # ... or the region would cover more than this share of the
 _SHARE_PENALTY = 0.5  # a hypothesis' separation score loses this much per share of the picture it covers
 _HYPOTHESIS_MARGIN = 0.05  # ... and must beat the colour-seeded one by this much
 _WIDE_GROWTH = 1.5  # clicks: a last hypothesis is the box recipe on pass 2's bounding box grown this much, ...
+_WIDE_THRESHOLDS = (0.3,)  # ... started from the ring vote at this threshold only (one solve), ...
 _WIDE_SHARE_PENALTY = 0.25  # ... scored by its separation less this much per share of the picture it covers
 _VOTE_BINS = 16  # boxes: _ring_vote's feature histograms have this many bins per channel ...
 _VOTE_BLUR = 2.0  # ... its score map is smoothed this much (px, working scale) ...
@@ -98,9 +99,9 @@ class GrabCutSegmenter:
     unlike the clicked spot), and wins when its answer stands apart from a ring around it clearly better
     (_separation, less _SHARE_PENALTY per share of the picture, by _HYPOTHESIS_MARGIN); pass 2 re-runs the box
     recipe on pass 1's bounding box, grown by 15%, started from pass 1's mask; then the box recipe from the ring vote
-    on pass 2's bounding box grown by half (_WIDE_GROWTH: it takes in parts of a textured object unlike the clicked
-    one) is the last hypothesis, and wins when it scores better (_wide_score: separation less _WIDE_SHARE_PENALTY
-    per share of the picture). When pass 1 collapses onto the click or spills over most of the
+    (_WIDE_THRESHOLDS) on pass 2's bounding box grown by half (_WIDE_GROWTH: it takes in parts of a textured object
+    unlike the clicked one) is the last hypothesis, and wins when it scores better (_wide_score: separation less
+    _WIDE_SHARE_PENALTY per share of the picture). When pass 1 collapses onto the click or spills over most of the
     image, boxes around the seeds grow by half until one's result neither collapses nor reaches its edge.
     Clicks are cumulative (pass all of them), so ``previous`` is only checked to belong to the same image: GrabCut
     starts again from all the clicks, which lets a negative click fully undo a region. Only the parts of the mask
@@ -316,7 +317,8 @@ def _grabcut(
         rect = _grow_rect(mask_ops.bbox(mask), _WIDE_GROWTH, 0.02 * max(h, w), h, w) if mask.any() else None
         if rect is None or not budget.allows(_work_pixels(_ring_rect(rect, h, w), max_side)):
             return mask, budget.note()
-        wide = _grabcut_rect(image, rect, pos, neg, None, radius, click_iterations, max_side, budget)
+        wide = _grabcut_rect(image, rect, pos, neg, None, radius, click_iterations, max_side, budget,
+                             _WIDE_THRESHOLDS)
         small, _, _ = _downscale(image, round(max_side * _PASS1_SCALE))
         feats = _texture_features(small)
         if _wide_score(feats, wide) > _wide_score(feats, mask):
@@ -576,11 +578,13 @@ def _grabcut_rect(
     iterations: int,
     max_side: int,
     budget: _Budget,
+    thresholds: Sequence[float] | None = None,
 ) -> np.ndarray:
     """GrabCut with everything outside ``rect`` as background, solved on the rectangle plus a background ring.
 
     Inside the rectangle: probable foreground (or, with ``previous``, probable foreground where previous is set and
-    probable background elsewhere); clicks are definite discs.
+    probable background elsewhere); clicks are definite discs. Without ``previous``, one start per ring-vote
+    threshold (``thresholds``, default _VOTE_THRESHOLDS), the better separated answer kept.
     """
     h, w = image.shape[:2]
     x0, y0, x1, y1 = rect
@@ -611,8 +615,9 @@ def _grabcut_rect(
     starts = [gc]
     if previous is None:
         # two starts: the ring vote at two thresholds (a box holds more or less background like the ring)
-        starts = [gc.copy() for _ in _VOTE_THRESHOLDS]
-        for start, threshold in zip(starts, _VOTE_THRESHOLDS):
+        thresholds = _VOTE_THRESHOLDS if thresholds is None else thresholds
+        starts = [gc.copy() for _ in thresholds]
+        for start, threshold in zip(starts, thresholds):
             _ring_vote(feats, start, threshold)
     r = max(1, int(round(radius * sx)))
     for start in starts:
