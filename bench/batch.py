@@ -1,0 +1,193 @@
+"""Batch throughput: rows per second through the local pool and through Ray on this machine, side by side.
+
+    python bench/batch.py [--rows 40] [--side 1024] [--engine telea] [--repeat 2] [--out bench/out]
+
+The manifest: --rows rows over the photos available without downloads (../shared/images/*.jpg and skimage.data's
+astronaut, coffee, chelsea, rocket, motorcycle), each resized to --side px on its longer side, with a seeded mask
+per row (an ellipse or a blob of 3-12% of the image, one in five touching the border); written as CSV into a
+temporary folder. Each backend runs the same manifest into its own empty folder:
+
+  local-1   --backend local --workers 1 (this process, rows one after the other)
+  local-N   --backend local --workers N (N = the machine's CPUs: a process pool)
+  ray       --backend ray (Ray Data on this machine: load actors, the generate actor pool, finish tasks);
+            Ray's start-up (ray.init) is timed apart
+
+Runs are interleaved (local-1, local-N, ray, local-1, ...) and medians compared. Reported: rows per second, the
+machine's CPU utilisation over the run (from /proc/stat: busy / total jiffies, all CPUs), the Ray path's time over
+local-N's with and without Ray's start-up (issue 13's target: <= 1.3x on 2 cores), and whether every backend wrote
+the same outputs (sha256 of every PNG). Prints a table; writes bench/out/batch.json. Targets are reported, never
+asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SHARED = ROOT.parent / "shared" / "images"
+
+
+def photos(side: int) -> list[np.ndarray]:
+    import cv2
+    from skimage import data
+
+    from pipelines.io import load_image
+
+    found = [load_image(p, keep_alpha=False) for p in sorted(SHARED.glob("*.jpg"))]
+    found += [data.astronaut(), data.coffee(), data.chelsea(), data.rocket(), data.stereo_motorcycle()[0]]
+    out = []
+    for im in found:
+        if im.ndim == 2:
+            im = np.repeat(im[..., None], 3, axis=2)
+        scale = side / max(im.shape[:2])
+        out.append(cv2.resize(im, (round(im.shape[1] * scale), round(im.shape[0] * scale)),
+                              interpolation=cv2.INTER_AREA))
+    return out
+
+
+def mask_for(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
+    import cv2
+
+    area = rng.uniform(0.03, 0.12) * h * w
+    ry = np.sqrt(area / np.pi / rng.uniform(0.6, 1.6))
+    rx = area / np.pi / ry
+    if rng.random() < 0.2:  # touching the border
+        cx, cy = rng.choice([0, w - 1]), rng.uniform(ry, h - ry)
+    else:
+        cx, cy = rng.uniform(rx, w - rx), rng.uniform(ry, h - ry)
+    mask = np.zeros((h, w), np.uint8)
+    cv2.ellipse(mask, (int(cx), int(cy)), (int(rx), int(ry)), float(rng.uniform(0, 180)), 0, 360, 255, -1)
+    if rng.random() < 0.5:  # a blob: the ellipse with a wobbly outline
+        noise = cv2.GaussianBlur(rng.normal(0, 1, (h, w)).astype(np.float32), (0, 0), max(h, w) / 30)
+        dist = cv2.distanceTransform(mask, cv2.DIST_L2, 3) - cv2.distanceTransform(255 - mask, cv2.DIST_L2, 3)
+        mask = ((dist + noise / noise.std() * max(h, w) / 60) > 0).astype(np.uint8) * 255
+    return mask
+
+
+def make_manifest(folder: Path, rows: int, side: int, seed: int = 0) -> Path:
+    from pipelines import io
+
+    rng = np.random.default_rng(seed)
+    pics = photos(side)
+    lines = ["image,mask,prompt,mode,seed"]
+    for k, pic in enumerate(pics):
+        io.save_png(folder / f"photo{k}.png", pic)
+    for r in range(rows):
+        k = r % len(pics)
+        h, w = pics[k].shape[:2]
+        io.save_png(folder / f"mask{r}.png", mask_for(h, w, rng))
+        lines.append(f"photo{k}.png,mask{r}.png,a wooden bench,{('replace', 'remove')[r % 2]},{r}")
+    path = folder / "jobs.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def cpu_jiffies() -> tuple[int, int]:
+    """(busy, total) jiffies over all CPUs since boot (/proc/stat)."""
+    with open("/proc/stat") as fh:
+        values = [int(v) for v in fh.readline().split()[1:]]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)
+    return sum(values) - idle, sum(values)
+
+
+def outputs_digest(folder: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(folder.glob("*.png")):
+        h.update(p.name.encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def one_run(kind: str, manifest: Path, work: Path, args) -> dict:
+    from pipelines.batch import Job, run_batch
+
+    out = Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=work))
+    job = Job(out=str(out), engine=args.engine, model=args.model, steps=args.steps, device=args.device,
+              allow_download=False, stage_control=None)
+    b0, t0 = cpu_jiffies()
+    start = time.perf_counter()
+    if kind == "ray":
+        summary = run_batch(manifest, out, job, backend="ray", show_progress=False)
+    else:
+        workers = 1 if kind == "local-1" else os.cpu_count()
+        summary = run_batch(manifest, out, job, backend="local", workers=workers, show_progress=False)
+    wall = time.perf_counter() - start
+    b1, t1 = cpu_jiffies()
+    ray_start = summary.facts.get("ray_start_s", 0.0)
+    return {"kind": kind, "wall_s": wall, "ray_start_s": ray_start, "rows_per_s": summary.rows / wall,
+            "rows_per_s_after_start": summary.rows / (wall - ray_start), "cpu_utilisation": (b1 - b0) / max(1, t1 - t0),
+            "status": summary.status, "digest": outputs_digest(out), "facts": summary.facts}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=40)
+    parser.add_argument("--side", type=int, default=1024, help="longer side of each photo in px (default 1024)")
+    parser.add_argument("--engine", default="telea", help="batch engine (default telea: no weights)")
+    parser.add_argument("--model", default=None, help="model for --engine diffusers (a folder: nothing downloaded)")
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--repeat", type=int, default=2, help="interleaved runs per backend (default 2)")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "out"))
+    args = parser.parse_args(argv)
+
+    import logging
+
+    logging.getLogger("ray").setLevel(logging.WARNING)
+    work = Path(tempfile.mkdtemp(prefix="bench-batch-"))
+    manifest = make_manifest(work, args.rows, args.side)
+    kinds = ["local-1", f"local-{os.cpu_count()}", "ray"]
+    runs: dict[str, list[dict]] = {k: [] for k in kinds}
+    for r in range(args.repeat):
+        for kind in kinds:
+            res = one_run("local-N" if kind.startswith("local-") and kind != "local-1" else kind, manifest, work, args)
+            runs[kind].append(res)
+            print(f"[{time.strftime('%H:%M:%S')}] {kind} run {r + 1}: {res['wall_s']:.1f} s "
+                  f"({res['rows_per_s']:.2f} rows/s, CPU {100 * res['cpu_utilisation']:.0f}%"
+                  + (f", Ray start {res['ray_start_s']:.1f} s" if kind == "ray" else "") + ")", file=sys.stderr)
+    med = {k: {key: statistics.median(x[key] for x in v) for key in
+               ("wall_s", "ray_start_s", "rows_per_s", "rows_per_s_after_start", "cpu_utilisation")}
+           for k, v in runs.items()}
+    local_n = med[kinds[1]]
+    ray = med["ray"]
+    digests = {x["digest"] for v in runs.values() for x in v}
+    report = {
+        "rows": args.rows, "side": args.side, "engine": args.engine, "model": args.model, "cpus": os.cpu_count(),
+        "medians": med, "runs": runs,
+        "ray_over_local_n": ray["wall_s"] / local_n["wall_s"],
+        "ray_over_local_n_without_start": (ray["wall_s"] - ray["ray_start_s"]) / local_n["wall_s"],
+        "ray_over_local_1": ray["wall_s"] / med["local-1"]["wall_s"],
+        "same_outputs": len(digests) == 1, "target": 1.3, "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "load_average": os.getloadavg(),
+    }
+    print(f"{'backend':10} {'wall s':>8} {'rows/s':>8} {'CPU %':>6}  ({args.rows} rows, {args.side} px, "
+          f"{args.engine}, {os.cpu_count()} CPUs, median of {args.repeat})")
+    for k in kinds:
+        m = med[k]
+        print(f"{k:10} {m['wall_s']:8.1f} {m['rows_per_s']:8.2f} {100 * m['cpu_utilisation']:6.0f}")
+    print(f"Ray start-up (ray.init): {ray['ray_start_s']:.1f} s; rows/s after it {ray['rows_per_s_after_start']:.2f}")
+    print(f"ray / {kinds[1]}: {report['ray_over_local_n']:.2f}x with Ray's start-up, "
+          f"{report['ray_over_local_n_without_start']:.2f}x without (target <= 1.3); "
+          f"ray / local-1: {report['ray_over_local_1']:.2f}x")
+    print(f"same outputs on every backend and run: {report['same_outputs']}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "batch.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+    print(f"wrote {out / 'batch.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""The Ray backend: the same stages as a Ray Data pipeline, on this machine or on a cluster.
+
+    load      ds.map_batches(LoadStage)      CPU actors (half a CPU each): decode, mask from file / text / clicks / box;
+                                             each actor keeps its segmenter and text model loaded
+    generate  ds.map_batches(GenerateStage)  an autoscaling actor pool, each actor holding one loaded model
+                                             (num_gpus=1 per actor where the cluster has GPUs); restarted and its
+                                             rows retried when a worker dies
+    finish    ds.map_batches(finish_batch)   CPU tasks (half a CPU each): seam report, outside check, gate, PNG written
+and the driver appends each finished row to OUT/results.jsonl. Rows whose gate failed go through the pipeline
+again with their next seed (one more round per retry). Rows travel between stages as pickled Task objects (a
+binary column: images of any shape and format).
+
+Without --ray-address, ray.init starts a local Ray with this machine's CPUs (and GPUs), and shuts it down after the
+job; with one, the job joins that cluster (its workers need this package importable: install it on the nodes or
+pass a runtime_env with a working_dir). Ray's own progress bars show each stage; a cluster's dashboard shows the
+actors and their resources.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+from pathlib import Path
+from typing import Callable
+
+from .job import Job, Selectors, Task, finish, generate, load
+
+log = logging.getLogger(__name__)
+
+ROOT = str(Path(__file__).resolve().parents[2])
+
+
+def _tasks(batch: dict) -> list[Task]:
+    return [pickle.loads(b) for b in batch["task"]]
+
+
+def _batch(tasks: list[Task]) -> dict:
+    import numpy as np
+
+    return {"task": np.array([pickle.dumps(t, protocol=5) for t in tasks], dtype=object)}
+
+
+class LoadStage:
+    """Decode and select; keeps its segmenter and text model between batches."""
+
+    def __init__(self, job: Job):
+        self.job = job
+        self.selectors = Selectors()
+
+    def __call__(self, batch: dict) -> dict:
+        return _batch([t if t.native is not None else load(t, self.job, self.selectors) for t in _tasks(batch)])
+
+
+class GenerateStage:
+    """Generation with the job's model, loaded once when the actor starts."""
+
+    def __init__(self, job: Job, threads: int | None = None):
+        self.job = job
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
+        if job.engine == "diffusers":
+            from .. import models
+            from ..generate.registry import resolve_model
+
+            models.load_model(resolve_model(job.model), device=job.device, dtype=job.dtype,
+                              allow_download=job.allow_download)
+
+    def __call__(self, batch: dict) -> dict:
+        return _batch([generate(t, self.job) for t in _tasks(batch)])
+
+
+def finish_batch(batch: dict, job: Job) -> dict:
+    return _batch([finish(t, job) for t in _tasks(batch)])
+
+
+def run(tasks: list[Task], job: Job, emit: Callable[[Task], None], address: str | None = None,
+        actors: int | None = None, batch_size: int = 1, progress: Callable[[], None] | None = None,
+        show_progress: bool = True) -> dict:
+    """Every task to its end through Ray Data; ``emit`` is called in this process with each finished one.
+    Returns facts about the run (Ray's start-up time, rounds, resources)."""
+    import time
+
+    try:
+        import ray
+    except ImportError:
+        from ..errors import UserError
+
+        raise UserError("the ray backend needs Ray: pip install 'ray[data]' (or use --backend local)") from None
+
+    facts: dict = {}
+    started = False
+    t0 = time.perf_counter()
+    if not ray.is_initialized():
+        env = {"PYTHONPATH": os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))}
+        ray.init(address=address, include_dashboard=address is not None, log_to_driver=False,
+                 runtime_env={"env_vars": env}, logging_level=logging.WARNING)
+        started = True
+    facts["ray_start_s"] = round(time.perf_counter() - t0, 3)
+    try:
+        resources = ray.cluster_resources()
+        cpus, gpus = int(resources.get("CPU", 1)), int(resources.get("GPU", 0))
+        facts.update(cpus=cpus, gpus=gpus)
+        per_actor_gpu = 1 if gpus and job.device in ("auto", "cuda") or str(job.device).startswith("cuda") else 0
+        if actors is None:
+            actors = max(1, gpus if per_actor_gpu else cpus // 2)
+        # the load actors and finish tasks take half a CPU each, the generate actors the rest (or a GPU each)
+        actor_cpus = 1 if per_actor_gpu else max(1, (cpus - 1) // actors)
+        ctx = ray.data.DataContext.get_current()
+        ctx.enable_progress_bars = show_progress
+        ctx.enable_operator_progress_bars = show_progress
+        rounds = 0
+        pending = list(tasks)
+        while pending:
+            rounds += 1
+            ds = ray.data.from_items([{"task": pickle.dumps(t, protocol=5)} for t in pending],
+                                     override_num_blocks=max(1, len(pending)))
+            ds = ds.map_batches(LoadStage, fn_constructor_kwargs={"job": job}, batch_size=1, num_cpus=0.5,
+                                compute=ray.data.ActorPoolStrategy(min_size=1, max_size=max(1, cpus // 2)))
+            ds = ds.map_batches(GenerateStage, fn_constructor_kwargs={"job": job, "threads": job.threads or actor_cpus},
+                                batch_size=batch_size, num_cpus=actor_cpus, num_gpus=per_actor_gpu,
+                                compute=ray.data.ActorPoolStrategy(min_size=1, max_size=actors),
+                                max_restarts=-1, max_task_retries=-1)
+            ds = ds.map_batches(finish_batch, fn_kwargs={"job": job}, batch_size=1, num_cpus=0.5)
+            pending = []
+            for item in ds.iter_rows():
+                task = pickle.loads(item["task"])
+                if task.status is None:
+                    pending.append(task)
+                else:
+                    emit(task)
+                    if progress:
+                        progress()
+        facts.update(rounds=rounds, actors=actors, actor_cpus=actor_cpus, actor_gpus=per_actor_gpu)
+    finally:
+        if started:
+            ray.shutdown()
+    return facts
