@@ -37,15 +37,16 @@ factor all along a boundary.
    and chromaticity filled in from outside the zone by normalized convolution), hue-checked (PIXEL_CHROMA), grown by
    hysteresis (HIGH x d seeds inside the rendered shadow, LOW x d or LOW_ABS to grow), plus the rendered shadow where
    it is darker by KEEP_TEMPLATE x d. Both, and both again for the OTHER_SHAPES next best projections and the best
-   plain projection (no tilt, lift or footprint; ALTERNATIVES), are candidates; the one whose own outline is darker inside by
-   d / 2 along the largest fraction of its length wins (pixel evidence follows dark texture on busy surfaces, the
-   rendered projection misses a 3D object's fatter shadow: the outline tells which one fits).
+   plain projection (no tilt, lift or footprint; ALTERNATIVES), are candidates; the one whose own outline is darker
+   inside by d / 2 along the largest fraction of its length wins (pixel evidence follows dark texture on busy
+   surfaces, the rendered projection misses a 3D object's fatter shadow: the outline tells which one fits).
 5. Ambient occlusion (OCCLUSION), looked for whether or not a cast shadow was found: around the footprint (the
    object's lowest FOOT, swept up the picture by FOOT_DEPTHS), the darkening against the lit surface (filled in from
    outside OCC_REACH object widths) is fitted as c + amp exp(-distance / decay) for each decay in DECAYS (least
    squares on samples OCC_STEP px apart, the cast shadow left out); it is occlusion when the fit's t statistic
-   reaches OCC_MIN_T, amp is between OCC_MIN_AMP and OCC_MAX_AMP, the darkening is there left and right of the footprint (OCC_SIDES of
-   amp each) and the hue is kept; the suggestion adds where the fitted darkening exceeds VISIBLE_DARKENING.
+   reaches OCC_MIN_T, amp is between OCC_MIN_AMP and OCC_MAX_AMP, the darkening is there left and right of the
+   footprint (OCC_SIDES of amp each) and the hue is kept; the suggestion adds where the fitted darkening exceeds
+   VISIBLE_DARKENING.
 
 Limits (bench/effects.py, seven kinds of shadow on real photos): the fit finds a shadow whose outline is close to one
 of these projections; a 3D object's shadow under an area light or on bumpy ground is found in part or not at all;
@@ -411,7 +412,8 @@ def _cast_shadow(feat, obj, fringe, side, direction) -> _Cast:
 
     # The darkening and the penumbra from the contrast profile across the projection's outline, and the tests.
     def check(params, score):
-        """(None, why not) or (d, agree, the near profile value, the hard shadow) for one projection."""
+        """For one projection (a, b, tilt, lift, depth): ((d, agree, the near profile value, the hard shadow), "")
+        when it passes the tests of steps 2-3, else (None, why not)."""
         xy, n = _project(pts, normals, base, [params[0]], [params[1]], *params[2:], low_x)
         profile, support = [], None
         for k in (1.0, offset, 2.0 * offset):
