@@ -130,11 +130,16 @@ def save_random_sd15(folder: Path, device: str) -> str:
 
 
 def one_run(kind: str, manifest: Path, work: Path, args) -> dict:
+    """One run of ``kind``: local-K or ray, with an optional "/bB" suffix for batches of B rows (default
+    --batch-size)."""
     from pipelines.batch import Job, run_batch
+
+    kind, _, b = kind.partition("/b")
+    batch = int(b) if b else args.batch_size
 
     out = Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=work))
     job = Job(out=str(out), engine=args.engine, model=args.model, steps=args.steps, device=args.device,
-              allow_download=False, stage_control=None, retries=args.retries)
+              allow_download=False, stage_control=None, retries=args.retries, batch_size=batch)
     b0, t0 = cpu_jiffies()
     start = time.perf_counter()
     if kind == "ray":
@@ -158,13 +163,14 @@ def main(argv=None) -> int:
     parser.add_argument("--model", default=None, help="model for --engine diffusers (a folder: nothing downloaded)")
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--retries", type=int, default=0, help="gate retries (default 0: one attempt a row)")
+    parser.add_argument("--batch-size", type=int, default=1, help="rows batched through the model (default 1)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--repeat", type=int, default=2, help="interleaved runs per backend (default 2)")
     parser.add_argument("--random-sd15", metavar="DIR", default=None,
                         help="use SD 1.5 inpainting at random weights saved to DIR (sets --engine diffusers)")
     parser.add_argument("--backends", default=None,
-                        help="comma-separated: local-K (K worker processes) and ray (default: local-1, local-<CPUs>, "
-                             "ray)")
+                        help="comma-separated: local-K (K worker processes) and ray, each with an optional /bB "
+                             "(batches of B rows), e.g. local-1,local-1/b8,ray (default: local-1, local-<CPUs>, ray)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "out"))
     args = parser.parse_args(argv)
 
@@ -196,7 +202,7 @@ def main(argv=None) -> int:
         "device": args.device, "medians": med, "runs": runs, "same_outputs": len(digests) == 1, "target": 1.3,
         "when": time.strftime("%Y-%m-%d %H:%M:%S"), "load_average": os.getloadavg(),
     }
-    locals_ = [k for k in kinds if k.startswith("local-")]
+    locals_ = [k for k in kinds if k.startswith("local-") and "/b" not in k]
     ray = med.get("ray")
     if ray and locals_:
         best_local = min(locals_, key=lambda k: med[k]["wall_s"])

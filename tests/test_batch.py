@@ -315,7 +315,7 @@ def _tiny_job(out: Path, folder: Path, **kw) -> Job:
 def mixed_local(jobs, tiny_model_folder, tmp_path_factory):
     """The manifest with the tiny model: even rows run it, odd rows ask for telea (engine column)."""
     out = tmp_path_factory.mktemp("tiny-local")
-    summary = run_batch(jobs, out, _tiny_job(out, tiny_model_folder, retries=1), show_progress=False)
+    summary = run_batch(jobs, out, _tiny_job(out, tiny_model_folder, retries=1, batch_size=4), show_progress=False)
     return out, summary
 
 
@@ -345,8 +345,8 @@ def test_ray_with_a_worker_killed_matches_local(jobs, mixed_local, tiny_model_fo
                                                            tmp_path):
     out, _ = mixed_local
     ray_session.write_text("the next generate call exits its worker")
-    summary = run_batch(jobs, tmp_path, _tiny_job(tmp_path, tiny_model_folder, retries=1), backend="ray",
-                        show_progress=False)
+    summary = run_batch(jobs, tmp_path, _tiny_job(tmp_path, tiny_model_folder, retries=1, batch_size=4),
+                        backend="ray", show_progress=False)
     assert not ray_session.exists(), "no worker took the crash switch"
     assert summary.done == 20
     assert _rows(tmp_path) == _rows(out)
@@ -446,3 +446,46 @@ def test_rows_select_by_text_and_by_clicks(jobs, tmp_path, monkeypatch):
         changed = np.any(result != photo, axis=-1)
         ys, xs = np.nonzero(changed)
         assert changed.any() and xs.min() >= box[0] and xs.max() < box[2] and ys.min() >= box[1] and ys.max() < box[3]
+
+
+@pytest.mark.slow
+def test_a_chunk_goes_through_the_model_at_once_and_a_chunk_of_one_paints_as_inpaint(jobs, tiny_model_folder,
+                                                                                     tmp_path, monkeypatch):
+    from pipelines.generate.diffusion import DiffusionEngine
+    from pipelines.inpaint import inpaint
+
+    calls = []
+    real = DiffusionEngine.fill_many
+
+    def counted(self, items, step):
+        calls.append(len(items))
+        return real(self, items, step)
+
+    monkeypatch.setattr(DiffusionEngine, "fill_many", counted)
+    records = [dict(r.given) for r in read_manifest(jobs)[0] if r.index in (0, 2, 4, 6)]  # replace, stage, remove,
+    for r in records:                                                                    # replace (a rotated JPEG)
+        r.update(image=str(jobs.parent / r["image"]), mask=str(jobs.parent / r["mask"]))
+    manifest = tmp_path / "four.jsonl"
+    manifest.write_text("\n".join(json.dumps(r) for r in records))
+    out = tmp_path / "four"
+    run_batch(manifest, out, _tiny_job(out, tiny_model_folder, retries=0, batch_size=4), show_progress=False)
+    # strength 1 rows (replace, stage without control) share one call; remove (pre-fill, 0.9) is its own
+    assert sorted(calls) == [1, 3]
+    rows = _rows(out)
+    assert all(r["status"] in ("ok", "review") and r["outside_changed"] == 0.0 for r in rows)
+
+    one = tmp_path / "one"
+    run_batch(manifest, one, _tiny_job(one, tiny_model_folder, retries=0, batch_size=1), show_progress=False)
+    first = _rows(one)[0]
+    photo = io.read(jobs.parent / "photo0.png").pixels
+    mask = masks.to_mask(str(jobs.parent / "mask0.png"), size=(photo.shape[1], photo.shape[0]))
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        direct = inpaint(photo, mask, "a stone 0", engine="diffusers", model=str(tiny_model_folder), steps=2,
+                         seed=100, device="cpu", allow_download=False)
+    finally:
+        torch.set_num_threads(before)
+    assert np.array_equal(io.read(one / first["output"]).pixels, direct.images[0])

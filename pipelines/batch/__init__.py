@@ -21,7 +21,8 @@ a killed run resumes from the rows it finished. Bad rows are recorded with a rea
 
 Backends: "local" (this process, or a pool of worker processes; no Ray needed) and "ray" (Ray Data: CPU stages
 around an actor pool that holds one loaded model per actor, a GPU each where there are GPUs). Both run the same
-stage functions, so they give the same outputs and the same rows.
+stage functions on the same chunks of job.batch_size rows (crops of one size from a chunk go through the model in
+one call), so they give the same outputs and the same rows.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ class Summary:
 
 
 def run_batch(manifest: str | Path, out: str | Path, job: Job | None = None, *, backend: str = "local",
-              workers: int = 1, ray_address: str | None = None, actors: int | None = None, batch_size: int = 1,
+              workers: int = 1, ray_address: str | None = None, actors: int | None = None,
               show_progress: bool = True) -> Summary:
     """Run every row of ``manifest`` into folder ``out`` (created if missing) and write OUT/results.jsonl."""
     if backend not in BACKENDS:
@@ -106,12 +107,13 @@ def run_batch(manifest: str | Path, out: str | Path, job: Job | None = None, *, 
             if backend == "local":
                 from . import local
 
-                local.run(todo, job, emit, workers=workers, progress=bar.update if bar else None)
+                summary.facts = {"rounds": local.run(todo, job, emit, workers=workers,
+                                                     progress=bar.update if bar else None)}
             else:
                 from . import ray_backend
 
                 summary.facts = ray_backend.run(todo, job, emit, address=ray_address, actors=actors,
-                                                batch_size=batch_size, show_progress=show_progress)
+                                                show_progress=show_progress)
         if bar:
             bar.close()
         entries = journal.close()

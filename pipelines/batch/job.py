@@ -60,6 +60,10 @@ class Job:
     dtype: str | None = None
     allow_download: bool = True
     box_threshold: float = 0.35
+    batch_size: int = 1
+    """Rows whose crops are generated together: crops of one size (and one setting) from up to this many rows go
+    through the model in one call. 1 (default): each row alone, exactly as python -m pipelines inpaint paints it;
+    4-8 on a GPU (a batch of 4 SDXL crops costs 0.62x per crop, of SD 1.5 crops 0.29x, on an H200)."""
     threads: int | None = None
     """torch CPU threads for generation (None: as the process has it). A model's float sums depend on the thread
     count, so backends give bit-identical outputs on the CPU only with the same count."""
@@ -73,7 +77,8 @@ class Job:
                 "segmenter": self.segmenter, "steps": self.steps, "strength": self.strength,
                 "guidance": self.guidance, "grow": self.grow, "method": self.method, "retries": self.retries,
                 "gate": [list(g) for g in self.gate], "box_threshold": self.box_threshold,
-                "stage_control": self.stage_control}
+                "stage_control": self.stage_control,
+                "batch_size": self.batch_size}
 
 
 @dataclass
@@ -98,6 +103,8 @@ class Task:
     engine: str | None = None
     model: str | None = None
     params: dict = field(default_factory=dict)
+    generated: list | None = None
+    """Batched generation: [((crop index, driver.Crop), the engine's answer)] for the finish stage's paste-back."""
     uses_seed: bool = True
     report: dict | None = None
     tried: list = field(default_factory=list)
@@ -129,29 +136,37 @@ def sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def fail(task: Task, exc: BaseException, where: str) -> None:
+    """Mark the row failed with one line for ``exc`` (a user's mistake as it is, a refused result as such, anything
+    else as an internal error, logged with its traceback); a failed row carries no pixels further."""
+    from ..contract import ContractViolation
+
+    if isinstance(exc, UserError):
+        task.reason = one_line(exc)
+    elif isinstance(exc, ContractViolation):
+        task.reason = f"refused: {one_line(exc)}"
+    elif isinstance(exc, MemoryError):
+        task.reason = "out of memory on this worker"
+    else:  # a bug in one row must not stop the job; the traceback goes to the log
+        log.error("batch row %d failed in %s", task.row.index, where, exc_info=exc)
+        task.reason = f"internal error ({type(exc).__name__}: {one_line(exc, 200)})"
+    task.status = "failed"
+    task.result = task.native = task.generated = None
+
+
 def guarded(stage):
     """Run ``stage(task, ...)`` unless the task is done; an error marks the row failed with one line (a user's
     mistake as it is, a refused result as such, anything else as an internal error, logged with its traceback)."""
-    from ..contract import ContractViolation
-
     def run(task: Task, *args) -> Task:
         if task.status is not None:
             return task
         t0 = time.perf_counter()
         try:
             return stage(task, *args)
-        except UserError as exc:
-            task.status, task.reason = "failed", one_line(exc)
-        except ContractViolation as exc:
-            task.status, task.reason = "failed", f"refused: {one_line(exc)}"
-        except MemoryError:
-            task.status, task.reason = "failed", "out of memory on this worker"
-        except Exception as exc:  # a bug in one row must not stop the job; the traceback goes to the log
-            log.exception("batch row %d failed in %s", task.row.index, stage.__name__)
-            task.status, task.reason = "failed", f"internal error ({type(exc).__name__}: {one_line(exc, 200)})"
+        except Exception as exc:  # a user's mistake, a refused result, a bug: see fail()
+            fail(task, exc, stage.__name__)
         finally:
             task.seconds += time.perf_counter() - t0
-        task.result = task.native = None  # a failed row carries no pixels further
         return task
 
     run.__name__ = stage.__name__
@@ -348,14 +363,119 @@ def generate(task: Task, job: Job) -> Task:
         task.outside = {k: v for k, v in res.reports[0].items() if k.startswith("outside_")}
         task.report = None
     task.engine, task.model = res.engine, res.model
-    task.params = {"mode": row.mode, "engine": m["engine"], "strength": m["strength"], "steps": common["steps"],
-                   "guidance": res.params.get("guidance", common["guidance"]), "grow": p.get("grow", job.grow),
-                   "method": common["method"], "feather": common["feather"], "prefill": m["prefill"],
-                   "control": m["control"], "margin": p.get("margin", 32),
-                   **{k: p[k] for k in ("left", "right", "top", "bottom") if k in p}}
+    task.params = _params(task, job, m, res.params.get("guidance", common["guidance"]))
     task.notes = list(dict.fromkeys(task.notes + list(res.notes)))
     task.uses_seed = res.seeds[0] is not None
     return task
+
+
+def generate_many(tasks: list[Task], job: Job) -> list[Task]:
+    """Stage 2 for a chunk of rows (at most job.batch_size). Rows that run the diffusers engine with the same
+    settings (and no control image or soft edge) are planned together and their crops of one size go through the
+    model in one call (DiffusionEngine.fill_many); the paste-back then happens in the finish stage. Every other row
+    (outpaint, a classical or LaMa row, a depth-staged row, crops whose context boxes overlap, a chunk of one) goes
+    through pipelines.inpaint alone (generate)."""
+    _crash_if_asked()
+    groups: dict[tuple, list[Task]] = {}
+    for task in tasks:
+        if task.status is not None:
+            continue
+        try:
+            m = mode_settings(task.row, job)
+        except UserError as exc:
+            fail(task, exc, "generate")
+            continue
+        p = task.row.params
+        if len(tasks) < 2 or task.row.mode == "outpaint" or m["engine"] != "diffusers" or m["control"]:
+            generate(task, job)
+            continue
+        key = (m["strength"], p.get("steps", job.steps), p.get("guidance", job.guidance), m["prefill"])
+        groups.setdefault(key, []).append(task)
+    for (strength, steps, guidance, prefill), group in groups.items():
+        _generate_group(group, job, strength, steps, guidance, prefill)
+    return tasks
+
+
+def _generate_group(group: list[Task], job: Job, strength, steps, guidance, prefill) -> None:
+    from ..generate import driver, engines
+    from ..generate.prepare import prepare
+
+    t0 = time.perf_counter()
+    with engines.lease("diffusers", model=job.model, device=job.device, dtype=job.dtype,
+                       allow_download=job.allow_download, strength=strength, steps=steps, guidance=guidance,
+                       prefill=prefill) as engine:
+        if not engine.batchable:
+            for task in group:
+                generate(task, job)
+            return
+        work: dict[tuple, list] = {}  # (crop size, negative prompt given) -> [(task, crop, pixels, crop mask)]
+        for task in group:
+            try:
+                m = mode_settings(task.row, job)
+                prep = prepare(task.native, task.mask, task.row.params.get("grow", job.grow))
+                crops = driver.plan_crops(prep.mask, engine, task.row.params.get("margin", driver.DEFAULT_MARGIN))
+                if not driver.disjoint(crops):
+                    generate(task, job)
+                    continue
+                negative = m["negative_prompt"] or None
+                for k, crop in enumerate(crops):
+                    pixels, crop_mask = driver.crop_input(prep.rgb, crop)
+                    work.setdefault((crop.size, negative is None), []).append((task, (k, crop), pixels, crop_mask))
+                task.generated = []
+                task.engine, task.model, task.uses_seed = engine.name, engine.model, True
+                task.notes = list(dict.fromkeys(task.notes + engine.prompt_notes(m["prompt"], negative)
+                                                + engine.notes()))
+                task.params = _params(task, job, m, engine.settings().get("guidance", guidance))
+            except Exception as exc:  # noqa: BLE001 - recorded on the row, never stops the chunk
+                fail(task, exc, "generate")
+        for items in work.values():
+            live = [it for it in items if it[0].status is None]
+            if not live:
+                continue
+            try:
+                outs = engine.fill_many(
+                    [(pixels, crop_mask, mode_settings(task.row, job)["prompt"],
+                      mode_settings(task.row, job)["negative_prompt"] or None, task.seed)
+                     for task, _, pixels, crop_mask in live], step=lambda: None)
+            except Exception as exc:  # noqa: BLE001 - every row of the call failed with it
+                for task, *_ in live:
+                    fail(task, exc, "generate")
+                continue
+            for (task, crop, _, _), out in zip(live, outs):
+                task.generated.append((crop, out))
+    share = (time.perf_counter() - t0) / max(1, len(group))
+    for task in group:
+        task.seconds += share
+
+
+def _params(task: Task, job: Job, m: dict, guidance) -> dict:
+    p = task.row.params
+    return {"mode": task.row.mode, "engine": m["engine"], "strength": m["strength"], "steps": p.get("steps", job.steps),
+            "guidance": guidance, "grow": p.get("grow", job.grow), "method": p.get("method", job.method),
+            "feather": p.get("feather"), "prefill": m["prefill"], "control": m["control"],
+            "margin": p.get("margin", 32), **{k: p[k] for k in ("left", "right", "top", "bottom") if k in p}}
+
+
+def paste_back(task: Task, job: Job) -> None:
+    """The batched crops pasted into the row's photo through the boundary engine, and the result back at the input's
+    own format with its outside verified (Prepared.finish: fail closed), as the driver does for one row."""
+    from .. import blend
+    from ..generate import driver
+    from ..generate.prepare import prepare
+
+    p = task.row.params
+    prep = prepare(task.native, task.mask, p.get("grow", job.grow))
+    method = p.get("method", job.method)
+    feather = p.get("feather")
+    feather = feather if feather is not None else blend.default_feather(method, prep.grow)
+    notes: list[str] = []
+    current = prep.rgb
+    for (_, crop), generated in sorted(task.generated, key=lambda item: item[0][0]):  # in the plan's order
+        current = driver.paste(current, generated, crop, method, feather, notes)
+    reports = [{}]
+    (task.result,) = prep.finish([current], reports, what=f"row {task.row.index}'s result")
+    task.result_mask, task.outside, task.generated = prep.mask, reports[0], None
+    task.notes = list(dict.fromkeys(task.notes + notes))
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -389,6 +509,8 @@ def finish(task: Task, job: Job) -> Task:
     from .. import contract, io, provenance, seams
 
     row = task.row
+    if task.generated is not None:
+        paste_back(task, job)
     if row.mode == "outpaint":
         # the original's pixels sit unchanged at their place in the bigger canvas
         ox, oy = task.outside["offset"]

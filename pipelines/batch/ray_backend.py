@@ -8,7 +8,8 @@
     finish    ds.map_batches(finish_batch)   CPU tasks (half a CPU each): seam report, outside check, gate, PNG written
 and the driver appends each finished row to OUT/results.jsonl. Rows whose gate failed go through the pipeline
 again with their next seed (one more round per retry). Rows travel between stages as pickled Task objects (a
-binary column: images of any shape and format).
+binary column: images of any shape and format), in chunks of job.batch_size rows cut in row order as the local
+backend cuts them, so that both batch the same crops together and give the same outputs.
 
 Without --ray-address, ray.init starts a local Ray with this machine's CPUs (and GPUs), and shuts it down after the
 job; with one, the job joins that cluster (its workers need this package importable: install it on the nodes or
@@ -24,21 +25,22 @@ import pickle
 from pathlib import Path
 from typing import Callable
 
-from .job import Job, Selectors, Task, finish, generate, load
+from .job import Job, Selectors, Task, finish, generate_many, load
+from .local import chunks
 
 log = logging.getLogger(__name__)
 
 ROOT = str(Path(__file__).resolve().parents[2])
 
 
-def _tasks(batch: dict) -> list[Task]:
-    return [pickle.loads(b) for b in batch["task"]]
+def _chunks(batch: dict) -> list[list[Task]]:
+    return [pickle.loads(b) for b in batch["chunk"]]
 
 
-def _batch(tasks: list[Task]) -> dict:
+def _batch(chunks_: list[list[Task]]) -> dict:
     import numpy as np
 
-    return {"task": np.array([pickle.dumps(t, protocol=5) for t in tasks], dtype=object)}
+    return {"chunk": np.array([pickle.dumps(c, protocol=5) for c in chunks_], dtype=object)}
 
 
 class LoadStage:
@@ -49,7 +51,8 @@ class LoadStage:
         self.selectors = Selectors()
 
     def __call__(self, batch: dict) -> dict:
-        return _batch([t if t.native is not None else load(t, self.job, self.selectors) for t in _tasks(batch)])
+        return _batch([[t if t.native is not None else load(t, self.job, self.selectors) for t in chunk]
+                       for chunk in _chunks(batch)])
 
 
 class GenerateStage:
@@ -69,16 +72,15 @@ class GenerateStage:
                               allow_download=job.allow_download)
 
     def __call__(self, batch: dict) -> dict:
-        return _batch([generate(t, self.job) for t in _tasks(batch)])
+        return _batch([generate_many(chunk, self.job) for chunk in _chunks(batch)])
 
 
 def finish_batch(batch: dict, job: Job) -> dict:
-    return _batch([finish(t, job) for t in _tasks(batch)])
+    return _batch([[finish(t, job) for t in chunk] for chunk in _chunks(batch)])
 
 
 def run(tasks: list[Task], job: Job, emit: Callable[[Task], None], address: str | None = None,
-        actors: int | None = None, batch_size: int = 1, progress: Callable[[], None] | None = None,
-        show_progress: bool = True) -> dict:
+        actors: int | None = None, progress: Callable[[], None] | None = None, show_progress: bool = True) -> dict:
     """Every task to its end through Ray Data; ``emit`` is called in this process with each finished one.
     Returns facts about the run (Ray's start-up time, rounds, resources)."""
     import time
@@ -115,24 +117,25 @@ def run(tasks: list[Task], job: Job, emit: Callable[[Task], None], address: str 
         pending = list(tasks)
         while pending:
             rounds += 1
-            ds = ray.data.from_items([{"task": pickle.dumps(t, protocol=5)} for t in pending],
-                                     override_num_blocks=max(1, len(pending)))
+            work = chunks(pending, job.batch_size)  # cut as the local backend cuts them: the same batches
+            ds = ray.data.from_items([{"chunk": pickle.dumps(c, protocol=5)} for c in work],
+                                     override_num_blocks=len(work))
             ds = ds.map_batches(LoadStage, fn_constructor_kwargs={"job": job}, batch_size=1, num_cpus=0.5,
                                 compute=ray.data.ActorPoolStrategy(min_size=1, max_size=max(1, cpus // 2)))
             ds = ds.map_batches(GenerateStage, fn_constructor_kwargs={"job": job, "threads": job.threads or actor_cpus},
-                                batch_size=batch_size, num_cpus=actor_cpus, num_gpus=per_actor_gpu,
+                                batch_size=1, num_cpus=actor_cpus, num_gpus=per_actor_gpu,
                                 compute=ray.data.ActorPoolStrategy(min_size=1, max_size=actors),
                                 max_restarts=-1, max_task_retries=-1)
             ds = ds.map_batches(finish_batch, fn_kwargs={"job": job}, batch_size=1, num_cpus=0.5)
             pending = []
             for item in ds.iter_rows():
-                task = pickle.loads(item["task"])
-                if task.status is None:
-                    pending.append(task)
-                else:
-                    emit(task)
-                    if progress:
-                        progress()
+                for task in pickle.loads(item["chunk"]):
+                    if task.status is None:
+                        pending.append(task)
+                    else:
+                        emit(task)
+                        if progress:
+                            progress()
         facts.update(rounds=rounds, actors=actors, actor_cpus=actor_cpus, actor_gpus=per_actor_gpu)
     finally:
         if started:

@@ -150,30 +150,71 @@ class DiffusionEngine(Engine):
         """More arguments for the pipeline call of a crop of this size (a subclass's control image); none here."""
         return {}
 
+    @property
+    def batchable(self) -> bool:
+        """Whether fill_many() can run several crops in one pipeline call: not with a soft edge (its hold is per
+        crop) or a control image (a subclass's extra_kwargs)."""
+        return not self.soft_edge and type(self).extra_kwargs is DiffusionEngine.extra_kwargs
+
+    def fill_many(self, items: list, step) -> list[np.ndarray]:
+        """Fill several crops of one size: ``items`` are (crop, crop_mask, prompt, negative_prompt, seed) tuples as
+        fill() takes them, with every crop the same size and every negative prompt None or every one a str; one
+        pipeline call for all of them (a batch: each crop keeps its own seeded generator), or one call each when
+        the engine is not batchable. ``step`` is called after every denoising step of the call(s)."""
+        if not self.batchable or len(items) < 2:
+            return [self.fill(c, m, prompt=p, negative_prompt=n, seed=s, step=step) for c, m, p, n, s in items]
+        shapes = {c.shape for c, *_ in items}
+        if len(shapes) != 1 or len({n is None for *_, n, _ in items}) != 1:
+            raise ValueError("fill_many takes crops of one size whose negative prompts are all None or all text")
+        crops, crop_masks = [], []
+        for crop, crop_mask, *_ in items:
+            if self.prefill:
+                crop = classical_fill(crop, crop_mask, method="telea", radius=self.radius)
+            crops.append(crop)
+            crop_masks.append(masks.grow(crop_mask, self.loaded.vae_scale_factor))
+        negatives = [n for *_, n, _ in items]
+        return self._call_many(crops, crop_masks, [p for _, _, p, _, _ in items],
+                               None if negatives[0] is None else negatives, [s for *_, s in items], step)
+
     def _call(self, crop: np.ndarray, crop_mask: np.ndarray, prompt: str, negative_prompt: str | None,
               seed: int, step) -> np.ndarray:
         """One pipeline call at the crop's size; returns HWC uint8 RGB of the same size."""
+        with self.loaded.lock:
+            on_step, tensor_inputs = self.step_callback(crop, crop_mask, seed, step)
+        return self._call_many([crop], [crop_mask], prompt, negative_prompt, [seed], step,
+                               (on_step, tensor_inputs))[0]
+
+    def _call_many(self, crops: list, crop_masks: list, prompt, negative_prompt, seeds: list, step,
+                   callback=None) -> list[np.ndarray]:
+        """One pipeline call for crops of one size (prompt and negative_prompt: a str for one crop, a list for
+        several, or None); HWC uint8 RGB images of the crops' size."""
         import torch
 
-        height, width = crop.shape[:2]
+        height, width = crops[0].shape[:2]
         loaded = self.loaded
-        with loaded.lock:
-            on_step, tensor_inputs = self.step_callback(crop, crop_mask, seed, step)
+        if callback is None:
+            def on_step(pipe, i, t, kwargs):
+                step()
+                return {}
 
+            callback = (on_step, [])
+        one = len(crops) == 1
         kwargs = dict(
             prompt=prompt,
             negative_prompt=negative_prompt,
-            image=Image.fromarray(crop),
-            mask_image=Image.fromarray(crop_mask.astype(np.uint8) * 255),
+            image=Image.fromarray(crops[0]) if one else [Image.fromarray(c) for c in crops],
+            mask_image=(Image.fromarray(crop_masks[0].astype(np.uint8) * 255) if one
+                        else [Image.fromarray(m.astype(np.uint8) * 255) for m in crop_masks]),
             height=height,
             width=width,
             strength=self.strength,
             num_inference_steps=self.num_steps,
             guidance_scale=self.guidance,
-            generator=torch.Generator(device="cpu").manual_seed(int(seed)),
+            generator=(torch.Generator(device="cpu").manual_seed(int(seeds[0])) if one
+                       else [torch.Generator(device="cpu").manual_seed(int(s)) for s in seeds]),
             output_type="np",
-            callback_on_step_end=on_step,
-            callback_on_step_end_tensor_inputs=tensor_inputs,
+            callback_on_step_end=callback[0],
+            callback_on_step_end_tensor_inputs=callback[1],
             **self.extra_kwargs(width, height),
         )
         if self._params is not None:
@@ -185,7 +226,7 @@ class DiffusionEngine(Engine):
         images = np.asarray(out.images, dtype=np.float32)
         if not np.isfinite(images).all():
             raise RuntimeError("the model produced NaN/inf pixels (fp16 overflow?); try dtype fp32 or another VAE")
-        return (np.clip(images[0], 0.0, 1.0) * 255.0).round().astype(np.uint8)
+        return [(np.clip(im, 0.0, 1.0) * 255.0).round().astype(np.uint8) for im in images[:len(crops)]]
 
 
 @contextmanager

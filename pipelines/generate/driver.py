@@ -91,6 +91,31 @@ def plan_crops(mask: np.ndarray, engine: Engine, context_margin: int = DEFAULT_M
     return crops
 
 
+def crop_input(image: np.ndarray, crop: Crop) -> tuple[np.ndarray, np.ndarray]:
+    """(pixels, mask) an engine fills for ``crop``: the context box of ``image`` (HWC uint8 RGB) and of the crop's
+    group, resized to the crop's size (Lanczos / any-pixel)."""
+    x0, y0, x1, y1 = crop.box
+    return resize_image(image[y0:y1, x0:x1], crop.size), resize_mask(crop.group[y0:y1, x0:x1], crop.size)
+
+
+def paste(image: np.ndarray, generated: np.ndarray, crop: Crop, method: str, feather: float | None,
+          notes: list[str]) -> np.ndarray:
+    """``image`` with the crop's group taken from ``generated`` (the engine's answer at the crop's size) through the
+    boundary engine (blend.composite at full resolution on the crop's box); only the group's pixels change."""
+    return blend.composite(image, generated, crop.group, method=method, feather=feather, grow=0, box=crop.box,
+                           notes=notes)
+
+
+def disjoint(crops: list[Crop]) -> bool:
+    """True when no two crops' context boxes overlap: each crop can then be cut from the untouched image (no crop's
+    context holds another's paste-back), so the crops can be generated at once, in any order."""
+    for i, a in enumerate(crops):
+        for b in crops[i + 1:]:
+            if a.box[0] < b.box[2] and b.box[0] < a.box[2] and a.box[1] < b.box[3] and b.box[1] < a.box[3]:
+                return False
+    return True
+
+
 def run(
     prep: Prepared,
     engine: Engine,
@@ -129,18 +154,15 @@ def run(
     for seed in seeds:
         current = prep.rgb
         for crop in crops:
-            x0, y0, x1, y1 = crop.box
             steps.check()
             t0 = time.perf_counter()
-            pixels = resize_image(current[y0:y1, x0:x1], crop.size)
-            crop_mask = resize_mask(crop.group[y0:y1, x0:x1], crop.size)
+            pixels, crop_mask = crop_input(current, crop)
             engine.locate(crop.box)
             generated = engine.fill(pixels, crop_mask, prompt=prompt, negative_prompt=negative_prompt or None,
                                     seed=seed, step=steps.step)
             t_generate += time.perf_counter() - t0
             t0 = time.perf_counter()
-            current = blend.composite(current, generated, crop.group, method=method, feather=join_feather, grow=0,
-                                      box=crop.box, notes=notes)
+            current = paste(current, generated, crop, method, join_feather, notes)
             t_composite += time.perf_counter() - t0
         images.append(current)
 
