@@ -25,6 +25,18 @@ def chunks(tasks: list[Task], size: int) -> list[list[Task]]:
     return [ordered[i:i + size] for i in range(0, len(ordered), size)]
 
 
+def sort_out(chunk: list[Task], retry: list[Task], emit: Callable[[Task], None],
+             progress: Callable[[], None] | None) -> None:
+    """After a chunk's attempt: its finished rows to ``emit`` (and progress), the rows due for a retry to ``retry``."""
+    for task in chunk:
+        if task.status is None:
+            retry.append(task)
+        else:
+            emit(task)
+            if progress:
+                progress()
+
+
 def attempt(tasks: list[Task], job: Job) -> list[Task]:
     """One attempt of a chunk of rows in this process: load (once), generate (batched), finish."""
     global _SELECTORS
@@ -53,13 +65,7 @@ def run(tasks: list[Task], job: Job, emit: Callable[[Task], None], workers: int 
             rounds += 1
             retry = []
             for chunk in runner.map(chunks(pending, job.batch_size)):
-                for task in chunk:
-                    if task.status is None:
-                        retry.append(task)
-                    else:
-                        emit(task)
-                        if progress:
-                            progress()
+                sort_out(chunk, retry, emit, progress)
             pending = retry
     return rounds
 

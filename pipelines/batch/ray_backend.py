@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Callable
 
 from .job import Job, Selectors, Task, finish, generate_many, load
-from .local import chunks
+from .local import chunks, sort_out
 
 log = logging.getLogger(__name__)
 
@@ -129,13 +129,7 @@ def run(tasks: list[Task], job: Job, emit: Callable[[Task], None], address: str 
             ds = ds.map_batches(finish_batch, fn_kwargs={"job": job}, batch_size=1, num_cpus=0.5)
             pending = []
             for item in ds.iter_rows():
-                for task in pickle.loads(item["chunk"]):
-                    if task.status is None:
-                        pending.append(task)
-                    else:
-                        emit(task)
-                        if progress:
-                            progress()
+                sort_out(pickle.loads(item["chunk"]), pending, emit, progress)
         facts.update(rounds=rounds, actors=actors, actor_cpus=actor_cpus, actor_gpus=per_actor_gpu)
     finally:
         if started:
