@@ -489,3 +489,20 @@ def test_a_chunk_goes_through_the_model_at_once_and_a_chunk_of_one_paints_as_inp
     finally:
         torch.set_num_threads(before)
     assert np.array_equal(io.read(one / first["output"]).pixels, direct.images[0])
+
+
+def test_bad_parameters_of_a_batched_row_are_one_line(jobs, tiny_model_folder, tmp_path):
+    image, mask = str(jobs.parent / "photo0.png"), str(jobs.parent / "mask0.png")
+    manifest = tmp_path / "bad.jsonl"
+    manifest.write_text("\n".join(json.dumps(r) for r in [
+        {"image": image, "mask": mask, "steps": 0},
+        {"image": image, "mask": mask, "strength": 2},
+        {"image": image, "mask": mask, "method": "smear"},
+        {"image": image, "mask": mask, "engine": "lama"},
+    ]))
+    out = tmp_path / "out"
+    run_batch(manifest, out, _tiny_job(out, tiny_model_folder, retries=0, batch_size=4), show_progress=False)
+    rows = _rows(out)
+    assert [r["status"] for r in rows] == ["failed"] * 4
+    for r, word in zip(rows, ("steps", "strength", "method", "lama")):
+        assert word in r["reason"] and "internal error" not in r["reason"] and "\n" not in r["reason"], r["reason"]

@@ -372,9 +372,9 @@ def generate(task: Task, job: Job) -> Task:
 def generate_many(tasks: list[Task], job: Job) -> list[Task]:
     """Stage 2 for a chunk of rows (at most job.batch_size). Rows that run the diffusers engine with the same
     settings (and no control image or soft edge) are planned together and their crops of one size go through the
-    model in one call (DiffusionEngine.fill_many); the paste-back then happens in the finish stage. Every other row
-    (outpaint, a classical or LaMa row, a depth-staged row, crops whose context boxes overlap, a chunk of one) goes
-    through pipelines.inpaint alone (generate)."""
+    model in one call (DiffusionEngine.fill_many; one crop alone paints exactly as inpaint() paints it); the
+    paste-back then happens in the finish stage, on the CPU. Every other row (outpaint, a classical or LaMa row, a
+    depth-staged row, crops whose context boxes overlap) goes through pipelines.inpaint alone (generate)."""
     _crash_if_asked()
     groups: dict[tuple, list[Task]] = {}
     for task in tasks:
@@ -386,7 +386,7 @@ def generate_many(tasks: list[Task], job: Job) -> list[Task]:
             fail(task, exc, "generate")
             continue
         p = task.row.params
-        if len(tasks) < 2 or task.row.mode == "outpaint" or m["engine"] != "diffusers" or m["control"]:
+        if task.row.mode == "outpaint" or m["engine"] != "diffusers" or m["control"]:
             generate(task, job)
             continue
         key = (m["strength"], p.get("steps", job.steps), p.get("guidance", job.guidance), m["prefill"])
@@ -412,6 +412,7 @@ def _generate_group(group: list[Task], job: Job, strength, steps, guidance, pref
         for task in group:
             try:
                 m = mode_settings(task.row, job)
+                _check(task, job, m)
                 prep = prepare(task.native, task.mask, task.row.params.get("grow", job.grow))
                 crops = driver.plan_crops(prep.mask, engine, task.row.params.get("margin", driver.DEFAULT_MARGIN))
                 if not driver.disjoint(crops):
@@ -446,6 +447,17 @@ def _generate_group(group: list[Task], job: Job, strength, steps, guidance, pref
     share = (time.perf_counter() - t0) / max(1, len(group))
     for task in group:
         task.seconds += share
+
+
+def _check(task: Task, job: Job, m: dict) -> None:
+    """The checks inpaint() makes of a row's parameters, for the rows generated in a batch (a UserError each)."""
+    from ..generate.checks import check_feather, check_generation, check_int, check_method
+
+    p = task.row.params
+    check_generation(m["strength"], p.get("steps", job.steps), p.get("guidance", job.guidance))
+    check_int(p.get("margin", 32), "margin", 0)
+    check_method(p.get("method", job.method))
+    check_feather(p.get("feather"))
 
 
 def _params(task: Task, job: Job, m: dict, guidance) -> dict:
