@@ -345,12 +345,29 @@ def test_ray_with_a_worker_killed_matches_local(jobs, mixed_local, tiny_model_fo
                                                            tmp_path):
     out, _ = mixed_local
     ray_session.write_text("the next generate call exits its worker")
+    # the three-stage pipeline a GPU cluster runs (load actors -> generate actors -> finish tasks), here on CPUs
     summary = run_batch(jobs, tmp_path, _tiny_job(tmp_path, tiny_model_folder, retries=1, batch_size=4),
-                        backend="ray", show_progress=False)
+                        backend="ray", show_progress=False, ray_split=True)
     assert not ray_session.exists(), "no worker took the crash switch"
-    assert summary.done == 20
+    assert summary.done == 20 and summary.facts["split"] is True
     assert _rows(tmp_path) == _rows(out)
     assert _outputs(tmp_path) == _outputs(out)
+
+
+@pytest.mark.slow
+def test_ray_without_gpus_runs_whole_chunks_like_the_local_pool(jobs, classical_local, ray_session, tmp_path):
+    out, _ = classical_local
+    records = [dict(r.given) for r in read_manifest(jobs)[0] if r.index in (0, 3, 7, 15)]  # RGB, 16-bit, box, missing
+    for r in records:
+        r.update({k: str(jobs.parent / r[k]) for k in ("image", "mask") if r.get(k)})
+    manifest = tmp_path / "four.jsonl"
+    manifest.write_text("\n".join(json.dumps(r) for r in records))
+    summary = run_batch(manifest, tmp_path / "ray", Job(out=str(tmp_path / "ray"), engine="telea"), backend="ray",
+                        show_progress=False)
+    assert summary.facts["split"] is False and summary.done == 4
+    local = {r["row"]: r for r in _rows(out)}
+    for row, r in zip((0, 3, 7, 15), _rows(tmp_path / "ray")):
+        assert r["status"] == local[row]["status"] and r["pixels_sha256"] == local[row]["pixels_sha256"]
 
 
 @pytest.mark.slow

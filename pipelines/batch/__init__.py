@@ -64,8 +64,9 @@ class Summary:
 
 def run_batch(manifest: str | Path, out: str | Path, job: Job | None = None, *, backend: str = "local",
               workers: int = 1, ray_address: str | None = None, actors: int | None = None,
-              show_progress: bool = True) -> Summary:
-    """Run every row of ``manifest`` into folder ``out`` (created if missing) and write OUT/results.jsonl."""
+              show_progress: bool = True, ray_split: bool | None = None) -> Summary:
+    """Run every row of ``manifest`` into folder ``out`` (created if missing) and write OUT/results.jsonl.
+    ``ray_split``: the Ray pipeline's shape (ray_backend.run's ``split``; None: three stages where there are GPUs)."""
     if backend not in BACKENDS:
         raise UserError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     t0 = time.perf_counter()
@@ -113,7 +114,7 @@ def run_batch(manifest: str | Path, out: str | Path, job: Job | None = None, *, 
                 from . import ray_backend
 
                 summary.facts = ray_backend.run(todo, job, emit, address=ray_address, actors=actors,
-                                                show_progress=show_progress)
+                                                show_progress=show_progress, split=ray_split)
         if bar:
             bar.close()
         entries = journal.close()

@@ -2,10 +2,12 @@
 
     load      ds.map_batches(LoadStage)      CPU actors (half a CPU each): decode, mask from file / text / clicks / box;
                                              each actor keeps its segmenter and text model loaded
-    generate  ds.map_batches(GenerateStage)  an autoscaling actor pool, each actor holding one loaded model
-                                             (num_gpus=1 per actor where the cluster has GPUs); restarted and its
-                                             rows retried when a worker dies
-    finish    ds.map_batches(finish_batch)   CPU tasks (half a CPU each): seam report, outside check, gate, PNG written
+    generate  ds.map_batches(GenerateStage)  an autoscaling actor pool, each actor holding one loaded model and a
+                                             GPU (num_gpus=1); restarted and its rows retried when a worker dies
+    finish    ds.map_batches(finish_batch)   CPU tasks (half a CPU each): paste-back of batched crops, seam report,
+                                             outside check, gate, PNG written
+On a cluster without GPUs the three run in one autoscaling pool of CPU actors (WholeStage: a chunk's stages one
+after the other, as the local backend runs them), which spares the hand-offs between stages.
 and the driver appends each finished row to OUT/results.jsonl. Rows whose gate failed go through the pipeline
 again with their next seed (one more round per retry). Rows travel between stages as pickled Task objects (a
 binary column: images of any shape and format), in chunks of job.batch_size rows cut in row order as the local
@@ -75,14 +77,33 @@ class GenerateStage:
         return _batch([generate_many(chunk, self.job) for chunk in _chunks(batch)])
 
 
+class WholeStage(GenerateStage):
+    """Without GPUs: a chunk's three stages in one CPU actor. Nothing is gained by splitting CPU work from CPU work,
+    and one pool saves the hand-offs between stages (on 2 cores the three-stage pipeline took about 3x the local
+    pool's time for the classical engine; see bench/batch.py)."""
+
+    def __init__(self, job: Job, threads: int | None = None):
+        super().__init__(job, threads)
+        self.selectors = Selectors()
+
+    def __call__(self, batch: dict) -> dict:
+        out = []
+        for chunk in _chunks(batch):
+            chunk = [t if t.native is not None else load(t, self.job, self.selectors) for t in chunk]
+            out.append([finish(t, self.job) for t in generate_many(chunk, self.job)])
+        return _batch(out)
+
+
 def finish_batch(batch: dict, job: Job) -> dict:
     return _batch([[finish(t, job) for t in chunk] for chunk in _chunks(batch)])
 
 
 def run(tasks: list[Task], job: Job, emit: Callable[[Task], None], address: str | None = None,
-        actors: int | None = None, progress: Callable[[], None] | None = None, show_progress: bool = True) -> dict:
+        actors: int | None = None, progress: Callable[[], None] | None = None, show_progress: bool = True,
+        split: bool | None = None) -> dict:
     """Every task to its end through Ray Data; ``emit`` is called in this process with each finished one.
-    Returns facts about the run (Ray's start-up time, rounds, resources)."""
+    ``split``: the three-stage pipeline (True), one whole-chunk stage (False), or None: split where the job's
+    actors get GPUs. Returns facts about the run (Ray's start-up time, rounds, resources, split)."""
     import time
 
     try:
@@ -107,9 +128,11 @@ def run(tasks: list[Task], job: Job, emit: Callable[[Task], None], address: str 
         facts.update(cpus=cpus, gpus=gpus)
         per_actor_gpu = 1 if gpus and job.device in ("auto", "cuda") or str(job.device).startswith("cuda") else 0
         if actors is None:
-            actors = max(1, gpus if per_actor_gpu else cpus // 2)
-        # the load actors and finish tasks take half a CPU each, the generate actors the rest (or a GPU each)
-        actor_cpus = 1 if per_actor_gpu else max(1, (cpus - 1) // actors)
+            actors = max(1, gpus if per_actor_gpu else cpus)
+        # with GPUs: the load actors and finish tasks take half a CPU each, the generate actors a GPU (and a CPU)
+        # each; without: whole-chunk actors share the CPUs
+        actor_cpus = 1 if per_actor_gpu else max(1, cpus // actors)
+        split = bool(per_actor_gpu) if split is None else split
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = show_progress
         ctx.enable_operator_progress_bars = show_progress
@@ -120,17 +143,21 @@ def run(tasks: list[Task], job: Job, emit: Callable[[Task], None], address: str 
             work = chunks(pending, job.batch_size)  # cut as the local backend cuts them: the same batches
             ds = ray.data.from_items([{"chunk": pickle.dumps(c, protocol=5)} for c in work],
                                      override_num_blocks=len(work))
-            ds = ds.map_batches(LoadStage, fn_constructor_kwargs={"job": job}, batch_size=1, num_cpus=0.5,
-                                compute=ray.data.ActorPoolStrategy(min_size=1, max_size=max(1, cpus // 2)))
-            ds = ds.map_batches(GenerateStage, fn_constructor_kwargs={"job": job, "threads": job.threads or actor_cpus},
-                                batch_size=1, num_cpus=actor_cpus, num_gpus=per_actor_gpu,
-                                compute=ray.data.ActorPoolStrategy(min_size=1, max_size=actors),
-                                max_restarts=-1, max_task_retries=-1)
-            ds = ds.map_batches(finish_batch, fn_kwargs={"job": job}, batch_size=1, num_cpus=0.5)
+            kwargs = {"job": job, "threads": job.threads or actor_cpus}
+            pool = ray.data.ActorPoolStrategy(min_size=1, max_size=actors)
+            if split:
+                ds = ds.map_batches(LoadStage, fn_constructor_kwargs={"job": job}, batch_size=1, num_cpus=0.5,
+                                    compute=ray.data.ActorPoolStrategy(min_size=1, max_size=max(1, cpus // 2)))
+                ds = ds.map_batches(GenerateStage, fn_constructor_kwargs=kwargs, batch_size=1, num_cpus=actor_cpus,
+                                    num_gpus=per_actor_gpu, compute=pool, max_restarts=-1, max_task_retries=-1)
+                ds = ds.map_batches(finish_batch, fn_kwargs={"job": job}, batch_size=1, num_cpus=0.5)
+            else:
+                ds = ds.map_batches(WholeStage, fn_constructor_kwargs=kwargs, batch_size=1, num_cpus=actor_cpus,
+                                    compute=pool, max_restarts=-1, max_task_retries=-1)
             pending = []
             for item in ds.iter_rows():
                 sort_out(pickle.loads(item["chunk"]), pending, emit, progress)
-        facts.update(rounds=rounds, actors=actors, actor_cpus=actor_cpus, actor_gpus=per_actor_gpu)
+        facts.update(rounds=rounds, actors=actors, actor_cpus=actor_cpus, actor_gpus=per_actor_gpu, split=split)
     finally:
         if started:
             ray.shutdown()
