@@ -62,10 +62,10 @@ class GenerateStage:
 
     def __init__(self, job: Job, threads: int | None = None):
         self.job = job
-        if threads:
-            import torch
+        if threads:  # the actor's share of the CPUs, for torch and OpenCV alike (as the local pool's workers)
+            from .local import _init_worker
 
-            torch.set_num_threads(threads)
+            _init_worker(threads)
         if job.engine == "diffusers":
             from .. import models
             from ..generate.registry import resolve_model
@@ -144,7 +144,7 @@ def run(tasks: list[Task], job: Job, emit: Callable[[Task], None], address: str 
             ds = ray.data.from_items([{"chunk": pickle.dumps(c, protocol=5)} for c in work],
                                      override_num_blocks=len(work))
             kwargs = {"job": job, "threads": job.threads or actor_cpus}
-            pool = ray.data.ActorPoolStrategy(min_size=1, max_size=actors)
+            pool = ray.data.ActorPoolStrategy(min_size=1, max_size=actors, initial_size=actors)  # all from the start
             if split:
                 ds = ds.map_batches(LoadStage, fn_constructor_kwargs={"job": job}, batch_size=1, num_cpus=0.5,
                                     compute=ray.data.ActorPoolStrategy(min_size=1, max_size=max(1, cpus // 2)))
