@@ -20,6 +20,18 @@ the figures are per attempt). With --random-sd15 DIR the engine is SD 1.5 inpain
 random weights (bench/speed.py's, saved to DIR and loaded through the same code a user's model takes): the figures
 of a model on the GPU with nothing downloaded. Prints a table; writes bench/out/batch.json. Targets are reported, never
 asserted.
+
+Figures of 2026-11-29 (issue 13), 1024 px photos, the classical engine (telea), retries 0, on this 2-core machine:
+- The first Ray pipeline (three stages: load actors -> generate actors -> finish tasks) with another job on the
+  cores: 40 rows in 76.7 s against 17.0 s for local-1, 4.5x.
+- Without GPUs the Ray backend now runs whole chunks in one pool of CPU actors (WholeStage). Quiet machine, 40 rows,
+  median of 3: local-1 15.7 s (2.55 rows/s, CPU 52%), local-2 13.4 s (2.99 rows/s, 99%), ray 26.0 s (1.54 rows/s,
+  89%; ray.init 4.3 s): ray / local-2 1.94x with Ray's start-up, 1.62x without.
+- 160 rows, median of 2, local-2 against ray: 1.67x / 1.54x (with / without start-up); with OpenCV's threads set
+  per actor 1.53x / 1.41x; with the actor pool started at full size: local-2 41.4 s (3.86 rows/s), ray 60.2 s
+  (2.66 rows/s, ray.init 5.0 s): 1.45x / 1.33x. The target (<= 1.3x) is NOT met; every run wrote the same pixels.
+- On an H200 machine (16 CPUs; --random-sd15, 30 steps, fp16, 40 rows, batch size 1, before batching existed):
+  local-1 57.2 s (0.70 rows/s, CPU 8%), local-4 (four processes sharing the GPU) 39.4 s (1.02 rows/s, CPU 27%).
 """
 
 from __future__ import annotations
