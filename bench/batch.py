@@ -29,7 +29,9 @@ Figures of 2026-11-29 (issue 13), 1024 px photos, the classical engine (telea), 
   89%; ray.init 4.3 s): ray / local-2 1.94x with Ray's start-up, 1.62x without.
 - 160 rows, median of 2, local-2 against ray: 1.67x / 1.54x (with / without start-up); with OpenCV's threads set
   per actor 1.53x / 1.41x; with the actor pool started at full size: local-2 41.4 s (3.86 rows/s), ray 60.2 s
-  (2.66 rows/s, ray.init 5.0 s): 1.45x / 1.33x. The target (<= 1.3x) is NOT met; every run wrote the same pixels.
+  (2.66 rows/s, ray.init 5.0 s): 1.45x / 1.33x; with a few blocks per actor instead of one per chunk: local-2
+  40.8 s (3.92 rows/s), ray 58.5 s (2.77 rows/s; runs 64.8 and 52.3 s; ray.init 4.8 s): 1.43x / 1.31x. The target
+  (<= 1.3x) is NOT met; every run wrote the same pixels.
 - On an H200 machine (16 CPUs; --random-sd15, 30 steps, fp16, 40 rows, batch size 1, before batching existed):
   local-1 57.2 s (0.70 rows/s, CPU 8%), local-4 (four processes sharing the GPU) 39.4 s (1.02 rows/s, CPU 27%).
 """

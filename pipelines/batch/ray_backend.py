@@ -33,6 +33,8 @@ from .local import chunks, sort_out
 log = logging.getLogger(__name__)
 
 ROOT = str(Path(__file__).resolve().parents[2])
+BLOCKS_PER_ACTOR = 4
+"""Without GPUs: the chunks of a round go to the actors in this many blocks per actor."""
 
 
 def _chunks(batch: dict) -> list[list[Task]]:
@@ -141,8 +143,11 @@ def run(tasks: list[Task], job: Job, emit: Callable[[Task], None], address: str 
         while pending:
             rounds += 1
             work = chunks(pending, job.batch_size)  # cut as the local backend cuts them: the same batches
+            # a block per chunk where the stages stream into GPU actors; without GPUs a few blocks per actor, each
+            # handed to an actor whole (fewer hand-offs; the chunks, and so the outputs, stay the same)
+            blocks = len(work) if split else min(len(work), BLOCKS_PER_ACTOR * actors)
             ds = ray.data.from_items([{"chunk": pickle.dumps(c, protocol=5)} for c in work],
-                                     override_num_blocks=len(work))
+                                     override_num_blocks=blocks)
             kwargs = {"job": job, "threads": job.threads or actor_cpus}
             pool = ray.data.ActorPoolStrategy(min_size=1, max_size=actors, initial_size=actors)  # all from the start
             if split:
@@ -152,7 +157,7 @@ def run(tasks: list[Task], job: Job, emit: Callable[[Task], None], address: str 
                                     num_gpus=per_actor_gpu, compute=pool, max_restarts=-1, max_task_retries=-1)
                 ds = ds.map_batches(finish_batch, fn_kwargs={"job": job}, batch_size=1, num_cpus=0.5)
             else:
-                ds = ds.map_batches(WholeStage, fn_constructor_kwargs=kwargs, batch_size=1, num_cpus=actor_cpus,
+                ds = ds.map_batches(WholeStage, fn_constructor_kwargs=kwargs, batch_size=None, num_cpus=actor_cpus,
                                     compute=pool, max_restarts=-1, max_task_retries=-1)
             pending = []
             for item in ds.iter_rows():
