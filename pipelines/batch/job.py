@@ -21,7 +21,7 @@ import logging
 import os
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 GATE = {"outside_changed": 0.0, "seam_excess": 0.25, "ring_delta_e": 2.0}
 """Default gate: the contract and BOUNDARIES.md's seam thresholds (a result passes when every value is <= its
 limit). noref_ratio is reported but not gated: without a clean reference it also reacts to texture."""
+WHERE_AND_HOW = ("out", "device", "dtype", "allow_download", "threads")
+"""Job fields a result's key leaves out (Job.fingerprint)."""
 CRASH_ONCE_ENV = "INPAINT_BATCH_CRASH_ONCE"
 """Fault injection for the recovery tests: when this names an existing file, the generate stage deletes it and its
 process exits at once (a worker killed mid-run). Unset in normal use."""
@@ -72,13 +74,9 @@ class Job:
     perspective) or None (plain inpainting with the row's prompt)."""
 
     def fingerprint(self) -> dict:
-        """The settings a result depends on (not where it is written or which device ran it)."""
-        return {"engine": self.engine, "model": self.model, "text_model": self.text_model,
-                "segmenter": self.segmenter, "steps": self.steps, "strength": self.strength,
-                "guidance": self.guidance, "grow": self.grow, "method": self.method, "retries": self.retries,
-                "gate": [list(g) for g in self.gate], "box_threshold": self.box_threshold,
-                "stage_control": self.stage_control,
-                "batch_size": self.batch_size}
+        """The settings a result depends on: every field but WHERE_AND_HOW (where it is written, which device ran
+        it, whether weights may be fetched)."""
+        return {k: v for k, v in asdict(self).items() if k not in WHERE_AND_HOW}
 
 
 @dataclass
@@ -99,7 +97,8 @@ class Task:
     mask_sha256: str | None = None
     result: np.ndarray | None = None
     result_mask: np.ndarray | None = None
-    outside: dict | None = None
+    offset: tuple[int, int] | None = None
+    """Outpaint: (x, y) of the original's top-left pixel in the result."""
     engine: str | None = None
     model: str | None = None
     params: dict = field(default_factory=dict)
@@ -107,6 +106,7 @@ class Task:
     """Batched generation: [((crop index, driver.Crop), the engine's answer)] for the finish stage's paste-back."""
     uses_seed: bool = True
     report: dict | None = None
+    """Outpaint: its own seam report of the new area (the finish stage measures every other row itself)."""
     tried: list = field(default_factory=list)
     best: dict | None = None
     status: str | None = None
@@ -274,7 +274,7 @@ class Selectors:
             positive = [p for p, label in zip(row.clicks, row.labels) if label == 1]
             negative = [p for p, label in zip(row.clicks, row.labels) if label == 0]
             segment.check_prompts(image.shape[:2], positive=positive, negative=negative, box=row.box)
-            found = segment_call(segmenter, image, positive, negative, row.box)
+            found = segmenter.segment(image, positive=positive, negative=negative, box=row.box)
             mask = segment.clean_mask(found.mask)
             report = {"source": row.selection, "engine": found.engine}
         return mask, report
@@ -284,10 +284,6 @@ class Selectors:
             if held is not None:
                 held.close()
         self._text = self._segmenter = None
-
-
-def segment_call(segmenter, image, positive, negative, box):
-    return segmenter.segment(image, positive=positive, negative=negative, box=box)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -351,7 +347,7 @@ def generate(task: Task, job: Job) -> Task:
         res = outpaint(task.native, p.get("left", 0), p.get("right", 0), p.get("top", 0), p.get("bottom", 0),
                        prompt=m["prompt"], negative_prompt=m["negative_prompt"], strength=m["strength"], **common)
         task.result, task.result_mask = res.images[0], res.mask
-        task.outside = {"offset": list(res.offset), "joins": len(res.joins)}
+        task.offset = tuple(res.offset)
         task.report = dict(res.reports[0])  # the new area against the pre-filled canvas (outpaint's own measure)
     else:
         from ..inpaint import inpaint
@@ -360,8 +356,6 @@ def generate(task: Task, job: Job) -> Task:
                       grow=p.get("grow", job.grow), context_margin=p.get("margin", 32), prefill=m["prefill"],
                       control=m["control"], reports=False, **common)
         task.result, task.result_mask = res.images[0], res.mask
-        task.outside = {k: v for k, v in res.reports[0].items() if k.startswith("outside_")}
-        task.report = None
     task.engine, task.model = res.engine, res.model
     task.params = _params(task, job, m, res.params.get("guidance", common["guidance"]))
     task.notes = list(dict.fromkeys(task.notes + list(res.notes)))
@@ -408,7 +402,7 @@ def _generate_group(group: list[Task], job: Job, strength, steps, guidance, pref
             for task in group:
                 generate(task, job)
             return
-        work: dict[tuple, list] = {}  # (crop size, negative prompt given) -> [(task, crop, pixels, crop mask)]
+        work: dict[tuple, list] = {}  # (crop size, negative prompt given) -> [(task, (index, crop), fill_many item)]
         for task in group:
             try:
                 m = mode_settings(task.row, job)
@@ -421,7 +415,8 @@ def _generate_group(group: list[Task], job: Job, strength, steps, guidance, pref
                 negative = m["negative_prompt"] or None
                 for k, crop in enumerate(crops):
                     pixels, crop_mask = driver.crop_input(prep.rgb, crop)
-                    work.setdefault((crop.size, negative is None), []).append((task, (k, crop), pixels, crop_mask))
+                    work.setdefault((crop.size, negative is None), []).append(
+                        (task, (k, crop), (pixels, crop_mask, m["prompt"], negative, task.seed)))
                 task.generated = []
                 task.engine, task.model, task.uses_seed = engine.name, engine.model, True
                 task.notes = list(dict.fromkeys(task.notes + engine.prompt_notes(m["prompt"], negative)
@@ -434,15 +429,12 @@ def _generate_group(group: list[Task], job: Job, strength, steps, guidance, pref
             if not live:
                 continue
             try:
-                outs = engine.fill_many(
-                    [(pixels, crop_mask, mode_settings(task.row, job)["prompt"],
-                      mode_settings(task.row, job)["negative_prompt"] or None, task.seed)
-                     for task, _, pixels, crop_mask in live], step=lambda: None)
+                outs = engine.fill_many([item for *_, item in live], step=lambda: None)
             except Exception as exc:  # noqa: BLE001 - every row of the call failed with it
                 for task, *_ in live:
                     fail(task, exc, "generate")
                 continue
-            for (task, crop, _, _), out in zip(live, outs):
+            for (task, crop, _), out in zip(live, outs):
                 task.generated.append((crop, out))
     share = (time.perf_counter() - t0) / max(1, len(group))
     for task in group:
@@ -486,7 +478,7 @@ def paste_back(task: Task, job: Job) -> None:
         current = driver.paste(current, generated, crop, method, feather, notes)
     reports = [{}]
     (task.result,) = prep.finish([current], reports, what=f"row {task.row.index}'s result")
-    task.result_mask, task.outside, task.generated = prep.mask, reports[0], None
+    task.result_mask, task.generated = prep.mask, None
     task.notes = list(dict.fromkeys(task.notes + notes))
 
 
@@ -525,7 +517,7 @@ def finish(task: Task, job: Job) -> Task:
         paste_back(task, job)
     if row.mode == "outpaint":
         # the original's pixels sit unchanged at their place in the bigger canvas
-        ox, oy = task.outside["offset"]
+        ox, oy = task.offset
         h, w = task.native.shape[:2]
         window = task.result[oy:oy + h, ox:ox + w]
         outside = contract.verify_outside(task.native, window, np.zeros((h, w), bool),
