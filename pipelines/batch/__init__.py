@@ -69,7 +69,7 @@ def run_batch(manifest: str | Path, out: str | Path, job: Job | None = None, *, 
     ``ray_split``: the Ray pipeline's shape (ray_backend.run's ``split``; None: three stages where there are GPUs)."""
     if backend not in BACKENDS:
         raise UserError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-    t0 = time.perf_counter()
+    t0, t0_wall = time.perf_counter(), time.time()
     out = Path(out)
     job = job or Job(out=str(out))
     if Path(job.out) != out:
@@ -100,9 +100,13 @@ def run_batch(manifest: str | Path, out: str | Path, job: Job | None = None, *, 
 
         bar = _bar(len(todo), show_progress and backend == "local")
 
+        began = []
+
         def emit(task: Task) -> None:
             journal.write(result_row(task, job))
             summary.done += 1
+            if task.began:
+                began.append(task.began)
 
         if todo:
             if backend == "local":
@@ -115,6 +119,8 @@ def run_batch(manifest: str | Path, out: str | Path, job: Job | None = None, *, 
 
                 summary.facts = ray_backend.run(todo, job, emit, address=ray_address, actors=actors,
                                                 show_progress=show_progress, split=ray_split)
+        if began:  # the backend's start-up: from the call until a worker began the first row
+            summary.facts["first_row_s"] = round(min(began) - t0_wall, 3)
         if bar:
             bar.close()
         entries = journal.close()

@@ -87,6 +87,9 @@ class Task:
     key: str
     attempt: int = 0
     started: str = ""
+    began: float = 0.0
+    """When a worker began the row's first stage (time.time(); 0 until then): the backends' start-up is measured
+    from it."""
     seconds: float = 0.0
     native: np.ndarray | None = None
     icc_profile: bytes | None = None
@@ -203,6 +206,7 @@ def load(task: Task, job: Job, selectors: "Selectors") -> Task:
     from .. import io, masks
 
     row = task.row
+    task.began = task.began or time.time()
     path = _fetch(row.image)
     try:
         picture = io.read(path)
