@@ -972,6 +972,23 @@ def test_a_click_on_a_large_flat_area_gives_that_area(grabcut_calls):
     assert iou(obj.mask, disc) >= 0.95 and obj.note == "" and grabcut_calls
 
 
+def test_a_flat_area_that_crossed_into_an_object_is_not_the_answer(grabcut_calls):
+    """A low-contrast object whose colour meets the background's along one side: the flood of small steps from a
+    click on it crosses there and covers the background too, but holds two colours, so GrabCut decides."""
+    h, w = 480, 640
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    disc = (xx - 420) ** 2 + (yy - 240) ** 2 <= 150 ** 2
+    # inside the disc the colour ramps from the background's grey (its left edge) to pink (its right part)
+    t = np.clip((xx - 270) / 200, 0, 1)[..., None]
+    grey, pink = np.float32([128, 128, 128]), np.float32([215, 95, 150])
+    picture = np.where(disc[..., None], grey + t * (pink - grey), grey)
+    picture[40:200, 40:200] = (30, 40, 110)  # a dark square the flood does not reach: not the whole picture
+    picture = noisy(picture, sigma=1.0)
+    result = S.GrabCutSegmenter(time_budget=None).segment(picture, positive=[(520, 240)])
+    assert grabcut_calls and "flat area" not in result.note
+    assert result.mask[~disc].mean() < 0.05 and result.mask[240, 520]
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # CLI
 # ----------------------------------------------------------------------------------------------------------------
