@@ -17,7 +17,6 @@ app keeps serving. No model code lives here: everything is a call into pipelines
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 import os
 import secrets
@@ -32,6 +31,7 @@ import numpy as np
 from pipelines import blend, masks, seams
 from pipelines.errors import UserError
 from pipelines.errors import one_line as _one_line
+from pipelines.provenance import file_sha256
 
 from . import canvas
 from .state import CLASSICAL_ENGINES, ENGINES, PROMPTLESS_ENGINES, Resources, Session
@@ -136,14 +136,6 @@ def display_copy(working: np.ndarray) -> np.ndarray:
     return shrink_for_display(np.ascontiguousarray(a))
 
 
-def file_sha256(path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def open_photo(path, session: Session | None, resources: Resources, key: str | None = None) -> Session:
     """Decode the uploaded file ``path`` into ``session`` (pipelines.io.read: one-line UserError for anything it
     cannot read) and make the display copy the canvas shows. ``key``: the browser session (unused here; kept for the
@@ -163,9 +155,7 @@ def set_picture(session: Session, picture, key: str) -> None:
     """Make ``picture`` (pipelines.io.Picture) the session's photo: working and display copies, prompts reset."""
     session.picture = picture
     session.key = key
-    session.image = picture.working(keep_alpha=False)
-    if session.image.ndim == 2:
-        session.image = np.repeat(session.image[:, :, None], 3, axis=2)
+    session.image = picture.rgb()
     session.display = display_copy(picture.working())
     session.mask = None
     session.reset_prompts()

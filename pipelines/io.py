@@ -163,6 +163,13 @@ def to_working(native: np.ndarray, keep_alpha: bool = True) -> np.ndarray:
     return _to8(a)
 
 
+def to_rgb(native: np.ndarray) -> np.ndarray:
+    """The 8-bit working copy as HWC uint8 RGB, what engines, segmenters and the seam report see: to_working with
+    the alpha channel dropped and grey repeated in three channels. Not copied when already so: do not write to it."""
+    work = to_working(native, keep_alpha=False)
+    return np.repeat(work[:, :, None], 3, axis=2) if work.ndim == 2 else work
+
+
 def from_working(native: np.ndarray, working: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """``native`` with the pixels where ``mask`` (HW bool) is True taken from ``working`` (an edited working copy
     of the same size, the channels to_working gives); every other pixel is the native pixel, byte for byte.
@@ -247,6 +254,10 @@ class Picture:
     def working(self, keep_alpha: bool = True) -> np.ndarray:
         """The 8-bit working copy (to_working)."""
         return to_working(self.pixels, keep_alpha=keep_alpha)
+
+    def rgb(self) -> np.ndarray:
+        """The 8-bit working copy as HWC uint8 RGB (to_rgb)."""
+        return to_rgb(self.pixels)
 
 
 def _check_file(path: Path) -> None:

@@ -57,6 +57,24 @@ def mask_digest(mask: np.ndarray) -> str:
     return hashlib.sha256(np.packbits(mask).tobytes()).hexdigest()
 
 
+def file_sha256(path) -> str:
+    """sha256 hex digest of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def pixels_digest(array: np.ndarray) -> str:
+    """sha256 of an image's pixels (its shape, dtype and C-order bytes): the same pixels give the same digest
+    whatever the file around them (the PNG's settings record holds its creation time)."""
+    array = np.ascontiguousarray(array)
+    digest = hashlib.sha256(f"{array.shape}{array.dtype.str}".encode())
+    digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
 def settings_record(*, operation, engine, model, prompt, negative, seed, strength, steps, guidance, grow, feather,
                     method, mask, report, extra=None) -> dict:
     """The settings record of one result (the format is in the module docstring): a JSON-ready dict.

@@ -16,7 +16,6 @@ job. Formats: images in their own format (pipelines.io), masks HW bool (True = r
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import tempfile
@@ -28,6 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError, one_line
+from ..generate.driver import DEFAULT_MARGIN
+from ..provenance import file_sha256, mask_digest, pixels_digest
 from .manifest import Row
 
 log = logging.getLogger(__name__)
@@ -131,14 +132,6 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def fail(task: Task, exc: BaseException, where: str) -> None:
     """Mark the row failed with one line for ``exc`` (a user's mistake as it is, a refused result as such, anything
     else as an internal error, logged with its traceback); a failed row carries no pixels further."""
@@ -210,7 +203,7 @@ def load(task: Task, job: Job, selectors: "Selectors") -> Task:
     path = _fetch(row.image)
     try:
         picture = io.read(path)
-        task.input_sha256 = sha256_file(path)
+        task.input_sha256 = file_sha256(path)
     finally:
         if path != Path(row.image):
             path.unlink(missing_ok=True)
@@ -226,14 +219,12 @@ def load(task: Task, job: Job, selectors: "Selectors") -> Task:
                 mpath.unlink(missing_ok=True)
         task.selection = {"source": "file"}
     else:
-        mask, task.selection = selectors.select(picture.working(keep_alpha=False), row, job)
+        mask, task.selection = selectors.select(picture.rgb(), row, job)
     if not mask.any():
         raise UserError(f"the mask of row {row.index} is empty: nothing to edit")
     if mask.all():
         raise UserError(f"the mask of row {row.index} covers the whole image: nothing outside to keep")
     task.mask = mask
-    from ..provenance import mask_digest
-
     task.mask_sha256 = mask_digest(mask)
     return task
 
@@ -256,8 +247,6 @@ class Selectors:
         """(mask, report) for the row's mask_text, clicks or box on ``image`` (HWC uint8 RGB)."""
         from .. import segment
 
-        if image.ndim == 2:
-            image = np.repeat(image[..., None], 3, axis=2)
         segmenter = self.segmenter(job)
         if row.mask_text:
             if self._text is None:
@@ -357,8 +346,8 @@ def generate(task: Task, job: Job) -> Task:
         from ..inpaint import inpaint
 
         res = inpaint(task.native, task.mask, m["prompt"], m["negative_prompt"], strength=m["strength"],
-                      grow=p.get("grow", job.grow), context_margin=p.get("margin", 32), prefill=m["prefill"],
-                      control=m["control"], reports=False, **common)
+                      grow=p.get("grow", job.grow), context_margin=p.get("margin", DEFAULT_MARGIN),
+                      prefill=m["prefill"], control=m["control"], reports=False, **common)
         task.result, task.result_mask = res.images[0], res.mask
     task.engine, task.model = res.engine, res.model
     task.params = _params(task, job, m, res.params.get("guidance", common["guidance"]))
@@ -412,7 +401,7 @@ def _generate_group(group: list[Task], job: Job, strength, steps, guidance, pref
                 m = mode_settings(task.row, job)
                 _check(task, job, m)
                 prep = prepare(task.native, task.mask, task.row.params.get("grow", job.grow))
-                crops = driver.plan_crops(prep.mask, engine, task.row.params.get("margin", driver.DEFAULT_MARGIN))
+                crops = driver.plan_crops(prep.mask, engine, task.row.params.get("margin", DEFAULT_MARGIN))
                 if not driver.disjoint(crops):
                     generate(task, job)
                     continue
@@ -451,7 +440,7 @@ def _check(task: Task, job: Job, m: dict) -> None:
 
     p = task.row.params
     check_generation(m["strength"], p.get("steps", job.steps), p.get("guidance", job.guidance))
-    check_int(p.get("margin", 32), "margin", 0)
+    check_int(p.get("margin", DEFAULT_MARGIN), "margin", 0)
     check_method(p.get("method", job.method))
     check_feather(p.get("feather"))
 
@@ -461,7 +450,8 @@ def _params(task: Task, job: Job, m: dict, guidance) -> dict:
     return {"mode": task.row.mode, "engine": m["engine"], "strength": m["strength"], "steps": p.get("steps", job.steps),
             "guidance": guidance, "grow": p.get("grow", job.grow), "method": p.get("method", job.method),
             "feather": p.get("feather"), "prefill": m["prefill"], "control": m["control"],
-            "margin": p.get("margin", 32), **{k: p[k] for k in ("left", "right", "top", "bottom") if k in p}}
+            "margin": p.get("margin", DEFAULT_MARGIN),
+            **{k: p[k] for k in ("left", "right", "top", "bottom") if k in p}}
 
 
 def paste_back(task: Task, job: Job) -> None:
@@ -532,7 +522,7 @@ def finish(task: Task, job: Job) -> Task:
         # input's own format, independently of the generate stage's own check
         outside = contract.verify_outside(task.native, task.result, task.result_mask,
                                           what=f"row {row.index}'s result")
-        report = seams.seam_report(_rgb(io.to_working(task.native)), _rgb(io.to_working(task.result)),
+        report = seams.seam_report(io.to_rgb(task.native), io.to_rgb(task.result),
                                    task.result_mask)
         if task.params.get("grow"):
             given = contract.outside_report(task.native, task.result, task.mask)
@@ -557,7 +547,7 @@ def finish(task: Task, job: Job) -> Task:
         io.save_png(out, task.result, protect=(row.image, row.mask), icc_profile=task.icc_profile,
                     text=provenance.png_text(record))
         task.best = {"attempt": task.attempt, "seed": attempt["seed"], "report": report, "gate": failures,
-                     "output_sha256": sha256_file(out), "pixels_sha256": pixels_digest(task.result)}
+                     "output_sha256": file_sha256(out), "pixels_sha256": pixels_digest(task.result)}
     if not failures:
         task.status, task.reason = "ok", ""
     elif not task.uses_seed or task.attempt >= job.retries:
@@ -571,21 +561,6 @@ def finish(task: Task, job: Job) -> Task:
     if task.status is not None:
         task.result = task.native = None
     return task
-
-
-def pixels_digest(array: np.ndarray) -> str:
-    """sha256 of an image's pixels (its shape, dtype and C-order bytes): the same pixels give the same digest
-    whatever the file around them (the PNG's settings record holds its creation time)."""
-    array = np.ascontiguousarray(array)
-    digest = hashlib.sha256(f"{array.shape}{array.dtype.str}".encode())
-    digest.update(array.tobytes())
-    return digest.hexdigest()
-
-
-def _rgb(image: np.ndarray) -> np.ndarray:
-    if image.ndim == 2:
-        return np.repeat(image[..., None], 3, axis=2)
-    return np.ascontiguousarray(image[..., :3])
 
 
 def result_row(task: Task, job: Job) -> dict:

@@ -19,7 +19,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from .job import sha256_file
+from ..provenance import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +55,10 @@ def reusable(entry: dict, key: str, image: str, out: str | Path) -> bool:
     if status not in ("ok", "review") or not entry.get("output"):
         return False
     output = Path(out) / entry["output"]
-    if not output.is_file() or sha256_file(output) != entry.get("output_sha256"):
+    if not output.is_file() or file_sha256(output) != entry.get("output_sha256"):
         return False
     if "://" not in image:
-        return Path(image).is_file() and sha256_file(image) == entry.get("input_sha256")
+        return Path(image).is_file() and file_sha256(image) == entry.get("input_sha256")
     return True
 
 

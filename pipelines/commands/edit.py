@@ -119,14 +119,10 @@ def run(args: argparse.Namespace) -> int:
 
 def _select_by_text(picture, phrase: str, args: argparse.Namespace):
     """(mask HW bool, report) of the plan's object: Grounding DINO boxes -> SAM (cached checkpoint) or GrabCut."""
-    import numpy as np
-
     from .. import segment as seg_mod
     from ..segment.grounding import DEFAULT_TEXT_MODEL, TextSelector
 
-    image = picture.working(keep_alpha=False)
-    if image.ndim == 2:
-        image = np.repeat(image[..., None], 3, axis=2)
+    image = picture.rgb()
     device = None if args.device in ("auto", "mps") else args.device
     model_id = args.text_model or DEFAULT_TEXT_MODEL
     selector = TextSelector(model_id, device=device, box_threshold=args.box_threshold)

@@ -107,9 +107,7 @@ def run(args: argparse.Namespace) -> int:
         selector = TextSelector(args.text_model or DEFAULT_TEXT_MODEL, box_threshold=args.box_threshold,
                                 device=None if args.device == "auto" else args.device)
 
-    image = io.load_image(args.image, keep_alpha=False)
-    if image.ndim == 2:
-        image = np.repeat(image[..., None], 3, axis=2)
+    image = io.read(args.image).rgb()
     # Check the prompts before any model is loaded or downloaded.
     if args.text is None:
         seg_mod.check_prompts(image.shape[:2], positive=points, negative=negatives, box=box)

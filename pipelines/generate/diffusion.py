@@ -115,11 +115,15 @@ class DiffusionEngine(Engine):
         return len(self.timesteps())
 
     def fill(self, crop, crop_mask, *, prompt, negative_prompt, seed, step):
+        crop, crop_mask = self._model_input(crop, crop_mask)
+        return self._call_many([crop], [crop_mask], prompt, negative_prompt, [seed], step)[0]
+
+    def _model_input(self, crop: np.ndarray, crop_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(crop, mask) as the pipeline takes them: the crop pre-filled when asked, the mask grown by one latent
+        cell (the latent mask covers whole cells: so the edge pixels are regenerated)."""
         if self.prefill:
             crop = classical_fill(crop, crop_mask, method="telea", radius=self.radius)
-        # the latent mask covers whole latent cells: grow by one cell so the edge pixels are regenerated
-        crop_mask = masks.grow(crop_mask, self.loaded.vae_scale_factor)
-        return self._call(crop, crop_mask, prompt, negative_prompt, seed, step)
+        return crop, masks.grow(crop_mask, self.loaded.vae_scale_factor)
 
     def timesteps(self) -> list:
         """The timesteps one SD/SDXL call runs (after strength), in order, as the pipeline's get_timesteps takes
@@ -166,38 +170,21 @@ class DiffusionEngine(Engine):
         shapes = {c.shape for c, *_ in items}
         if len(shapes) != 1 or len({n is None for *_, n, _ in items}) != 1:
             raise ValueError("fill_many takes crops of one size whose negative prompts are all None or all text")
-        crops, crop_masks = [], []
-        for crop, crop_mask, *_ in items:
-            if self.prefill:
-                crop = classical_fill(crop, crop_mask, method="telea", radius=self.radius)
-            crops.append(crop)
-            crop_masks.append(masks.grow(crop_mask, self.loaded.vae_scale_factor))
+        crops, crop_masks = zip(*(self._model_input(crop, crop_mask) for crop, crop_mask, *_ in items))
         negatives = [n for *_, n, _ in items]
         return self._call_many(crops, crop_masks, [p for _, _, p, _, _ in items],
                                None if negatives[0] is None else negatives, [s for *_, s in items], step)
 
-    def _call(self, crop: np.ndarray, crop_mask: np.ndarray, prompt: str, negative_prompt: str | None,
-              seed: int, step) -> np.ndarray:
-        """One pipeline call at the crop's size; returns HWC uint8 RGB of the same size."""
-        with self.loaded.lock:
-            on_step, tensor_inputs = self.step_callback(crop, crop_mask, seed, step)
-        return self._call_many([crop], [crop_mask], prompt, negative_prompt, [seed], step,
-                               (on_step, tensor_inputs))[0]
-
-    def _call_many(self, crops: list, crop_masks: list, prompt, negative_prompt, seeds: list, step,
-                   callback=None) -> list[np.ndarray]:
+    def _call_many(self, crops, crop_masks, prompt, negative_prompt, seeds: list, step) -> list[np.ndarray]:
         """One pipeline call for crops of one size (prompt and negative_prompt: a str for one crop, a list for
-        several, or None); HWC uint8 RGB images of the crops' size."""
+        several, or None); HWC uint8 RGB images of the crops' size. Several crops only where ``batchable``: the
+        step callback (a soft edge's hold is per crop) is made for the first."""
         import torch
 
         height, width = crops[0].shape[:2]
         loaded = self.loaded
-        if callback is None:
-            def on_step(pipe, i, t, kwargs):
-                step()
-                return {}
-
-            callback = (on_step, [])
+        with loaded.lock:
+            on_step, tensor_inputs = self.step_callback(crops[0], crop_masks[0], seeds[0], step)
         one = len(crops) == 1
         kwargs = dict(
             prompt=prompt,
@@ -213,8 +200,8 @@ class DiffusionEngine(Engine):
             generator=(torch.Generator(device="cpu").manual_seed(int(seeds[0])) if one
                        else [torch.Generator(device="cpu").manual_seed(int(s)) for s in seeds]),
             output_type="np",
-            callback_on_step_end=callback[0],
-            callback_on_step_end_tensor_inputs=callback[1],
+            callback_on_step_end=on_step,
+            callback_on_step_end_tensor_inputs=tensor_inputs,
             **self.extra_kwargs(width, height),
         )
         if self._params is not None:

@@ -72,11 +72,4 @@ def prepare(image, mask, grow: int = DEFAULT_GROW) -> Prepared:
     given = masks.to_mask(mask, size=(width, height))
     grow = check_int(grow, "grow", 0)
     m = masks.grow(given, grow) if grow else given
-    work = io.to_working(native)
-    if work.ndim == 2:
-        rgb = np.repeat(work[:, :, None], 3, axis=2)
-    elif work.shape[2] == 4:
-        rgb = np.ascontiguousarray(work[:, :, :3])
-    else:
-        rgb = work
-    return Prepared(rgb=rgb, mask=m, given=given, native=native, grow=grow)
+    return Prepared(rgb=io.to_rgb(native), mask=m, given=given, native=native, grow=grow)
