@@ -142,6 +142,15 @@ def _check_outside(jobs_csv: Path, out: Path, rows: list[dict]) -> None:
     assert written >= 15
 
 
+def _subset(jobs_csv: Path, indices: tuple[int, ...], manifest: Path) -> Path:
+    """A JSON Lines manifest at ``manifest`` of the rows ``indices`` of jobs.csv, its paths made absolute."""
+    records = [dict(r.given) for r in read_manifest(jobs_csv)[0] if r.index in indices]
+    for r in records:
+        r.update({k: str(jobs_csv.parent / r[k]) for k in ("image", "mask") if r.get(k)})
+    manifest.write_text("\n".join(json.dumps(r) for r in records))
+    return manifest
+
+
 def _check_table(rows: list[dict]) -> None:
     assert [r["row"] for r in rows] == list(range(20))
     for r in rows:
@@ -357,11 +366,7 @@ def test_ray_with_a_worker_killed_matches_local(jobs, mixed_local, tiny_model_fo
 @pytest.mark.slow
 def test_ray_without_gpus_runs_whole_chunks_like_the_local_pool(jobs, classical_local, ray_session, tmp_path):
     out, _ = classical_local
-    records = [dict(r.given) for r in read_manifest(jobs)[0] if r.index in (0, 3, 7, 15)]  # RGB, 16-bit, box, missing
-    for r in records:
-        r.update({k: str(jobs.parent / r[k]) for k in ("image", "mask") if r.get(k)})
-    manifest = tmp_path / "four.jsonl"
-    manifest.write_text("\n".join(json.dumps(r) for r in records))
+    manifest = _subset(jobs, (0, 3, 7, 15), tmp_path / "four.jsonl")  # RGB, 16-bit, box, missing
     summary = run_batch(manifest, tmp_path / "ray", Job(out=str(tmp_path / "ray"), engine="telea"), backend="ray",
                         show_progress=False)
     assert summary.facts["split"] is False and summary.done == 4
@@ -374,11 +379,7 @@ def test_ray_without_gpus_runs_whole_chunks_like_the_local_pool(jobs, classical_
 def test_a_failed_gate_retries_with_the_next_seed_and_keeps_the_best(jobs, tiny_model_folder, tmp_path):
     from pipelines import provenance
 
-    records = [dict(r.given) for r in read_manifest(jobs)[0] if r.index in (0, 2, 4)]
-    for r in records:
-        r.update(image=str(jobs.parent / r["image"]), mask=str(jobs.parent / r["mask"]))
-    manifest = tmp_path / "three.jsonl"
-    manifest.write_text("\n".join(json.dumps(r) for r in records))
+    manifest = _subset(jobs, (0, 2, 4), tmp_path / "three.jsonl")
     out = tmp_path / "out"
     job = _tiny_job(out, tiny_model_folder, retries=2, gate=(("outside_changed", 0.0), ("seam_excess", -1.0)))
     summary = run_batch(manifest, out, job, show_progress=False)
@@ -426,21 +427,11 @@ def test_rows_select_by_text_and_by_clicks(jobs, tmp_path, monkeypatch):
     and clicks become masks through the same segmenters the CLI uses (GrabCut: no SAM weights here)."""
     import test_grounding
 
-    from pipelines.segment import grounding as G
-
     (tmp_path / "dino").mkdir()
     folder = test_grounding.tiny_grounding_dino(tmp_path / "dino")
     photo = io.read(jobs.parent / "photo7.png").pixels
     box = (31, 35, 68, 72)  # around the red disc of row 7's photo (centre (49, 53), radius 15)
-    real_boxes = G.TextSelector.boxes
-    asked = []
-
-    def boxes_on_the_disc(self, image, phrase):
-        found = real_boxes(self, image, phrase)
-        asked.append(phrase)
-        return [(box, found[0][1])] if found else found
-
-    monkeypatch.setattr(G.TextSelector, "boxes", boxes_on_the_disc)
+    asked = test_grounding.pin_best_box(monkeypatch, box)
     image = str(jobs.parent / "photo7.png")
     manifest = tmp_path / "select.jsonl"
     manifest.write_text("\n".join(json.dumps(r) for r in [

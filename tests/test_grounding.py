@@ -225,21 +225,28 @@ def test_segment_cli_text_errors(run_cli, folder, files, tmp_path):
 ROCKET_BOX = (22, 4, 58, 56)  # XYXY around the rocket in the 80x60 crop
 
 
+def pin_best_box(monkeypatch, box) -> list[str]:
+    """Run the toy model for real, then move its best box onto ``box`` (its score kept): the toy model's boxes mean
+    nothing and differ between CPUs. Returns the list the phrases asked are appended to."""
+    real_boxes = G.TextSelector.boxes
+    asked = []
+
+    def boxes_on_it(self, image, phrase):
+        found = real_boxes(self, image, phrase)
+        asked.append(phrase)
+        return [(box, found[0][1])] if found else found
+
+    monkeypatch.setattr(G.TextSelector, "boxes", boxes_on_it)
+    return asked
+
+
 def test_edit_cli_selects_by_text(run_cli, folder, files, photo, monkeypatch):
     """edit without --mask: the plan's object -> the text model -> the segmenter -> the mask that is repainted.
 
     The toy model's boxes mean nothing and differ between CPUs (its best box was a sliver on the CI runner, whose
     GrabCut mask came out empty), so the model runs for real and its best box is then moved onto the rocket.
     """
-    real_boxes = G.TextSelector.boxes
-    seen = []
-
-    def boxes_on_the_rocket(self, image, phrase):
-        found = real_boxes(self, image, phrase)
-        seen.append(phrase)
-        return [(ROCKET_BOX, found[0][1])] if found else found
-
-    monkeypatch.setattr(G.TextSelector, "boxes", boxes_on_the_rocket)
+    seen = pin_best_box(monkeypatch, ROCKET_BOX)
     image, _, result = files
     run = run_cli(["edit", "--image", image, "--out", result, "--instruction", "remove the rocket",
                    "--engine", "telea", "--text-model", folder, "--box-threshold", "0", "--device", "cpu"])
