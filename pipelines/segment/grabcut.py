@@ -52,8 +52,10 @@ _RING_MIN = 20
 _BOX_BAND = 2  # a box's own edge, this many px wide at the working scale, is probable background (boxes are loose)
 _FEATURE_BLUR = 1.5  # the colour GrabCut models is Lab smoothed this much (px, working scale) ...
 _TEXTURE_SCALE = 3.0  # ... with the local spread of lightness at this scale (px) as a texture feature
-_REFINE_BAND = 4  # then the colour GrabCut redraws the edge within this many px (working scale) of the feature one
-_REFINE_ITERATIONS = 2
+_REFINE_BAND = 4  # then the edge is redrawn on the raw colours within this many px (working scale) of the feature one
+_LOCAL_SIGMA = 4.0  # ... by local colour models: Gaussian-weighted (this sigma, px) means and variances of the sides
+_LOCAL_SMOOTH = 0.7  # ... of Lab smoothed this much (px) ...
+_LOCAL_VAR_FLOOR = 4.0  # ... with at least this variance per channel (8-bit Lab units squared)
 _RECT_SCALE = 0.75  # a box's region is solved at this fraction of max_side (smoothed features need fewer pixels, and
 # one max-flow solve, which the time budget cannot interrupt, grows faster than the pixel count)
 _PASS1_SCALE = 0.625  # pass 1 (clicks only, on the whole picture) works at this fraction of max_side
@@ -72,6 +74,7 @@ _VOTE_BLUR = 2.0  # ... its score map is smoothed this much (px, working scale) 
 _VOTE_THRESHOLDS = (0.45, 0.3)  # ... a score above a threshold starts a pixel as probable background (one start
 # per threshold, the better separated answer wins) ...
 _VOTE_MIN_FG = 0.1  # ... unless that leaves less than this fraction of the box probable foreground
+_VOTE_SIDE_MIN = 30  # a user's box: each side's edge band with at least this many px is a reference of its own
 _SOLVE_THREADS = 2  # independent GrabCut starts are solved side by side in this many threads
 _START_MIN_CHANGE = 0.01  # a further start is solved only when it differs from the first in this share of pixels
 _FLAT_STEP = 2  # neighbours (working image, blurred) closer than this in every channel belong to one flat area ...
@@ -85,15 +88,15 @@ class GrabCutSegmenter:
 
     What GrabCut models is not the raw colour but _texture_features: Lab smoothed a little plus the local spread of
     lightness, projected to 3 channels, so that a textured object whose colours overlap its surroundings' separates
-    by its mean colour and texture; a box's answer then has its edge redrawn on the raw colours in a narrow band
-    (_refine_edge).
+    by its mean colour and texture; a box's answer then has its edge redrawn on the raw colours in a narrow band by
+    local colour models of the two sides (_refine_edge).
     Box: outside the box is definite background (learnt from a ring around it, _RING of its long side), the box's
     own edge is probable background (a box is drawn loosely around the object), inside is probable foreground,
     positive/negative clicks are definite foreground/background discs; before GrabCut, the inside starts as probable
-    background where its features are about as common in the ring (and the box's edge) as inside (_ring_vote: a box
-    is mostly background for a thin or holed object, and a foreground model started from the whole box keeps it); the
-    vote runs at two thresholds, each start is solved, and the answer that stands apart from a ring around it better
-    (_separation) wins.
+    background where its features are about as common in the ring (and the box's edge, or any one side of it) as
+    inside (_ring_vote: a box is mostly background for a thin or holed object, and a foreground model started from the
+    whole box keeps it); the vote runs at two thresholds, each start is solved, and the answer that stands apart from
+    a ring around it better (_separation) wins.
     (A box around the whole image, with positive clicks, is treated as clicks only.)
     Clicks only: pass 1 marks the whole image probable background and, around each positive click, the pixels
     connected to it through similar colours probable foreground (so the foreground colour model starts from what was
@@ -115,7 +118,7 @@ class GrabCutSegmenter:
 
     Bounded work (a max-flow solve on a flat picture is slow): regions are solved at most ``max_side`` px on a side
     (<= GRABCUT_MAX_SIDE_LIMIT) and the mask is scaled back; each solve runs at most ``click_iterations`` /
-    ``box_iterations`` (<= GRABCUT_MAX_ITERATIONS; a box's edge redrawn with _REFINE_ITERATIONS more) and stops
+    ``box_iterations`` (<= GRABCUT_MAX_ITERATIONS; the edge is then redrawn without GrabCut) and stops
     early once the mask no longer changes; at most _CANDIDATES growing boxes are tried; independent starts are solved
     side by side in two threads. A click on a flat picture (the area of near-equal colours around it covers the
     whole picture: a uniform image, a smooth gradient) is the UserError FLAT_MESSAGE, answered before any GrabCut;
@@ -292,7 +295,8 @@ def _grabcut(
                 mask = np.zeros((h, w), bool)
                 mask[y0:y1, x0:x1] = True
                 return mask, "the picture is flat in and around the box: nothing to separate, so the mask is the box"
-            mask = _grabcut_rect(image, rect, pos, neg, None, radius, box_iterations, max_side, budget)
+            mask = _grabcut_rect(image, rect, pos, neg, None, radius, box_iterations, max_side, budget,
+                                 user_box=True)
             return mask, budget.note()
         # a box around the whole image says nothing about the background: segment from the clicks alone
     # 1. the flat area around the positive clicks: the whole picture is nothing to separate; a large part of it is
@@ -596,12 +600,14 @@ def _grabcut_rect(
     max_side: int,
     budget: _Budget,
     thresholds: Sequence[float] | None = None,
+    user_box: bool = False,
 ) -> np.ndarray:
     """GrabCut with everything outside ``rect`` as background, solved on the rectangle plus a background ring.
 
     Inside the rectangle: probable foreground (or, with ``previous``, probable foreground where previous is set and
     probable background elsewhere); clicks are definite discs. Without ``previous``, one start per ring-vote
-    threshold (``thresholds``, default _VOTE_THRESHOLDS), the better separated answer kept.
+    threshold (``thresholds``, default _VOTE_THRESHOLDS), the better separated answer kept; ``user_box`` (the user
+    drew ``rect`` around the object) lets each side's edge band vote too (_ring_vote's ``sides``).
     """
     h, w = image.shape[:2]
     x0, y0, x1, y1 = rect
@@ -635,7 +641,7 @@ def _grabcut_rect(
         thresholds = _VOTE_THRESHOLDS if thresholds is None else thresholds
         starts = [gc.copy() for _ in thresholds]
         for start, threshold in zip(starts, thresholds):
-            _ring_vote(feats, start, threshold)
+            _ring_vote(feats, start, threshold, sides=user_box)
     r = max(1, int(round(radius * sx)))
     for start in starts:
         _draw_clicks(start, pos, neg, r, (sx, sy), (rx0, ry0))
@@ -652,53 +658,93 @@ def _grabcut_rect(
     for start, other in zip(starts[1:], others):
         if _separation(feats, other) > _separation(feats, fg):
             gc, fg = start, other
-    if budget.allows(gc.size):
-        fg = _refine_edge(small, gc, fg, budget)
+    fg = _refine_edge(small, gc, fg)
     fg = _upscale(fg, cw, ch)
     out = np.zeros((h, w), bool)
     out[ry0:ry1, rx0:rx1] = fg
     return _keep_clicked(out, pos)
 
 
-def _ring_vote(feats: np.ndarray, gc: np.ndarray, threshold: float = _VOTE_THRESHOLDS[0]) -> None:
+def _ring_vote(feats: np.ndarray, gc: np.ndarray, threshold: float = _VOTE_THRESHOLDS[0], sides: bool = False) -> None:
     """Relabel ``gc``'s probable foreground (in place) as probable background where the features (``feats``, HWC
     uint8) are about as common in the definite-background ring as inside: a box holds background too, and GrabCut's
     foreground model, started from the whole box, keeps it. Per quantised feature bin, bg = ring share / (ring share
     + inside share) (both histograms normalised, lightly smoothed); a feature found only on the object scores 0, one
     of background with a fraction a of the box scores 1 / (1 + a) >= 0.5. The score map is smoothed, and the vote is
-    skipped when it would leave too little foreground (a low-contrast object whose features the ring also has)."""
+    skipped when it would leave too little foreground (a low-contrast object whose features the ring also has).
+
+    With ``sides`` (a box the user drew close around the object) each side of the box's own edge band (gc's probable
+    background, _BOX_BAND px) is also a reference of its own, and a pixel's score is the highest of them: the
+    background inside a box continues the background along one of its sides (the floor along the bottom), which a
+    ring clipped by the picture's border, or mostly of other things, under-represents."""
     ring = gc == cv2.GC_BGD
     inside = gc == cv2.GC_PR_FGD
-    ring |= gc == cv2.GC_PR_BGD  # the box's own edge band is mostly background too
+    band = gc == cv2.GC_PR_BGD  # the box's own edge band is mostly background too
+    ring |= band
     if ring.sum() < 50 or inside.sum() < 50:
         return
     q = (feats // (256 // _VOTE_BINS)).astype(np.int32)
     idx = (q[..., 0] * _VOTE_BINS + q[..., 1]) * _VOTE_BINS + q[..., 2]
     n = _VOTE_BINS ** 3
     shape = (_VOTE_BINS,) * 3
-    h_ring = np.bincount(idx[ring], minlength=n).reshape(shape).astype(np.float32)
-    h_in = np.bincount(idx[inside], minlength=n).reshape(shape).astype(np.float32)
-    h_ring = ndimage.uniform_filter(h_ring, 3) / ring.sum()
-    h_in = ndimage.uniform_filter(h_in, 3) / inside.sum()
-    score = (h_ring / np.maximum(h_ring + h_in, 1e-12)).ravel()[idx]
-    score = cv2.GaussianBlur(score.astype(np.float32), (0, 0), _VOTE_BLUR)
+
+    def histogram(where: np.ndarray) -> np.ndarray:
+        counts = np.bincount(idx[where], minlength=n).reshape(shape).astype(np.float32)
+        return ndimage.uniform_filter(counts, 3) / np.count_nonzero(where)
+
+    h_in = histogram(inside)
+    references = [ring]
+    if sides and band.any():
+        ys, xs = np.nonzero(band | inside)
+        x0, y0, x1, y1 = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
+        yy, xx = np.ogrid[: gc.shape[0], : gc.shape[1]]
+        for side in (xx < x0 + _BOX_BAND, xx >= x1 - _BOX_BAND, yy < y0 + _BOX_BAND, yy >= y1 - _BOX_BAND):
+            part = band & side
+            if np.count_nonzero(part) >= _VOTE_SIDE_MIN:
+                references.append(part)
+    score = np.zeros(gc.shape, np.float32)
+    for where in references:
+        h_ref = histogram(where)
+        np.maximum(score, (h_ref / np.maximum(h_ref + h_in, 1e-12)).ravel()[idx], out=score)
+    score = cv2.GaussianBlur(score, (0, 0), _VOTE_BLUR)
     bg = inside & (score > threshold)
     if np.count_nonzero(inside & ~bg) >= _VOTE_MIN_FG * inside.sum():
         gc[bg] = cv2.GC_PR_BGD
 
 
-def _refine_edge(rgb: np.ndarray, gc: np.ndarray, fg: np.ndarray, budget: _Budget) -> np.ndarray:
-    """Colour GrabCut on ``rgb`` around the edge of ``fg`` (the smoothed-feature answer, HW bool): pixels farther
-    than _REFINE_BAND px from its edge keep their side for certain, those near it start on their side as probable,
-    ``gc``'s definite labels stay. The smoothed features round off thin parts and corners; the colours put them back."""
+def _refine_edge(rgb: np.ndarray, gc: np.ndarray, fg: np.ndarray) -> np.ndarray:
+    """Redraw the edge of ``fg`` (the smoothed-feature answer, HW bool) on the raw colours of ``rgb`` (HWC uint8
+    RGB): within _REFINE_BAND px of the edge, where ``gc`` (the solved labels) is not definite, a pixel goes to the
+    side whose local colour model explains it better. The models are the Gaussian-weighted (_LOCAL_SIGMA) mean and
+    variance per channel of Lab (smoothed _LOCAL_SMOOTH) over each side's pixels beyond the band, so each band pixel
+    is compared with the object and the background next to it, not with the whole picture's; a 3 x 3 median then
+    drops single pixels. The smoothed features round off thin parts and corners and let the answer bulge into a busy
+    background by a pixel or two; local colours put the edge back (a colour GrabCut in the band instead followed the
+    background's own texture edges just outside the object)."""
     inside = cv2.distanceTransform(fg.astype(np.uint8), cv2.DIST_L2, 3)
     outside = cv2.distanceTransform((~fg).astype(np.uint8), cv2.DIST_L2, 3)
     free = (gc == cv2.GC_PR_FGD) | (gc == cv2.GC_PR_BGD)
-    labels = np.where(fg, np.where(inside > _REFINE_BAND, cv2.GC_FGD, cv2.GC_PR_FGD),
-                      np.where(outside > _REFINE_BAND, cv2.GC_BGD, cv2.GC_PR_BGD)).astype(np.uint8)
-    refined = gc.copy()
-    refined[free] = labels[free]
-    return _run_grabcut(rgb, refined, _REFINE_ITERATIONS, budget)
+    band = np.where(fg, inside <= _REFINE_BAND, outside <= _REFINE_BAND) & free
+    if not band.any():
+        return fg
+    lab = cv2.GaussianBlur(cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32), (0, 0), _LOCAL_SMOOTH)
+
+    def cost(side: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(the negative log-likelihood of each pixel's colour under ``side``'s local model, the model's weight)."""
+        weight = side.astype(np.float32)
+        total = cv2.GaussianBlur(weight, (0, 0), _LOCAL_SIGMA) + 1e-6
+        mean = cv2.GaussianBlur(lab * weight[..., None], (0, 0), _LOCAL_SIGMA) / total[..., None]
+        square = cv2.GaussianBlur(lab * lab * weight[..., None], (0, 0), _LOCAL_SIGMA) / total[..., None]
+        var = np.maximum(square - mean * mean, 0.0) + _LOCAL_VAR_FLOOR
+        return ((lab - mean) ** 2 / var + np.log(var)).sum(axis=2), total
+
+    cost_fg, weight_fg = cost(fg & ~band)
+    cost_bg, weight_bg = cost(~fg & ~band)
+    decided = band & (weight_fg > 1e-3) & (weight_bg > 1e-3)  # both sides have pixels near enough to model
+    out = fg.copy()
+    out[decided] = cost_fg[decided] < cost_bg[decided]
+    out = cv2.medianBlur(out.astype(np.uint8), 3).astype(bool)
+    return np.where(band, out, fg)
 
 
 def _texture_features(rgb: np.ndarray) -> np.ndarray:
