@@ -942,9 +942,9 @@ def test_grabcut_work_is_bounded_on_a_large_photo(grabcut_calls):
         assert grabcut_calls and all(max(shape[:2]) <= S.GRABCUT_MAX_SIDE for shape, _, _ in grabcut_calls)
         assert all(iterations == 1 for _, iterations, _ in grabcut_calls)  # one at a time, so the guard can act
         solves = sum(mode == cv2.GC_INIT_WITH_MASK for _, _, mode in grabcut_calls)
-        # pass 1's two hypotheses, then pass 2 and a wider box, or the growing boxes: each box a start per vote
-        # threshold and the edge redrawn
-        assert 1 <= solves <= 2 + GC._CANDIDATES * (len(GC._VOTE_THRESHOLDS) + 1)
+        # pass 1's two hypotheses, then pass 2 and a wider box, or the growing boxes: each box a start per vote (the
+        # edge is redrawn without GrabCut)
+        assert 1 <= solves <= 2 + GC._CANDIDATES * max(len(GC._VOTE_THRESHOLDS), len(GC._WIDE_VOTES))
         assert len(grabcut_calls) <= solves * per_solve
     # the caps are enforced on the settings too
     for bad in (dict(click_iterations=S.GRABCUT_MAX_ITERATIONS + 1), dict(box_iterations=0),

@@ -67,7 +67,7 @@ _SP_MAX_SHARE = 0.5  # ... or the region would cover more than this share of the
 _SHARE_PENALTY = 0.5  # a hypothesis' separation score loses this much per share of the picture it covers
 _HYPOTHESIS_MARGIN = 0.05  # ... and must beat the colour-seeded one by this much
 _WIDE_GROWTH = 1.5  # clicks: a last hypothesis is the box recipe on pass 2's bounding box grown this much, ...
-_WIDE_THRESHOLDS = (0.3,)  # ... started from the ring vote at this threshold only (one solve), ...
+_WIDE_VOTES = ((0.3, False),)  # ... started from the ring vote ((threshold, sides) pairs: one start each), ...
 _WIDE_SHARE_PENALTY = 0.25  # ... scored by its separation less this much per share of the picture it covers
 _VOTE_BINS = 16  # boxes: _ring_vote's feature histograms have this many bins per channel ...
 _VOTE_BLUR = 2.0  # ... its score map is smoothed this much (px, working scale) ...
@@ -105,7 +105,7 @@ class GrabCutSegmenter:
     unlike the clicked spot), and wins when its answer stands apart from a ring around it clearly better
     (_separation, less _SHARE_PENALTY per share of the picture, by _HYPOTHESIS_MARGIN); pass 2 re-runs the box
     recipe on pass 1's bounding box, grown by 15%, started from pass 1's mask; then the box recipe from the ring vote
-    (_WIDE_THRESHOLDS) on pass 2's bounding box grown by half (_WIDE_GROWTH: it takes in parts of a textured object
+    (_WIDE_VOTES) on pass 2's bounding box grown by half (_WIDE_GROWTH: it takes in parts of a textured object
     unlike the clicked one) is the last hypothesis, and wins when it scores better (_wide_score: separation less
     _WIDE_SHARE_PENALTY per share of the picture). When pass 1 collapses onto the click or spills over most of the
     image, boxes around the seeds grow by half until one's result neither collapses nor reaches its edge.
@@ -295,8 +295,8 @@ def _grabcut(
                 mask = np.zeros((h, w), bool)
                 mask[y0:y1, x0:x1] = True
                 return mask, "the picture is flat in and around the box: nothing to separate, so the mask is the box"
-            mask = _grabcut_rect(image, rect, pos, neg, None, radius, box_iterations, max_side, budget,
-                                 user_box=True)
+            votes = tuple((threshold, True) for threshold in _VOTE_THRESHOLDS)  # a user's box: by sides too
+            mask = _grabcut_rect(image, rect, pos, neg, None, radius, box_iterations, max_side, budget, votes)
             return mask, budget.note()
         # a box around the whole image says nothing about the background: segment from the clicks alone
     # 1. the flat area around the positive clicks: the whole picture is nothing to separate; a large part of it is
@@ -327,7 +327,7 @@ def _grabcut(
         if rect is None or not budget.allows(_work_pixels(_ring_rect(rect, h, w), max_side)):
             return mask, budget.note()
         wide = _grabcut_rect(image, rect, pos, neg, None, radius, click_iterations, max_side, budget,
-                             _WIDE_THRESHOLDS)
+                             _WIDE_VOTES)
         small, _, _ = _downscale(image, round(max_side * _PASS1_SCALE))
         feats = _texture_features(small)
         if _wide_score(feats, wide) > _wide_score(feats, mask):
@@ -599,15 +599,14 @@ def _grabcut_rect(
     iterations: int,
     max_side: int,
     budget: _Budget,
-    thresholds: Sequence[float] | None = None,
-    user_box: bool = False,
+    votes: Sequence[tuple[float, bool]] | None = None,
 ) -> np.ndarray:
     """GrabCut with everything outside ``rect`` as background, solved on the rectangle plus a background ring.
 
     Inside the rectangle: probable foreground (or, with ``previous``, probable foreground where previous is set and
-    probable background elsewhere); clicks are definite discs. Without ``previous``, one start per ring-vote
-    threshold (``thresholds``, default _VOTE_THRESHOLDS), the better separated answer kept; ``user_box`` (the user
-    drew ``rect`` around the object) lets each side's edge band vote too (_ring_vote's ``sides``).
+    probable background elsewhere); clicks are definite discs. Without ``previous``, one start per ring vote
+    (``votes``: (threshold, sides) pairs for _ring_vote, default each of _VOTE_THRESHOLDS without sides; sides suit
+    a box drawn close around the object), solved side by side, the best separated answer kept.
     """
     h, w = image.shape[:2]
     x0, y0, x1, y1 = rect
@@ -637,11 +636,11 @@ def _grabcut_rect(
     feats = _texture_features(small)
     starts = [gc]
     if previous is None:
-        # two starts: the ring vote at two thresholds (a box holds more or less background like the ring)
-        thresholds = _VOTE_THRESHOLDS if thresholds is None else thresholds
-        starts = [gc.copy() for _ in thresholds]
-        for start, threshold in zip(starts, thresholds):
-            _ring_vote(feats, start, threshold, sides=user_box)
+        # one start per vote: a box holds more or less background like the ring (or like one of its sides)
+        votes = tuple((threshold, False) for threshold in _VOTE_THRESHOLDS) if votes is None else votes
+        starts = [gc.copy() for _ in votes]
+        for start, (threshold, sides) in zip(starts, votes):
+            _ring_vote(feats, start, threshold, sides)
     r = max(1, int(round(radius * sx)))
     for start in starts:
         _draw_clicks(start, pos, neg, r, (sx, sy), (rx0, ry0))
@@ -665,7 +664,9 @@ def _grabcut_rect(
     return _keep_clicked(out, pos)
 
 
-def _ring_vote(feats: np.ndarray, gc: np.ndarray, threshold: float = _VOTE_THRESHOLDS[0], sides: bool = False) -> None:
+def _ring_vote(
+    feats: np.ndarray, gc: np.ndarray, threshold: float = _VOTE_THRESHOLDS[0], sides: bool = False
+) -> None:
     """Relabel ``gc``'s probable foreground (in place) as probable background where the features (``feats``, HWC
     uint8) are about as common in the definite-background ring as inside: a box holds background too, and GrabCut's
     foreground model, started from the whole box, keeps it. Per quantised feature bin, bg = ring share / (ring share
