@@ -715,13 +715,13 @@ def _ring_vote(
 
 def _refine_edge(rgb: np.ndarray, gc: np.ndarray, fg: np.ndarray) -> np.ndarray:
     """Redraw the edge of ``fg`` (the smoothed-feature answer, HW bool) on the raw colours of ``rgb`` (HWC uint8
-    RGB): within _REFINE_BAND px of the edge, where ``gc`` (the solved labels) is not definite, a pixel goes to the
-    side whose local colour model explains it better. The models are the Gaussian-weighted (_LOCAL_SIGMA) mean and
-    variance per channel of Lab (smoothed _LOCAL_SMOOTH) over each side's pixels beyond the band, so each band pixel
-    is compared with the object and the background next to it, not with the whole picture's; a 3 x 3 median then
-    drops single pixels. The smoothed features round off thin parts and corners and let the answer bulge into a busy
-    background by a pixel or two; local colours put the edge back (a colour GrabCut in the band instead followed the
-    background's own texture edges just outside the object)."""
+    RGB): within _REFINE_BAND px of the edge, where ``gc`` (the labels GrabCut started from: the ring and the clicks
+    are definite) is not definite, a pixel goes to the side whose local colour model explains it better. The models
+    are the Gaussian-weighted (_LOCAL_SIGMA) mean and variance per channel of Lab (smoothed _LOCAL_SMOOTH) over each
+    side's pixels beyond the band, so each band pixel is compared with the object and the background next to it, not
+    with the whole picture's; a 3 x 3 median then drops single pixels. The smoothed features round off thin parts
+    and corners and let the answer bulge into a busy background by a pixel or two; local colours put the edge back (a
+    colour GrabCut in the band instead followed the background's own texture edges just outside the object)."""
     inside = cv2.distanceTransform(fg.astype(np.uint8), cv2.DIST_L2, 3)
     outside = cv2.distanceTransform((~fg).astype(np.uint8), cv2.DIST_L2, 3)
     free = (gc == cv2.GC_PR_FGD) | (gc == cv2.GC_PR_BGD)
