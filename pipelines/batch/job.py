@@ -27,7 +27,6 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError, one_line
-from ..generate.driver import DEFAULT_MARGIN
 from ..provenance import file_sha256, mask_digest, pixels_digest
 from .manifest import Row
 
@@ -346,7 +345,7 @@ def generate(task: Task, job: Job) -> Task:
         from ..inpaint import inpaint
 
         res = inpaint(task.native, task.mask, m["prompt"], m["negative_prompt"], strength=m["strength"],
-                      grow=p.get("grow", job.grow), context_margin=p.get("margin", DEFAULT_MARGIN),
+                      grow=p.get("grow", job.grow), context_margin=_margin(task),
                       prefill=m["prefill"], control=m["control"], reports=False, **common)
         task.result, task.result_mask = res.images[0], res.mask
     task.engine, task.model = res.engine, res.model
@@ -401,7 +400,7 @@ def _generate_group(group: list[Task], job: Job, strength, steps, guidance, pref
                 m = mode_settings(task.row, job)
                 _check(task, job, m)
                 prep = prepare(task.native, task.mask, task.row.params.get("grow", job.grow))
-                crops = driver.plan_crops(prep.mask, engine, task.row.params.get("margin", DEFAULT_MARGIN))
+                crops = driver.plan_crops(prep.mask, engine, _margin(task))
                 if not driver.disjoint(crops):
                     generate(task, job)
                     continue
@@ -440,7 +439,7 @@ def _check(task: Task, job: Job, m: dict) -> None:
 
     p = task.row.params
     check_generation(m["strength"], p.get("steps", job.steps), p.get("guidance", job.guidance))
-    check_int(p.get("margin", DEFAULT_MARGIN), "margin", 0)
+    check_int(_margin(task), "margin", 0)
     check_method(p.get("method", job.method))
     check_feather(p.get("feather"))
 
@@ -450,8 +449,15 @@ def _params(task: Task, job: Job, m: dict, guidance) -> dict:
     return {"mode": task.row.mode, "engine": m["engine"], "strength": m["strength"], "steps": p.get("steps", job.steps),
             "guidance": guidance, "grow": p.get("grow", job.grow), "method": p.get("method", job.method),
             "feather": p.get("feather"), "prefill": m["prefill"], "control": m["control"],
-            "margin": p.get("margin", DEFAULT_MARGIN),
-            **{k: p[k] for k in ("left", "right", "top", "bottom") if k in p}}
+            "margin": _margin(task), **{k: p[k] for k in ("left", "right", "top", "bottom") if k in p}}
+
+
+def _margin(task: Task) -> int:
+    """The row's context margin (px), driver.DEFAULT_MARGIN unless the row sets one. The driver is imported here,
+    not at the top: importing pipelines.batch stays free of OpenCV and SciPy (the CLI's --help, Ray's driver)."""
+    from ..generate.driver import DEFAULT_MARGIN
+
+    return task.row.params.get("margin", DEFAULT_MARGIN)
 
 
 def paste_back(task: Task, job: Job) -> None:
