@@ -75,6 +75,8 @@ _VOTE_THRESHOLDS = (0.45, 0.3)  # ... a score above a threshold starts a pixel a
 # per threshold, the better separated answer wins) ...
 _VOTE_MIN_FG = 0.1  # ... unless that leaves less than this fraction of the box probable foreground
 _VOTE_SIDE_MIN = 30  # a user's box: each side's edge band with at least this many px is a reference of its own
+_PLAIN_VOTES = tuple((threshold, False) for threshold in _VOTE_THRESHOLDS)  # (threshold, sides) per start: a box
+_BOX_VOTES = tuple((threshold, True) for threshold in _VOTE_THRESHOLDS)  # ... of a click's pass, one the user drew
 _SOLVE_THREADS = 2  # independent GrabCut starts are solved side by side in this many threads
 _START_MIN_CHANGE = 0.01  # a further start is solved only when it differs from the first in this share of pixels
 _FLAT_STEP = 2  # neighbours (working image, blurred) closer than this in every channel belong to one flat area ...
@@ -295,8 +297,7 @@ def _grabcut(
                 mask = np.zeros((h, w), bool)
                 mask[y0:y1, x0:x1] = True
                 return mask, "the picture is flat in and around the box: nothing to separate, so the mask is the box"
-            votes = tuple((threshold, True) for threshold in _VOTE_THRESHOLDS)  # a user's box: by sides too
-            mask = _grabcut_rect(image, rect, pos, neg, None, radius, box_iterations, max_side, budget, votes)
+            mask = _grabcut_rect(image, rect, pos, neg, None, radius, box_iterations, max_side, budget, _BOX_VOTES)
             return mask, budget.note()
         # a box around the whole image says nothing about the background: segment from the clicks alone
     # 1. the flat area around the positive clicks: the whole picture is nothing to separate; a large part of it is
@@ -599,14 +600,14 @@ def _grabcut_rect(
     iterations: int,
     max_side: int,
     budget: _Budget,
-    votes: Sequence[tuple[float, bool]] | None = None,
+    votes: Sequence[tuple[float, bool]] = _PLAIN_VOTES,
 ) -> np.ndarray:
     """GrabCut with everything outside ``rect`` as background, solved on the rectangle plus a background ring.
 
     Inside the rectangle: probable foreground (or, with ``previous``, probable foreground where previous is set and
     probable background elsewhere); clicks are definite discs. Without ``previous``, one start per ring vote
-    (``votes``: (threshold, sides) pairs for _ring_vote, default each of _VOTE_THRESHOLDS without sides; sides suit
-    a box drawn close around the object), solved side by side, the best separated answer kept.
+    (``votes``: (threshold, sides) pairs for _ring_vote; sides suit a box drawn close around the object, _BOX_VOTES),
+    solved side by side, the best separated answer kept.
     """
     h, w = image.shape[:2]
     x0, y0, x1, y1 = rect
@@ -637,7 +638,6 @@ def _grabcut_rect(
     starts = [gc]
     if previous is None:
         # one start per vote: a box holds more or less background like the ring (or like one of its sides)
-        votes = tuple((threshold, False) for threshold in _VOTE_THRESHOLDS) if votes is None else votes
         starts = [gc.copy() for _ in votes]
         for start, (threshold, sides) in zip(starts, votes):
             _ring_vote(feats, start, threshold, sides)
