@@ -90,8 +90,9 @@ class GrabCutSegmenter:
 
     What GrabCut models is not the raw colour but _texture_features: Lab smoothed a little plus the local spread of
     lightness, projected to 3 channels, so that a textured object whose colours overlap its surroundings' separates
-    by its mean colour and texture; a box's answer then has its edge redrawn on the raw colours in a narrow band by
-    local colour models of the two sides (_refine_edge).
+    by its mean colour and texture (for a user's box the 3 channels keep the direction that best tells the box from
+    the background around it, _texture_features' discriminant); a box's answer then has its edge redrawn on the raw
+    colours in a narrow band by local colour models of the two sides (_refine_edge).
     Box: outside the box is definite background (learnt from a ring around it, _RING of its long side), the box's
     own edge is probable background (a box is drawn loosely around the object), inside is probable foreground,
     positive/negative clicks are definite foreground/background discs; before GrabCut, the inside starts as probable
@@ -297,7 +298,8 @@ def _grabcut(
                 mask = np.zeros((h, w), bool)
                 mask[y0:y1, x0:x1] = True
                 return mask, "the picture is flat in and around the box: nothing to separate, so the mask is the box"
-            mask = _grabcut_rect(image, rect, pos, neg, None, radius, box_iterations, max_side, budget, _BOX_VOTES)
+            mask = _grabcut_rect(image, rect, pos, neg, None, radius, box_iterations, max_side, budget, _BOX_VOTES,
+                                 discriminant=True)
             return mask, budget.note()
         # a box around the whole image says nothing about the background: segment from the clicks alone
     # 1. the flat area around the positive clicks: the whole picture is nothing to separate; a large part of it is
@@ -601,13 +603,15 @@ def _grabcut_rect(
     max_side: int,
     budget: _Budget,
     votes: Sequence[tuple[float, bool]] = _PLAIN_VOTES,
+    discriminant: bool = False,
 ) -> np.ndarray:
     """GrabCut with everything outside ``rect`` as background, solved on the rectangle plus a background ring.
 
     Inside the rectangle: probable foreground (or, with ``previous``, probable foreground where previous is set and
     probable background elsewhere); clicks are definite discs. Without ``previous``, one start per ring vote
     (``votes``: (threshold, sides) pairs for _ring_vote; sides suit a box drawn close around the object, _BOX_VOTES),
-    solved side by side, the best separated answer kept.
+    solved side by side, the best separated answer kept. With ``discriminant`` (a box the user drew) the features
+    GrabCut models keep the direction that best tells the rectangle from its ring (_texture_features' ``inside``).
     """
     h, w = image.shape[:2]
     x0, y0, x1, y1 = rect
@@ -634,14 +638,20 @@ def _grabcut_rect(
     if previous is not None:
         prev = cv2.resize(previous[ry0:ry1, rx0:rx1].astype(np.uint8), (sw, sh), interpolation=cv2.INTER_NEAREST)
         gc[(gc == cv2.GC_PR_FGD) & (prev == 0)] = cv2.GC_PR_BGD
-    feats = _texture_features(small)
+    r = max(1, int(round(radius * sx)))
+    inside = None
+    if discriminant and np.any(gc == cv2.GC_BGD):
+        # what the box holds against what is known background: the ring and the negative clicks
+        known = gc.copy()
+        _draw_clicks(known, pos, neg, r, (sx, sy), (rx0, ry0))
+        inside = known != cv2.GC_BGD
+    feats = _texture_features(small, inside)
     starts = [gc]
     if previous is None:
         # one start per vote: a box holds more or less background like the ring (or like one of its sides)
         starts = [gc.copy() for _ in votes]
         for start, (threshold, sides) in zip(starts, votes):
             _ring_vote(feats, start, threshold, sides)
-    r = max(1, int(round(radius * sx)))
     for start in starts:
         _draw_clicks(start, pos, neg, r, (sx, sy), (rx0, ry0))
         if not np.any((start == cv2.GC_BGD) | (start == cv2.GC_PR_BGD)):
@@ -748,12 +758,20 @@ def _refine_edge(rgb: np.ndarray, gc: np.ndarray, fg: np.ndarray) -> np.ndarray:
     return np.where(band, out, fg)
 
 
-def _texture_features(rgb: np.ndarray) -> np.ndarray:
+def _texture_features(rgb: np.ndarray, inside: np.ndarray | None = None) -> np.ndarray:
     """The 3-channel image GrabCut models (cv2.grabCut takes 3 channels of 8 bits), from ``rgb`` (HWC uint8 RGB):
     Lab smoothed by _FEATURE_BLUR and the local spread (standard deviation) of lightness at _TEXTURE_SCALE, each
-    standardised over the picture, projected on their 3 principal components and stretched to 0-255 (1st-99th
-    percentile). A textured object whose mean colour is close to its surroundings' separates by its texture and its
-    smoothed colour where raw colours overlap."""
+    standardised over the picture, projected on 3 directions and stretched to 0-255 (1st-99th percentile). A
+    textured object whose mean colour is close to its surroundings' separates by its texture and its smoothed colour
+    where raw colours overlap.
+
+    The directions: the 3 principal components; or, with ``inside`` (HW bool, a user's box: what it holds against
+    what lies outside it), Fisher's linear discriminant of inside against outside (the pooled covariance's inverse
+    applied to the difference of the means, scaled like the next direction) and the 2 principal components of what is
+    left. Four features go into 3 channels, and the direction principal components drop, the one of least variance,
+    is often the one that tells a low-contrast object from its surroundings (a lavender arc through orange fur, whose
+    a* and b* move together): the discriminant keeps it.
+    """
     lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
     mean = cv2.GaussianBlur(lab, (0, 0), _FEATURE_BLUR)
     light = lab[..., 0]
@@ -763,8 +781,21 @@ def _texture_features(rgb: np.ndarray) -> np.ndarray:
     feats = np.concatenate([mean, spread[..., None]], axis=2).reshape(-1, 4)
     feats -= feats.mean(axis=0)
     feats /= feats.std(axis=0) + 1e-6
-    _, _, vt = np.linalg.svd(feats[:: max(1, len(feats) // 20000)], full_matrices=False)
-    proj = feats @ vt[:3].T
+
+    def sample(x: np.ndarray) -> np.ndarray:
+        return x[:: max(1, len(x) // 20000)]
+
+    if inside is None or min(np.count_nonzero(inside), np.count_nonzero(~inside)) < 16:  # no two sides to tell apart
+        _, _, vt = np.linalg.svd(sample(feats), full_matrices=False)
+        proj = feats @ vt[:3].T
+    else:
+        a, b = feats[inside.ravel()], feats[~inside.ravel()]
+        pooled = 0.5 * (np.cov(sample(a), rowvar=False) + np.cov(sample(b), rowvar=False)) + 1e-3 * np.eye(4)
+        d = np.linalg.solve(pooled, a.mean(axis=0) - b.mean(axis=0))
+        d /= np.linalg.norm(d) + 1e-12
+        _, _, vt = np.linalg.svd(sample(feats - np.outer(feats @ d, d)), full_matrices=False)
+        proj = feats @ np.stack([d, vt[0], vt[1]]).T
+        proj[:, 0] *= proj[:, 1].std() / (proj[:, 0].std() + 1e-6)
     lo, hi = np.percentile(proj, (1, 99))
     out = np.clip((proj - lo) * (255.0 / max(hi - lo, 1e-6)), 0, 255)
     return np.ascontiguousarray(out.reshape(rgb.shape).astype(np.uint8))
