@@ -77,6 +77,7 @@ _VOTE_MIN_FG = 0.1  # ... unless that leaves less than this fraction of the box 
 _VOTE_SIDE_MIN = 30  # a user's box: each side's edge band with at least this many px is a reference of its own
 _PLAIN_VOTES = tuple((threshold, False) for threshold in _VOTE_THRESHOLDS)  # (threshold, sides) per start: a box
 _BOX_VOTES = tuple((threshold, True) for threshold in _VOTE_THRESHOLDS)  # ... of a click's pass, one the user drew
+_DISCRIMINANT_MIN = 16  # _texture_features' discriminant needs at least this many pixels on either side
 _SOLVE_THREADS = 2  # independent GrabCut starts are solved side by side in this many threads
 _START_MIN_CHANGE = 0.01  # a further start is solved only when it differs from the first in this share of pixels
 _FLAT_STEP = 2  # neighbours (working image, blurred) closer than this in every channel belong to one flat area ...
@@ -105,8 +106,10 @@ class GrabCutSegmenter:
     connected to it through similar colours probable foreground (so the foreground colour model starts from what was
     clicked); a second pass-1 hypothesis starts from a region of SLIC superpixels grown from the clicked one by
     feature-histogram similarity (_superpixel_region: it takes in the parts of a textured or multi-coloured object
-    unlike the clicked spot), and wins when its answer stands apart from a ring around it clearly better
-    (_separation, less _SHARE_PENALTY per share of the picture, by _HYPOTHESIS_MARGIN); pass 2 re-runs the box
+    unlike the clicked spot), and a third from the seeds on features that keep Fisher's discriminant of the seeds
+    against the rest of the picture (_texture_features' ``inside``); another hypothesis wins when its answer stands
+    apart from a ring around it clearly better (_separation on the principal-component features, less
+    _SHARE_PENALTY per share of the picture, by _HYPOTHESIS_MARGIN); pass 2 re-runs the box
     recipe on pass 1's bounding box, grown by 15%, started from pass 1's mask; then the box recipe from the ring vote
     (_WIDE_VOTES) on pass 2's bounding box grown by half (_WIDE_GROWTH: it takes in parts of a textured object
     unlike the clicked one) is the last hypothesis, and wins when it scores better (_wide_score: separation less
@@ -481,14 +484,19 @@ def _grabcut_seeded(
     gc[seeds] = cv2.GC_PR_FGD
     _draw_clicks(gc, pos, neg, r, (sx, sy))
     region = _superpixel_region(small, feats, pos * (sx, sy))
-    starts = [gc]
+    jobs = [(feats, gc)]
     if np.count_nonzero(region & ~seeds) > 0.5 * np.count_nonzero(seeds):
-        # one more hypothesis, solved alongside: GrabCut started from the superpixel region; the one that separates
-        # better from the ring around it wins
+        # one more hypothesis, solved alongside: GrabCut started from the superpixel region
         grown = gc.copy()
         grown[region & (grown == cv2.GC_PR_BGD)] = cv2.GC_PR_FGD
-        starts.append(grown)
-    fg, *others = _solve_all(feats, starts, iterations, budget)
+        jobs.append((feats, grown))
+    # and one from the seeds on features that keep Fisher's discriminant of the seeds against the rest of the picture
+    # (the principal components drop the direction of least variance, which can be the one that tells the clicked
+    # object apart)
+    if _DISCRIMINANT_MIN <= np.count_nonzero(seeds) <= seeds.size - _DISCRIMINANT_MIN:
+        jobs.append((_texture_features(small, seeds), gc.copy()))
+    fg, *others = _solve_all(jobs, iterations, budget)
+    # the one that separates better from the ring around it (on the common features) wins
     for other in others:
         if (_separation(feats, other) - _SHARE_PENALTY * other.mean()
                 > _separation(feats, fg) - _SHARE_PENALTY * fg.mean() + _HYPOTHESIS_MARGIN):
@@ -663,7 +671,7 @@ def _grabcut_rect(
     # another start is solved (alongside the first) only where it differs; the answer that stands apart from the
     # ring around it better wins (_separation)
     starts = [gc] + [start for start in starts[1:] if np.count_nonzero(start != gc) >= _START_MIN_CHANGE * start.size]
-    fg, *others = _solve_all(feats, [start.copy() for start in starts], iterations, budget)
+    fg, *others = _solve_all([(feats, start.copy()) for start in starts], iterations, budget)
     for start, other in zip(starts[1:], others):
         if _separation(feats, other) > _separation(feats, fg):
             gc, fg = start, other
@@ -785,7 +793,7 @@ def _texture_features(rgb: np.ndarray, inside: np.ndarray | None = None) -> np.n
     def sample(x: np.ndarray) -> np.ndarray:
         return x[:: max(1, len(x) // 20000)]
 
-    if inside is None or min(np.count_nonzero(inside), np.count_nonzero(~inside)) < 16:  # no two sides to tell apart
+    if inside is None or min(np.count_nonzero(inside), np.count_nonzero(~inside)) < _DISCRIMINANT_MIN:
         _, _, vt = np.linalg.svd(sample(feats), full_matrices=False)
         proj = feats @ vt[:3].T
     else:
@@ -801,14 +809,15 @@ def _texture_features(rgb: np.ndarray, inside: np.ndarray | None = None) -> np.n
     return np.ascontiguousarray(out.reshape(rgb.shape).astype(np.uint8))
 
 
-def _solve_all(rgb: np.ndarray, starts: list[np.ndarray], iterations: int, budget: _Budget) -> list[np.ndarray]:
-    """_run_grabcut from each start (changed in place), side by side in up to _SOLVE_THREADS threads: cv2.grabCut
-    releases the GIL, and the starts are independent (two 5-iteration solves of a 400 px picture on 2 cores: 5.0 s
-    one after the other, 2.9 s side by side, the same answers). Returns the foregrounds in the starts' order."""
-    if len(starts) == 1:
-        return [_run_grabcut(rgb, starts[0], iterations, budget)]
-    with ThreadPoolExecutor(max_workers=min(len(starts), _SOLVE_THREADS), thread_name_prefix="grabcut") as pool:
-        return list(pool.map(lambda start: _run_grabcut(rgb, start, iterations, budget), starts))
+def _solve_all(jobs: list[tuple[np.ndarray, np.ndarray]], iterations: int, budget: _Budget) -> list[np.ndarray]:
+    """_run_grabcut for each (features, start) job (the start changed in place), side by side in up to
+    _SOLVE_THREADS threads: cv2.grabCut releases the GIL, and the starts are independent (two 5-iteration solves of
+    a 400 px picture on 2 cores: 5.0 s one after the other, 2.9 s side by side, the same answers). Returns the
+    foregrounds in the jobs' order."""
+    if len(jobs) == 1:
+        return [_run_grabcut(jobs[0][0], jobs[0][1], iterations, budget)]
+    with ThreadPoolExecutor(max_workers=min(len(jobs), _SOLVE_THREADS), thread_name_prefix="grabcut") as pool:
+        return list(pool.map(lambda job: _run_grabcut(job[0], job[1], iterations, budget), jobs))
 
 
 def _run_grabcut(rgb: np.ndarray, gc: np.ndarray, iterations: int, budget: _Budget) -> np.ndarray:
