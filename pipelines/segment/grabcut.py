@@ -773,12 +773,12 @@ def _texture_features(rgb: np.ndarray, inside: np.ndarray | None = None) -> np.n
     textured object whose mean colour is close to its surroundings' separates by its texture and its smoothed colour
     where raw colours overlap.
 
-    The directions: the 3 principal components; or, with ``inside`` (HW bool, a user's box: what it holds against
-    what lies outside it), Fisher's linear discriminant of inside against outside (the pooled covariance's inverse
-    applied to the difference of the means, scaled like the next direction) and the 2 principal components of what is
-    left. Four features go into 3 channels, and the direction principal components drop, the one of least variance,
-    is often the one that tells a low-contrast object from its surroundings (a lavender arc through orange fur, whose
-    a* and b* move together): the discriminant keeps it.
+    The directions: the 3 principal components; or, with ``inside`` (HW bool: a user's box against its ring and the
+    negative clicks, a click's seeds against the rest), Fisher's linear discriminant of inside against outside (the
+    pooled covariance's inverse applied to the difference of the means, scaled like the next direction) and the 2
+    principal components of what is left. Four features go into 3 channels, and the direction principal components
+    drop, the one of least variance, is often the one that tells a low-contrast object from its surroundings (a
+    lavender arc through orange fur, whose a* and b* move together): the discriminant keeps it.
     """
     lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
     mean = cv2.GaussianBlur(lab, (0, 0), _FEATURE_BLUR)
