@@ -479,7 +479,8 @@ def _grabcut_seeded(
     sh, sw = small.shape[:2]
     r = max(1, int(round(radius * sx)))
     gc = np.full((sh, sw), cv2.GC_PR_BGD, np.uint8)
-    feats = _texture_features(small)
+    stack = _feature_stack(small)  # projected twice: on the principal components and on the seeds' discriminant
+    feats = _project_features(stack, small.shape)
     seeds = _click_seeds(small, pos * (sx, sy), r)
     gc[seeds] = cv2.GC_PR_FGD
     _draw_clicks(gc, pos, neg, r, (sx, sy))
@@ -494,7 +495,7 @@ def _grabcut_seeded(
     # (the principal components drop the direction of least variance, which can be the one that tells the clicked
     # object apart)
     if _DISCRIMINANT_MIN <= np.count_nonzero(seeds) <= seeds.size - _DISCRIMINANT_MIN:
-        jobs.append((_texture_features(small, seeds), gc.copy()))
+        jobs.append((_project_features(stack, small.shape, seeds), gc.copy()))
     fg, *others = _solve_all(jobs, iterations, budget)
     # the one that separates better from the ring around it (on the common features) wins
     for other in others:
@@ -780,6 +781,13 @@ def _texture_features(rgb: np.ndarray, inside: np.ndarray | None = None) -> np.n
     drop, the one of least variance, is often the one that tells a low-contrast object from its surroundings (a
     lavender arc through orange fur, whose a* and b* move together): the discriminant keeps it.
     """
+    return _project_features(_feature_stack(rgb), rgb.shape, inside)
+
+
+def _feature_stack(rgb: np.ndarray) -> np.ndarray:
+    """_texture_features' 4 features of ``rgb`` (HWC uint8 RGB) before the projection: (H * W, 4) float32, smoothed
+    Lab and the spread of lightness, each standardised over the picture. Computed once where one picture is
+    projected more than once (_project_features does not change it)."""
     lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
     mean = cv2.GaussianBlur(lab, (0, 0), _FEATURE_BLUR)
     light = lab[..., 0]
@@ -789,6 +797,12 @@ def _texture_features(rgb: np.ndarray, inside: np.ndarray | None = None) -> np.n
     feats = np.concatenate([mean, spread[..., None]], axis=2).reshape(-1, 4)
     feats -= feats.mean(axis=0)
     feats /= feats.std(axis=0) + 1e-6
+    return feats
+
+
+def _project_features(feats: np.ndarray, shape: tuple[int, ...], inside: np.ndarray | None = None) -> np.ndarray:
+    """_texture_features' projection of a _feature_stack ``feats`` to the HWC uint8 image of ``shape`` (see there
+    for the directions and ``inside``)."""
 
     def sample(x: np.ndarray) -> np.ndarray:
         return x[:: max(1, len(x) // 20000)]
@@ -806,7 +820,7 @@ def _texture_features(rgb: np.ndarray, inside: np.ndarray | None = None) -> np.n
         proj[:, 0] *= proj[:, 1].std() / (proj[:, 0].std() + 1e-6)
     lo, hi = np.percentile(proj, (1, 99))
     out = np.clip((proj - lo) * (255.0 / max(hi - lo, 1e-6)), 0, 255)
-    return np.ascontiguousarray(out.reshape(rgb.shape).astype(np.uint8))
+    return np.ascontiguousarray(out.reshape(shape).astype(np.uint8))
 
 
 def _solve_all(jobs: list[tuple[np.ndarray, np.ndarray]], iterations: int, budget: _Budget) -> list[np.ndarray]:
