@@ -318,7 +318,8 @@ def _grabcut(
             raise UserError(FLAT_NEGATIVE_MESSAGE)
         return _keep_clicked(_upscale(flat, w, h), pos), "the click is on a large flat area: the mask is that area"
     # 2. pass 1, on a coarser picture: clicks and colour-connected seeds
-    mask, seeds = _grabcut_seeded(image, pos, neg, radius, click_iterations, round(max_side * _PASS1_SCALE), budget)
+    mask, seeds, feats = _grabcut_seeded(image, pos, neg, radius, click_iterations, round(max_side * _PASS1_SCALE),
+                                         budget)
     area = int(mask.sum())
     if area >= 0.5 * seeds.sum() and area < 0.6 * h * w:
         # 3. pass 2: the box recipe on pass 1's bounding box, grown by 15%
@@ -334,8 +335,6 @@ def _grabcut(
             return mask, budget.note()
         wide = _grabcut_rect(image, rect, pos, neg, None, radius, click_iterations, max_side, budget,
                              _WIDE_VOTES)
-        small, _, _ = _downscale(image, round(max_side * _PASS1_SCALE))
-        feats = _texture_features(small)
         if _wide_score(feats, wide) > _wide_score(feats, mask):
             mask = wide
         return mask, budget.note()
@@ -471,9 +470,10 @@ def _draw_clicks(gc: np.ndarray, pos: np.ndarray, neg: np.ndarray, radius: int, 
 def _grabcut_seeded(
     image: np.ndarray, pos: np.ndarray, neg: np.ndarray, radius: int, iterations: int, max_side: int,
     budget: _Budget,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Clicks-only pass 1: everything probably background except colour-connected seeds around positive clicks.
-    Returns (mask, seeds), both HW bool at the image's size."""
+    Returns (mask, seeds, feats): mask and seeds HW bool at the image's size, feats the picture's principal-component
+    _texture_features at pass 1's scale (what the answers are compared on, here and by _wide_score)."""
     h, w = image.shape[:2]
     small, sx, sy = _downscale(image, max_side)
     sh, sw = small.shape[:2]
@@ -505,7 +505,7 @@ def _grabcut_seeded(
     if (sh, sw) != (h, w):
         fg = _upscale(fg, w, h)
         seeds = cv2.resize(seeds.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
-    return _keep_clicked(fg, pos), seeds
+    return _keep_clicked(fg, pos), seeds, feats
 
 
 def _superpixel_region(rgb: np.ndarray, feats: np.ndarray, pos: np.ndarray) -> np.ndarray:
