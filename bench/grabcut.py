@@ -223,6 +223,14 @@ features kept: dev 78.8% -> 78.8% (mean +0.002) for 9% more time.
 For a user's box, the discriminant taken again from the first answer (the answer against the rest) and GrabCut
 solved once more from the chosen start on those features: dev boxes 91.2% -> 91.2% (mean IoU 0.930 -> 0.932; 4/73
 0.77 -> 0.97, 4/13 0.84 -> 0.73) for 73% more time: dropped.
+Measured on 2026-11-30 and dropped (dev boxes, 160, no budget; 14 misses): the box's rows and columns that the answer
+crosses (mean of the two shares) flag only 2 of the 14 misses below 0.8 (4/56 0.42, 4/0 0.77; none of the hits) and 4
+below 0.85 (one hit): most misses are the object plus a salient background thing inside the box (the rocket beside
+the bar 4/8, the floor 4/18 and 4/23, the cat's nose 3/39), which crosses every row and column as the object does.
+Dropping what continues across the box's edge (answer pixels within 8% of the box's side of an edge it reaches, whose
+features are within 20 of the mean just outside, set as background and solved again) changes 1 of the 160 answers
+(4/8 0.61 -> 0.60): in 3 of those 4 misses the background thing leaves through the image's border, where the box has
+no outside to compare with.
 """
 
 from __future__ import annotations
