@@ -885,6 +885,47 @@ def test_grabcut_refine_edge_puts_a_bulging_or_shrunken_edge_back_on_the_object(
     assert np.array_equal(refined[(locked == cv2.GC_BGD) & wide], wide[(locked == cv2.GC_BGD) & wide])
 
 
+def _thin_legged_scene(h: int = 700, w: int = 900):
+    """An ellipse with two legs 5 px wide on grass (a busy background), about 420 x 360 px: its box and ring are
+    solved at about 0.55 x, where a leg is under 3 working pixels wide."""
+    rng = np.random.default_rng(5)
+    grass = skimage.data.grass().astype(np.float32)
+    background = np.repeat(cv2.resize(grass, (w, h), interpolation=cv2.INTER_LINEAR)[..., None], 3, axis=2)
+    yy, xx = np.mgrid[0:h, 0:w]
+    truth = ((xx - 450) / 200.0) ** 2 + ((yy - 300) / 120.0) ** 2 <= 1
+    for x in (330, 570):
+        truth |= (np.abs(xx - x) <= 2) & (yy >= 380) & (yy < 520)
+    colour = np.array([120, 60, 200], np.float32) + rng.normal(0, 6, (h, w, 1))
+    matte = cv2.GaussianBlur(truth.astype(np.float32), (0, 0), 0.8)[..., None]
+    return np.clip(matte * colour + (1 - matte) * background, 0, 255).astype(np.uint8), truth
+
+
+def test_grabcut_users_box_edge_is_redrawn_at_full_resolution(monkeypatch):
+    """A user's box solved at about half the photo's resolution: the edge redrawn on the photo's own pixels fits the
+    object better than the working-scale edge scaled up (measured: 453 wrong pixels against 814, IoU 0.951 against
+    0.913 within 6 px of the edge); on a photo more than twice the working size it is not redrawn (the
+    full-resolution crop would be large), so its memory stays bounded."""
+    image, truth = _thin_legged_scene()
+    box = loose_box(truth, pad=6)
+    gc = S.GrabCutSegmenter(time_budget=None)
+    redrawn = gc.segment(image, box=box).mask
+    monkeypatch.setattr(GC, "_FULL_EDGE_MIN_SCALE", 2.0)  # never
+    scaled_up = gc.segment(image, box=box).mask
+    disk = np.ones((13, 13), np.uint8)
+    edge = cv2.dilate(truth.astype(np.uint8), disk).astype(bool) & ~cv2.erode(truth.astype(np.uint8), disk).astype(bool)
+    wrong, wrong_before = int((redrawn ^ truth).sum()), int((scaled_up ^ truth).sum())
+    assert wrong <= 0.7 * wrong_before, (wrong, wrong_before)
+    assert iou(redrawn & edge, truth & edge) >= 0.94 and iou(redrawn, truth) >= 0.99
+    monkeypatch.undo()
+    shapes = []
+    real = GC._refine_edge
+    monkeypatch.setattr(GC, "_refine_edge",
+                        lambda rgb, labels, fg: shapes.append(rgb.shape[:2]) or real(rgb, labels, fg))
+    big = cv2.resize(image, (2700, 2100), interpolation=cv2.INTER_LINEAR)
+    gc.segment(big, box=tuple(3 * v for v in box))
+    assert shapes and max(max(s) for s in shapes) <= GC.GRABCUT_MAX_SIDE * GC._RECT_SCALE / GC._FULL_EDGE_MIN_SCALE
+
+
 def test_grabcut_superpixel_region_takes_in_a_multicoloured_object_and_separation_prefers_the_whole():
     """_superpixel_region (a pure function of the picture, its features and the clicks): clicked on a square of
     fine-grained red and green on grainy grey, the region grown by feature histograms covers most of the square, where

@@ -56,6 +56,7 @@ _REFINE_BAND = 4  # then the edge is redrawn on the raw colours within this many
 _LOCAL_SIGMA = 4.0  # ... by local colour models: Gaussian-weighted (this sigma, px) means and variances of the sides
 _LOCAL_SMOOTH = 0.7  # ... of Lab smoothed this much (px) ...
 _LOCAL_VAR_FLOOR = 4.0  # ... with at least this variance per channel (8-bit Lab units squared)
+_FULL_EDGE_MIN_SCALE = 0.5  # a user's box: the edge is redrawn at full resolution too when solved at least this scale
 _RECT_SCALE = 0.75  # a box's region is solved at this fraction of max_side (smoothed features need fewer pixels, and
 # one max-flow solve, which the time budget cannot interrupt, grows faster than the pixel count)
 _PASS1_SCALE = 0.625  # pass 1 (clicks only, on the whole picture) works at this fraction of max_side
@@ -620,7 +621,8 @@ def _grabcut_rect(
     probable background elsewhere); clicks are definite discs. Without ``previous``, one start per ring vote
     (``votes``: (threshold, sides) pairs for _ring_vote; sides suit a box drawn close around the object, _BOX_VOTES),
     solved side by side, the best separated answer kept. With ``discriminant`` (a box the user drew) the features
-    GrabCut models keep the direction that best tells the rectangle from its ring (_texture_features' ``inside``).
+    GrabCut models keep the direction that best tells the rectangle from its ring (_texture_features' ``inside``),
+    and the edge found at the working scale is redrawn by _refine_edge once more on the photo's own pixels.
     """
     h, w = image.shape[:2]
     x0, y0, x1, y1 = rect
@@ -678,6 +680,10 @@ def _grabcut_rect(
             gc, fg = start, other
     fg = _refine_edge(small, gc, fg)
     fg = _upscale(fg, cw, ch)
+    if discriminant and (sw, sh) != (cw, ch) and min(sx, sy) >= _FULL_EDGE_MIN_SCALE:
+        # a user's box: the edge redrawn once more on the crop's own pixels (the upscaled edge is a working pixel
+        # coarse); only where the crop is at most 4 times the working size, so memory stays bounded on a large photo
+        fg = _refine_edge(crop, cv2.resize(gc, (cw, ch), interpolation=cv2.INTER_NEAREST), fg)
     out = np.zeros((h, w), bool)
     out[ry0:ry1, rx0:rx1] = fg
     return _keep_clicked(out, pos)
