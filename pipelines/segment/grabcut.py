@@ -52,7 +52,8 @@ _RING_MIN = 20
 _BOX_BAND = 2  # a box's own edge, this many px wide at the working scale, is probable background (boxes are loose)
 _FEATURE_BLUR = 1.5  # the colour GrabCut models is Lab smoothed this much (px, working scale) ...
 _TEXTURE_SCALE = 3.0  # ... with the local spread of lightness at this scale (px) as a texture feature
-_REFINE_BAND = 4  # then the edge is redrawn on the raw colours within this many px (working scale) of the feature one
+_REFINE_BAND = 4  # then the edge is redrawn on the raw colours within this many px of the feature one (px of the
+# working scale; for a user's box once more in the photo's own px, see _FULL_EDGE_MIN_SCALE)
 _LOCAL_SIGMA = 4.0  # ... by local colour models: Gaussian-weighted (this sigma, px) means and variances of the sides
 _LOCAL_SMOOTH = 0.7  # ... of Lab smoothed this much (px) ...
 _LOCAL_VAR_FLOOR = 4.0  # ... with at least this variance per channel (8-bit Lab units squared)
