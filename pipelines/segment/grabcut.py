@@ -61,6 +61,7 @@ _FULL_EDGE_MIN_SCALE = 0.5  # a user's box: the edge is redrawn at full resoluti
 _RECT_SCALE = 0.75  # a box's region is solved at this fraction of max_side (smoothed features need fewer pixels, and
 # one max-flow solve, which the time budget cannot interrupt, grows faster than the pixel count)
 _PASS1_SCALE = 0.625  # pass 1 (clicks only, on the whole picture) works at this fraction of max_side
+_PASS2_COLLAPSE = 0.1  # pass 2 keeping less than this share of pass 1's answer has lost the object
 _CANDIDATES = 5  # at most this many growing boxes when the clicks-only pass collapses or spills
 _SP_SEGMENTS = 250  # clicks: pass 1 grows a region of about this many SLIC superpixels from the clicked one ...
 _SP_BINS = 6  # ... comparing their feature histograms (this many bins per channel) with the region's ...
@@ -328,7 +329,11 @@ def _grabcut(
         rect = _grow_rect(mask_ops.bbox(mask), 1.15, 0.02 * max(h, w), h, w)
         if not budget.allows(_work_pixels(_ring_rect(rect, h, w), max_side)):
             return mask, budget.note()
+        first = mask
         mask = _grabcut_rect(image, rect, pos, neg, mask, radius, click_iterations, max_side, budget)
+        if np.count_nonzero(mask) < _PASS2_COLLAPSE * area:
+            # pass 2 lost what pass 1 found (its ring held the object's colours): pass 1's answer stands
+            mask = first
         # 4. one more hypothesis: the box recipe (ring vote, no start from pass 1) on pass 2's bounding box grown by
         # _WIDE_GROWTH, which takes in what pass 1 left out; the one that stands apart from the ring around it better
         # (_separation less _WIDE_SHARE_PENALTY per share of the picture) wins
@@ -342,23 +347,25 @@ def _grabcut(
         return mask, budget.note()
     # 4. Pass 1 collapsed onto the click (the object's colours also fill the background model) or spilled over most of
     # the image: fall back to boxes around the seeds, growing by half until one neither collapses nor reaches its
-    # own edge (then the background outside it is clean, which is what GrabCut needs).
+    # own edge (then the background outside it is clean, which is what GrabCut needs). Of pass 1's answer (or the
+    # seeds) and the boxes' answers, the one that stands apart from the ring around it best, less _SHARE_PENALTY per
+    # share of the picture, is kept (a growing box can end in a spill whose ring is unlike it too).
     rect = _grow_rect(mask_ops.bbox(seeds), 1.5, 0.02 * max(h, w), h, w)
-    best = mask if area else seeds
+    answers = [mask if area else seeds]
     for _ in range(_CANDIDATES):
         if not budget.allows(_work_pixels(_ring_rect(rect, h, w), max_side)):
             break
         candidate = _grabcut_rect(image, rect, pos, neg, None, radius, click_iterations, max_side, budget)
         fill = candidate.sum() / max(1, (rect[2] - rect[0]) * (rect[3] - rect[1]))
-        if fill >= 0.08:
+        if fill >= 0.08:  # (one that collapsed onto the click is no answer)
+            answers.append(candidate)
             if _edge_fraction(candidate, rect) < 0.05:
-                return candidate, budget.note()
-            best = candidate
+                break
         bigger = _grow_rect(rect, 1.5, 0.01 * max(h, w), h, w)
         if bigger == rect:
             break
         rect = bigger
-    return best, budget.note()
+    return max(answers, key=lambda answer: _wide_score(feats, answer, _SHARE_PENALTY)), budget.note()
 
 
 def _edge_fraction(mask: np.ndarray, rect: tuple[int, int, int, int]) -> float:
@@ -572,12 +579,12 @@ def _separation(feats: np.ndarray, mask: np.ndarray) -> float:
     return float(1.0 - np.sqrt(h_in * h_ring).sum())
 
 
-def _wide_score(feats: np.ndarray, mask: np.ndarray) -> float:
+def _wide_score(feats: np.ndarray, mask: np.ndarray, penalty: float = _WIDE_SHARE_PENALTY) -> float:
     """A click's answer ``mask`` (HW bool, the image's size) scored on ``feats`` (HWC uint8, a downscaled picture):
-    its _separation there less _WIDE_SHARE_PENALTY per share of the picture it covers."""
+    its _separation there less ``penalty`` per share of the picture it covers."""
     fh, fw = feats.shape[:2]
     small = cv2.resize(mask.astype(np.uint8), (fw, fh), interpolation=cv2.INTER_NEAREST).astype(bool)
-    return _separation(feats, small) - _WIDE_SHARE_PENALTY * float(mask.mean())
+    return _separation(feats, small) - penalty * float(mask.mean())
 
 
 def _click_seeds(image: np.ndarray, pos: np.ndarray, radius: int) -> np.ndarray:
