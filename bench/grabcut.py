@@ -505,10 +505,11 @@ def make_scene(index: int, seed: int, pool: list[tuple[str, np.ndarray]], two_pa
         offset = rng2.uniform(-0.3, 0.3) * math.sqrt(full.sum())
         part = full & (((xx - xs_.mean()) * math.cos(angle) + (yy - ys_.mean()) * math.sin(angle)) > offset)
         colour = pal[int(rng2.integers(len(pal)))]
-        if 0.2 <= part.sum() / full.sum() <= 0.8:
+        share = float(part.sum() / full.sum())
+        if 0.2 <= share <= 0.8:
             soft = ndimage.gaussian_filter(part.astype(np.float32), 0.8)[..., None]
             obj_lab = obj_lab + soft * 0.8 * (colour - obj_lab[part].mean(axis=0))
-            second = float(part.sum() / full.sum())
+            second = share
     obj = _rgb_of_lab(obj_lab)
 
     # 3. the soft matte and the composite; truth = matte > 0.5; the measured contrast

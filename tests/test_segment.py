@@ -995,7 +995,7 @@ def test_grabcut_click_fallback_keeps_the_better_separated_answer_not_the_last_b
     monkeypatch.setattr(GC, "_edge_fraction", lambda mask, rect: 1.0)  # every box reaches its edge: all are tried
     answer = S.GrabCutSegmenter(time_budget=None).segment(image, positive=[centre_click(gt)])
     assert iou(answer.mask, gt) == 1.0, iou(answer.mask, gt)
-    assert GC._wide_score(feats, gt, GC._SHARE_PENALTY) > GC._wide_score(feats, spill, GC._SHARE_PENALTY)
+    assert GC._click_score(feats, gt, GC._SHARE_PENALTY) > GC._click_score(feats, spill, GC._SHARE_PENALTY)
 
 
 @pytest.mark.skipif(os.environ.get("SEGMENT_SWEEP") != "1", reason="set SEGMENT_SWEEP=1 for the full sweep")

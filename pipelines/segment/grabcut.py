@@ -115,7 +115,7 @@ class GrabCutSegmenter:
     _SHARE_PENALTY per share of the picture, by _HYPOTHESIS_MARGIN); pass 2 re-runs the box
     recipe on pass 1's bounding box, grown by 15%, started from pass 1's mask; then the box recipe from the ring vote
     (_WIDE_VOTES) on pass 2's bounding box grown by half (_WIDE_GROWTH: it takes in parts of a textured object
-    unlike the clicked one) is the last hypothesis, and wins when it scores better (_wide_score: separation less
+    unlike the clicked one) is the last hypothesis, and wins when it scores better (_click_score: separation less
     _WIDE_SHARE_PENALTY per share of the picture). When pass 1 collapses onto the click or spills over most of the
     image, boxes around the seeds grow by half until one's result neither collapses nor reaches its edge.
     Clicks are cumulative (pass all of them), so ``previous`` is only checked to belong to the same image: GrabCut
@@ -342,7 +342,7 @@ def _grabcut(
             return mask, budget.note()
         wide = _grabcut_rect(image, rect, pos, neg, None, radius, click_iterations, max_side, budget,
                              _WIDE_VOTES)
-        if _wide_score(feats, wide) > _wide_score(feats, mask):
+        if _click_score(feats, wide, _WIDE_SHARE_PENALTY) > _click_score(feats, mask, _WIDE_SHARE_PENALTY):
             mask = wide
         return mask, budget.note()
     # 4. Pass 1 collapsed onto the click (the object's colours also fill the background model) or spilled over most of
@@ -365,7 +365,7 @@ def _grabcut(
         if bigger == rect:
             break
         rect = bigger
-    return max(answers, key=lambda answer: _wide_score(feats, answer, _SHARE_PENALTY)), budget.note()
+    return max(answers, key=lambda answer: _click_score(feats, answer, _SHARE_PENALTY)), budget.note()
 
 
 def _edge_fraction(mask: np.ndarray, rect: tuple[int, int, int, int]) -> float:
@@ -482,7 +482,7 @@ def _grabcut_seeded(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Clicks-only pass 1: everything probably background except colour-connected seeds around positive clicks.
     Returns (mask, seeds, feats): mask and seeds HW bool at the image's size, feats the picture's principal-component
-    _texture_features at pass 1's scale (what the answers are compared on, here and by _wide_score)."""
+    _texture_features at pass 1's scale (what the answers are compared on, here and by _click_score)."""
     h, w = image.shape[:2]
     small, sx, sy = _downscale(image, max_side)
     sh, sw = small.shape[:2]
@@ -508,8 +508,7 @@ def _grabcut_seeded(
     fg, *others = _solve_all(jobs, iterations, budget)
     # the one that separates better from the ring around it (on the common features) wins
     for other in others:
-        if (_separation(feats, other) - _SHARE_PENALTY * other.mean()
-                > _separation(feats, fg) - _SHARE_PENALTY * fg.mean() + _HYPOTHESIS_MARGIN):
+        if _click_score(feats, other, _SHARE_PENALTY) > _click_score(feats, fg, _SHARE_PENALTY) + _HYPOTHESIS_MARGIN:
             fg = other
     if (sh, sw) != (h, w):
         fg = _upscale(fg, w, h)
@@ -579,9 +578,10 @@ def _separation(feats: np.ndarray, mask: np.ndarray) -> float:
     return float(1.0 - np.sqrt(h_in * h_ring).sum())
 
 
-def _wide_score(feats: np.ndarray, mask: np.ndarray, penalty: float = _WIDE_SHARE_PENALTY) -> float:
-    """A click's answer ``mask`` (HW bool, the image's size) scored on ``feats`` (HWC uint8, a downscaled picture):
-    its _separation there less ``penalty`` per share of the picture it covers."""
+def _click_score(feats: np.ndarray, mask: np.ndarray, penalty: float) -> float:
+    """A click's answer ``mask`` (HW bool, the image's size or feats') scored on ``feats`` (HWC uint8, pass 1's
+    picture): its _separation there less ``penalty`` per share of the picture it covers (pass 1's starts and the
+    fallback's boxes: _SHARE_PENALTY; the wide hypothesis: _WIDE_SHARE_PENALTY)."""
     fh, fw = feats.shape[:2]
     small = cv2.resize(mask.astype(np.uint8), (fw, fh), interpolation=cv2.INTER_NEAREST).astype(bool)
     return _separation(feats, small) - penalty * float(mask.mean())
