@@ -72,6 +72,12 @@ _HYPOTHESIS_MARGIN = 0.05  # ... and must beat the colour-seeded one by this muc
 _WIDE_GROWTH = 1.5  # clicks: a last hypothesis is the box recipe on pass 2's bounding box grown this much, ...
 _WIDE_VOTES = ((0.3, False),)  # ... started from the ring vote ((threshold, sides) pairs: one start each), ...
 _WIDE_SHARE_PENALTY = 0.25  # ... scored by its separation less this much per share of the picture it covers
+_SQUARES = (0.2, 0.3, 0.4, 0.55)  # clicks: the box recipe also runs on squares this share of the long side ...
+_SQUARE_SCALE = 0.4  # ... solved at this fraction of max_side ...
+_SQUARE_ITERATIONS = 2  # ... with at most this many iterations ...
+_SQUARE_EDGE = 0.1  # ... (an answer covering more of its square's edge than this is cut off or spilled)
+_AGREE_IOU = 0.9  # two answers agree at this IoU; the answer most others agree with wins, ...
+_AGREE_SCORE_WEIGHT = 0.5  # ... ties to the higher _click_score weighted this much
 _VOTE_BINS = 16  # boxes: _ring_vote's feature histograms have this many bins per channel ...
 _VOTE_BLUR = 2.0  # ... its score map is smoothed this much (px, working scale) ...
 _VOTE_THRESHOLDS = (0.45, 0.3)  # ... a score above a threshold starts a pixel as probable background (one start
@@ -117,7 +123,11 @@ class GrabCutSegmenter:
     (_WIDE_VOTES) on pass 2's bounding box grown by half (_WIDE_GROWTH: it takes in parts of a textured object
     unlike the clicked one) is the last hypothesis, and wins when it scores better (_click_score: separation less
     _WIDE_SHARE_PENALTY per share of the picture). When pass 1 collapses onto the click or spills over most of the
-    image, boxes around the seeds grow by half until one's result neither collapses nor reaches its edge.
+    image, boxes around the seeds grow by half until one's result neither collapses nor reaches its edge. Last, the
+    recipe of a user's box runs on squares of several sizes around the clicks (_SQUARES of the long side: a box the
+    click does not give), and of all these answers the one most others agree with (IoU >= _AGREE_IOU, the chain's
+    own choice casting one more vote) wins, ties to the better separated (_most_supported): the object's answer
+    recurs from different starts and box sizes, where a part, a spill or a distractor depends on one of them.
     Clicks are cumulative (pass all of them), so ``previous`` is only checked to belong to the same image: GrabCut
     starts again from all the clicks, which lets a negative click fully undo a region. Only the parts of the mask
     that a positive click touches are kept.
@@ -128,7 +138,8 @@ class GrabCutSegmenter:
     Bounded work (a max-flow solve on a flat picture is slow): regions are solved at most ``max_side`` px on a side
     (<= GRABCUT_MAX_SIDE_LIMIT) and the mask is scaled back; each solve runs at most ``click_iterations`` /
     ``box_iterations`` (<= GRABCUT_MAX_ITERATIONS; the edge is then redrawn without GrabCut) and stops
-    early once the mask no longer changes; at most _CANDIDATES growing boxes are tried; independent starts are solved
+    early once the mask no longer changes; at most _CANDIDATES growing boxes and len(_SQUARES) squares (at
+    _SQUARE_SCALE, _SQUARE_ITERATIONS) are tried; independent starts are solved
     side by side in two threads. A click on a flat picture (the area of near-equal colours around it covers the
     whole picture: a uniform image, a smooth gradient) is the UserError FLAT_MESSAGE, answered before any GrabCut;
     one on a large flat area of one colour (a quarter of the picture or more) gives that area, with a note; a box
@@ -320,42 +331,55 @@ def _grabcut(
         if any(flat[min(fh - 1, int(y * sy)), min(fw - 1, int(x * sx))] for x, y in neg):
             raise UserError(FLAT_NEGATIVE_MESSAGE)
         return _keep_clicked(_upscale(flat, w, h), pos), "the click is on a large flat area: the mask is that area"
-    # 2. pass 1, on a coarser picture: clicks and colour-connected seeds
+    # 2. pass 1, on a coarser picture: clicks and colour-connected seeds; then pass 2 and the wide hypothesis, or
+    # the growing boxes (_click_chain)
     mask, seeds, feats = _grabcut_seeded(image, pos, neg, radius, click_iterations, round(max_side * _PASS1_SCALE),
                                          budget)
+    answers, choice = _click_chain(image, mask, seeds, feats, pos, neg, radius, click_iterations, max_side, budget)
+    if budget.over():
+        return answers[choice], budget.note()
+    # 3. the box recipe on squares of several sizes around the clicks; the answer most others agree with wins
+    squares = _square_answers(image, pos, neg, radius, click_iterations, max_side, budget)
+    return _most_supported(feats, answers, choice, squares, radius, len(pos)), budget.note()
+
+
+def _click_chain(
+    image: np.ndarray, mask: np.ndarray, seeds: np.ndarray, feats: np.ndarray, pos: np.ndarray, neg: np.ndarray,
+    radius: int, iterations: int, max_side: int, budget: _Budget,
+) -> tuple[list[np.ndarray], int]:
+    """From pass 1's answer ``mask`` (and its colour ``seeds``, HW bool): the click's top-level answers (HW bool)
+    and the index of the one the chain chooses. Stops early (with what it has) when the budget does not allow the
+    next solve."""
+    h, w = image.shape[:2]
     area = int(mask.sum())
     if area >= 0.5 * seeds.sum() and area < 0.6 * h * w:
-        # 3. pass 2: the box recipe on pass 1's bounding box, grown by 15%
+        # pass 2: the box recipe on pass 1's bounding box, grown by 15%
         rect = _grow_rect(mask_ops.bbox(mask), 1.15, 0.02 * max(h, w), h, w)
         if not budget.allows(_work_pixels(_ring_rect(rect, h, w), max_side)):
-            return mask, budget.note()
-        first = mask
-        mask = _grabcut_rect(image, rect, pos, neg, mask, radius, click_iterations, max_side, budget)
-        if np.count_nonzero(mask) < _PASS2_COLLAPSE * area:
-            # pass 2 lost what pass 1 found (its ring held the object's colours): pass 1's answer stands
-            mask = first
-        # 4. one more hypothesis: the box recipe (ring vote, no start from pass 1) on pass 2's bounding box grown by
+            return [mask], 0
+        second = _grabcut_rect(image, rect, pos, neg, mask, radius, iterations, max_side, budget)
+        if np.count_nonzero(second) >= _PASS2_COLLAPSE * area:
+            mask = second  # (else pass 2 lost what pass 1 found, as its ring held the object's colours: pass 1 stands)
+        # one more hypothesis: the box recipe (ring vote, no start from pass 1) on pass 2's bounding box grown by
         # _WIDE_GROWTH, which takes in what pass 1 left out; the one that stands apart from the ring around it better
-        # (_separation less _WIDE_SHARE_PENALTY per share of the picture) wins
+        # (_separation less _WIDE_SHARE_PENALTY per share of the picture) is the chain's choice
         rect = _grow_rect(mask_ops.bbox(mask), _WIDE_GROWTH, 0.02 * max(h, w), h, w) if mask.any() else None
         if rect is None or not budget.allows(_work_pixels(_ring_rect(rect, h, w), max_side)):
-            return mask, budget.note()
-        wide = _grabcut_rect(image, rect, pos, neg, None, radius, click_iterations, max_side, budget,
-                             _WIDE_VOTES)
-        if _click_score(feats, wide, _WIDE_SHARE_PENALTY) > _click_score(feats, mask, _WIDE_SHARE_PENALTY):
-            mask = wide
-        return mask, budget.note()
-    # 4. Pass 1 collapsed onto the click (the object's colours also fill the background model) or spilled over most of
+            return [mask], 0
+        wide = _grabcut_rect(image, rect, pos, neg, None, radius, iterations, max_side, budget, _WIDE_VOTES)
+        better = _click_score(feats, wide, _WIDE_SHARE_PENALTY) > _click_score(feats, mask, _WIDE_SHARE_PENALTY)
+        return [mask, wide], int(better)
+    # Pass 1 collapsed onto the click (the object's colours also fill the background model) or spilled over most of
     # the image: fall back to boxes around the seeds, growing by half until one neither collapses nor reaches its
     # own edge (then the background outside it is clean, which is what GrabCut needs). Of pass 1's answer (or the
     # seeds) and the boxes' answers, the one that stands apart from the ring around it best, less _SHARE_PENALTY per
-    # share of the picture, is kept (a growing box can end in a spill whose ring is unlike it too).
+    # share of the picture, is the chain's choice (a growing box can end in a spill whose ring is unlike it too).
     rect = _grow_rect(mask_ops.bbox(seeds), 1.5, 0.02 * max(h, w), h, w)
     answers = [mask if area else seeds]
     for _ in range(_CANDIDATES):
         if not budget.allows(_work_pixels(_ring_rect(rect, h, w), max_side)):
             break
-        candidate = _grabcut_rect(image, rect, pos, neg, None, radius, click_iterations, max_side, budget)
+        candidate = _grabcut_rect(image, rect, pos, neg, None, radius, iterations, max_side, budget)
         fill = candidate.sum() / max(1, (rect[2] - rect[0]) * (rect[3] - rect[1]))
         if fill >= 0.08:  # (one that collapsed onto the click is no answer)
             answers.append(candidate)
@@ -365,7 +389,68 @@ def _grabcut(
         if bigger == rect:
             break
         rect = bigger
-    return max(answers, key=lambda answer: _click_score(feats, answer, _SHARE_PENALTY)), budget.note()
+    scores = [_click_score(feats, answer, _SHARE_PENALTY) for answer in answers]
+    return answers, int(np.argmax(scores))
+
+
+def _square_answers(
+    image: np.ndarray, pos: np.ndarray, neg: np.ndarray, radius: int, iterations: int, max_side: int,
+    budget: _Budget,
+) -> list[np.ndarray]:
+    """The box recipe of a user's box (side votes, the discriminant) on squares centred on the positive clicks,
+    _SQUARES of the picture's long side (those that hold every click with room to spare), solved at _SQUARE_SCALE
+    x max_side with at most _SQUARE_ITERATIONS; the answers (HW bool) that do not reach their square's edge (more
+    than _SQUARE_EDGE of it: the square cut the object off, or the answer spilled to it). As long as the budget
+    allows."""
+    h, w = image.shape[:2]
+    side = round(max_side * _SQUARE_SCALE / _RECT_SCALE)  # _grabcut_rect solves at _RECT_SCALE of what it is given
+    cx, cy = pos.mean(axis=0)
+    spread = float(np.ptp(pos, axis=0).max()) if len(pos) > 1 else 0.0
+    answers = []
+    for size in _SQUARES:
+        half = size * max(h, w) / 2
+        if half < 0.6 * spread + 2 * radius:
+            continue
+        rect = _clip_rect(cx - half, cy - half, cx + half, cy + half, h, w)
+        if not budget.allows(_work_pixels(_ring_rect(rect, h, w), side)):
+            break
+        answer = _grabcut_rect(image, rect, pos, neg, None, radius, min(iterations, _SQUARE_ITERATIONS), side, budget,
+                               _BOX_VOTES, discriminant=True)
+        if _edge_fraction(answer, rect) <= _SQUARE_EDGE:
+            answers.append(answer)
+    return answers
+
+
+def _most_supported(
+    feats: np.ndarray, chain: list[np.ndarray], choice: int, squares: list[np.ndarray], radius: int, clicks: int,
+) -> np.ndarray:
+    """Of a click's answers (HW bool: the ``chain``'s, whose own choice is ``chain[choice]``, and the ``squares``'),
+    the one the most others agree with (IoU >= _AGREE_IOU on ``feats``' grid, pass 1's picture), the chain's choice
+    casting one more vote, ties to the higher _click_score (_WIDE_SHARE_PENALTY) weighted _AGREE_SCORE_WEIGHT. An
+    object's answer recurs from different starts and box sizes where a part, a spill or a distractor depends on one.
+    Answers no larger than twice the clicked discs (collapsed onto the clicks) take no part. The winner gives way to
+    the chain's choice, or else to the chain's best scored answer, that agrees with it: the chain solves at a finer
+    scale, with more iterations, than the squares, and the answer in the middle of a cluster is not the sharpest."""
+    answers = chain + squares
+    fh, fw = feats.shape[:2]
+    small = [cv2.resize(a.astype(np.uint8), (fw, fh), interpolation=cv2.INTER_NEAREST).astype(bool) for a in answers]
+
+    def agree(a: np.ndarray, b: np.ndarray) -> bool:
+        return np.count_nonzero(a & b) >= _AGREE_IOU * np.count_nonzero(a | b)
+
+    collapsed = 2 * clicks * math.pi * radius * radius * (fh * fw) / answers[0].size
+    live = [k for k, a in enumerate(small) if np.count_nonzero(a) > collapsed]
+    if not live:
+        return chain[choice]
+    scores = {k: _click_score(feats, small[k], _WIDE_SHARE_PENALTY) for k in live}
+    # every answer votes for those it agrees with, and the chain's choice once more
+    votes = {k: sum(agree(small[k], small[j]) for j in range(len(small)) if j != k) + agree(small[k], small[choice])
+             for k in live}
+    best = max(live, key=lambda k: votes[k] + _AGREE_SCORE_WEIGHT * scores[k])
+    if best == choice or agree(small[best], small[choice]):
+        return chain[choice]
+    near = [k for k in live if k < len(chain) and agree(small[best], small[k])]
+    return answers[max(near, key=lambda k: scores[k]) if near else best]
 
 
 def _edge_fraction(mask: np.ndarray, rect: tuple[int, int, int, int]) -> float:
