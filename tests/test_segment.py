@@ -667,13 +667,11 @@ SCENES = [(i, i % 3) for i in range(len(PHOTOS))]
 # since clicks also try GrabCut from a superpixel region (2026-11-29); remove_bridge's box since boxes also try the
 # ring vote at a lower threshold and keep the better separated answer (2026-11-29, late). Any case that fails again
 # is listed here (strict xfail) with what it got.
-_THIN_LEGS: dict[tuple[int, int], str] = {
-    (3, 0): "rocket horse, click IoU 0.756 since a click also takes the box recipe on squares around it and keeps "
-            "the answer most others agree with (2026-11-30): the horse stands on a lattice tower, and every answer "
-            "(0.76-0.81) keeps some of the lattice between its legs; the chain's own choice, 0.81, is outvoted",
-}
+_THIN_LEGS: dict[tuple[int, int], str] = {}
 # (remove_bridge's box was listed from 2026-11-30, 0.837 since the edge is redrawn by local colour models; it passes
-# again since a user's box keeps Fisher's discriminant among its features, later that day.)
+# again since a user's box keeps Fisher's discriminant among its features, later that day. rocket's horse click, 0.756
+# when a click's squares first outvoted the chain's choice, 0.81 again since a chain answer that agrees with the
+# winner stands for it: every answer keeps some of the lattice tower between the legs.)
 
 
 @pytest.mark.parametrize("i, j", [
