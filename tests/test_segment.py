@@ -1013,7 +1013,6 @@ def test_grabcut_click_answer_most_others_agree_with_wins(monkeypatch):
     image, gt = scene(2, 2, seed=102)
     h, w = gt.shape
     feats = GC._texture_features(GC._downscale(image, 320)[0])
-    fh, fw = feats.shape[:2]
     part = gt.copy()
     part[:, : int(np.nonzero(gt)[1].mean())] = False  # half the object: what one click on one texture takes
     trimmed = ndimage.binary_erosion(gt, iterations=1)  # agrees with gt (two squares' answers)
@@ -1021,10 +1020,7 @@ def test_grabcut_click_answer_most_others_agree_with_wins(monkeypatch):
     shaved[np.nonzero(gt)[0].max()] = False
     assert iou(trimmed, gt) >= GC._AGREE_IOU and iou(shaved, gt) >= GC._AGREE_IOU and iou(part, gt) < GC._AGREE_IOU
 
-    def small(mask):
-        return cv2.resize(mask.astype(np.uint8), (fw, fh), interpolation=cv2.INTER_NEAREST).astype(bool)
-
-    scores = [(small(part), 1.0), (small(gt), 0.2), (small(trimmed), 0.1), (small(shaved), 0.05)]
+    scores = [(GC._on_grid(feats, m), score) for m, score in ((part, 1.0), (gt, 0.2), (trimmed, 0.1), (shaved, 0.05))]
     monkeypatch.setattr(GC, "_click_score", lambda feats, mask, penalty: next(
         (score for m, score in scores if np.array_equal(m, mask)), 0.0))
     radius = 3

@@ -433,7 +433,7 @@ def _most_supported(
     scale, with more iterations, than the squares, and the answer in the middle of a cluster is not the sharpest."""
     answers = chain + squares
     fh, fw = feats.shape[:2]
-    small = [cv2.resize(a.astype(np.uint8), (fw, fh), interpolation=cv2.INTER_NEAREST).astype(bool) for a in answers]
+    small = [_on_grid(feats, a) for a in answers]
 
     def agree(a: np.ndarray, b: np.ndarray) -> bool:
         return np.count_nonzero(a & b) >= _AGREE_IOU * np.count_nonzero(a | b)
@@ -667,9 +667,15 @@ def _click_score(feats: np.ndarray, mask: np.ndarray, penalty: float) -> float:
     """A click's answer ``mask`` (HW bool, the image's size or feats') scored on ``feats`` (HWC uint8, pass 1's
     picture): its _separation there less ``penalty`` per share of the picture it covers (pass 1's starts and the
     fallback's boxes: _SHARE_PENALTY; the wide hypothesis: _WIDE_SHARE_PENALTY)."""
+    return _separation(feats, _on_grid(feats, mask)) - penalty * float(mask.mean())
+
+
+def _on_grid(feats: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``mask`` (HW bool) on ``feats``' grid (pass 1's picture; nearest neighbour), or itself when already there."""
     fh, fw = feats.shape[:2]
-    small = cv2.resize(mask.astype(np.uint8), (fw, fh), interpolation=cv2.INTER_NEAREST).astype(bool)
-    return _separation(feats, small) - penalty * float(mask.mean())
+    if mask.shape == (fh, fw):
+        return mask
+    return cv2.resize(mask.astype(np.uint8), (fw, fh), interpolation=cv2.INTER_NEAREST).astype(bool)
 
 
 def _click_seeds(image: np.ndarray, pos: np.ndarray, radius: int) -> np.ndarray:
