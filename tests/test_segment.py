@@ -1251,6 +1251,31 @@ def test_a_click_on_a_large_flat_area_gives_that_area(grabcut_calls):
     assert iou(obj.mask, disc) >= 0.95 and obj.note == "" and grabcut_calls
 
 
+def test_a_soft_edged_low_contrast_object_is_not_a_flat_picture(grabcut_calls):
+    """A faint ring with a soft edge on a plain grey picture: the flood of small steps crosses its edge and covers
+    the whole picture, but no smooth colour surface explains the ring, so the click and the box go to GrabCut (the
+    click was the flat-picture error and the box gave the box). Shading, noise and a ramp stay flat."""
+    h, w = 480, 640
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    radius = np.hypot(xx - 320, yy - 240)
+    ring = (radius <= 110) & (radius >= 60)
+    soft = cv2.GaussianBlur(ring.astype(np.float32), (0, 0), 4.0)[..., None]
+    picture = noisy(np.float32([128, 128, 128]) + soft * np.float32([-10, -22, 12]), sigma=1.0)
+    work, sx, sy = GC._downscale(picture, GC.GRABCUT_MAX_SIDE)
+    flood = GC._flat_area(work, np.array([[320 * sx, 155 * sy]]))
+    assert flood.mean() >= GC._FLAT_COVER and not GC._smooth(work, flood)
+    gc = S.GrabCutSegmenter(time_budget=None)
+    clicked = gc.segment(picture, positive=[(320, 155)])
+    boxed = gc.segment(picture, box=(200, 120, 440, 360))
+    assert grabcut_calls and "flat" not in clicked.note + boxed.note
+    assert iou(clicked.mask, ring) >= 0.85 and iou(boxed.mask, ring) >= 0.85
+    shading = np.float32([150, 140, 120]) * (1.2 - 0.6 * ((xx / w - 0.3) ** 2 + (yy / h - 0.6) ** 2))[..., None]
+    for smooth in (np.full((h, w, 3), 128, np.uint8), noisy(shading), noisy(np.stack([xx / w * 255, yy / h * 255,
+                                                                                     np.full((h, w), 90.0)], -1))):
+        everywhere = np.ones((h, w), bool)
+        assert GC._smooth(smooth, everywhere)
+
+
 def test_a_flat_area_that_crossed_into_an_object_is_not_the_answer(grabcut_calls):
     """A low-contrast object whose colour meets the background's along one side: the flood of small steps from a
     click on it crosses there and covers the background too, but holds two colours, so GrabCut decides."""
