@@ -38,6 +38,7 @@ from pipelines.errors import UserError
 from pipelines.io import load_image
 from pipelines.segment import checkpoints as CK
 from pipelines.segment import grabcut as GC
+from pipelines.segment import ranking
 
 DATA = Path(__file__).parent / "data" / "segment"
 TINY = "tiny-test"
@@ -945,9 +946,9 @@ def test_grabcut_superpixel_region_takes_in_a_multicoloured_object_and_separatio
     image = np.clip(image + rng.normal(0, 4, image.shape), 0, 255).astype(np.uint8)
     feats = GC._texture_features(image)
     click = np.array([[40.0, 48.0]])
-    region = GC._superpixel_region(image, feats, click)
+    region = GC._superpixel_region(GC._Picture(image, feats), click)
     assert region.shape == (h, w) and region.dtype == bool
-    assert np.array_equal(region, GC._superpixel_region(image, feats, click))
+    assert np.array_equal(region, GC._superpixel_region(GC._Picture(image, feats), click))
     seeds = GC._click_seeds(image, click, 3)
     assert region[square].mean() > 0.7 and seeds[square].mean() < 0.4, (region[square].mean(), seeds[square].mean())
     assert region.mean() <= GC._SP_MAX_SHARE and region[~square].mean() < 0.25
@@ -988,7 +989,8 @@ def test_grabcut_click_fallback_keeps_the_better_separated_answer_not_the_last_b
     h, w = gt.shape
     seeds = np.zeros((h, w), bool)
     seeds[: h // 2] = True  # seeds that ran out over half the picture: pass 1's answer counts as collapsed
-    feats = GC._texture_features(GC._downscale(image, 320)[0])
+    small = GC._downscale(image, 320)[0]
+    feats = GC._texture_features(small)
     spill = gt.copy()
     spill[: h // 2] = True
 
@@ -998,7 +1000,8 @@ def test_grabcut_click_fallback_keeps_the_better_separated_answer_not_the_last_b
         out[y0:y1, x0:x1] = True
         return out
 
-    monkeypatch.setattr(GC, "_grabcut_seeded", lambda *args, **kwargs: (gt.copy(), seeds, feats))
+    picture = GC._Picture(small, feats)
+    monkeypatch.setattr(GC, "_grabcut_seeded", lambda *args, **kwargs: (gt.copy(), seeds, picture))
     monkeypatch.setattr(GC, "_grabcut_rect", spilled)
     monkeypatch.setattr(GC, "_edge_fraction", lambda mask, rect: 1.0)  # every box reaches its edge: all are tried
     answer = S.GrabCutSegmenter(time_budget=None).segment(image, positive=[centre_click(gt)])
@@ -1006,51 +1009,95 @@ def test_grabcut_click_fallback_keeps_the_better_separated_answer_not_the_last_b
     assert GC._click_score(feats, gt, GC._SHARE_PENALTY) > GC._click_score(feats, spill, GC._SHARE_PENALTY)
 
 
-def test_grabcut_click_answer_most_others_agree_with_wins(monkeypatch):
-    """_most_supported: of a click's answers, the one the most others agree with (IoU >= _AGREE_IOU) wins, the
-    chain's own choice casting one more vote and the _click_score breaking ties; answers collapsed onto the clicked
-    disc take no part however many of them agree."""
+def test_grabcut_click_answer_features_and_the_rankers_pick(monkeypatch):
+    """ranking.answer_features describe each live answer (share, agreement, a part inside a larger answer that
+    separates better, a spill holding a smaller one, the chain's choice); _best_answer returns the answer the ranker
+    scores highest (or the chain's answer that agrees with it), leaves out answers collapsed onto the clicked disc,
+    and keeps the chain's choice when every answer collapsed. With the fitted weights the whole object beats its
+    half and a spill."""
     image, gt = scene(2, 2, seed=102)
     h, w = gt.shape
-    feats = GC._texture_features(GC._downscale(image, 320)[0])
+    small = GC._downscale(image, 320)[0]
+    picture = GC._Picture(small, GC._texture_features(small))
+    click = np.array([centre_click(gt)], float)
     part = gt.copy()
     part[:, : int(np.nonzero(gt)[1].mean())] = False  # half the object: what one click on one texture takes
-    trimmed = ndimage.binary_erosion(gt, iterations=1)  # agrees with gt (two squares' answers)
-    shaved = gt.copy()
-    shaved[np.nonzero(gt)[0].max()] = False
-    assert iou(trimmed, gt) >= GC._AGREE_IOU and iou(shaved, gt) >= GC._AGREE_IOU and iou(part, gt) < GC._AGREE_IOU
-
-    scores = [(GC._on_grid(feats, m), score) for m, score in ((part, 1.0), (gt, 0.2), (trimmed, 0.1), (shaved, 0.05))]
-    monkeypatch.setattr(GC, "_click_score", lambda feats, mask, penalty: next(
-        (score for m, score in scores if np.array_equal(m, mask)), 0.0))
-    radius = 3
-
-    def pick(chain, choice, squares=()):
-        return GC._most_supported(feats, list(chain), choice, list(squares), radius, 1)
-
-    # the chain chose the part (the better separated): one answer agreeing with the whole object does not outvote
-    # the chain's choice (1 vote each), and the score decides
-    assert pick([part], 0, [gt, trimmed]) is part
-    # three answers that agree (squares of three sizes) outvote it, whatever its score; among them, the score
-    assert pick([part], 0, [gt, trimmed, shaved]) is gt
-    # ... but a chain's answer that agrees with the winner stands for it (solved finer than the squares)
-    assert pick([part, shaved], 0, [gt, trimmed]) is not part
-    assert pick([part, shaved], 0, [gt, trimmed]) is shaved
-    # the chain's own choice counts once more: with it on the object's side, a lone part loses
-    assert pick([gt], 0, [part]) is gt
-    # and where the winner agrees with the chain's choice, the choice is the answer
-    assert pick([trimmed], 0, [gt, shaved]) is trimmed
-    # answers no larger than twice the clicked disc are out, however many agree (squares collapsed onto the click)
+    trimmed = ndimage.binary_erosion(gt, iterations=1)  # agrees with gt
+    spill = gt.copy()
+    ys, xs = np.nonzero(gt)
+    spill[ys.min(): ys.max(), xs.max(): min(w, xs.max() + (xs.max() - xs.min()) // 2)] = True
+    assert iou(trimmed, gt) >= 0.9 and iou(part, gt) < 0.8 and iou(spill, gt) < 0.8
     disc = np.zeros((h, w), np.uint8)
-    cv2.circle(disc, (w // 2, h // 2), radius, 1, -1)
+    cv2.circle(disc, tuple(int(v) for v in click[0]), 3, 1, -1)
     disc = disc.astype(bool)
-    assert pick([part], 0, [disc, disc.copy(), disc.copy()]) is part
+    if not part[int(click[0, 1]), int(click[0, 0])]:
+        part = gt & ~part  # the half that holds the click
+    answers = [part, gt, trimmed, spill, disc]
+    grid = [GC._on_grid(picture.feats, a) for a in answers]
+    fh, fw = picture.feats.shape[:2]
+    x = ranking.answer_features(picture.feats, picture.gradient, grid, [float(a.mean()) for a in answers], 0,
+                                [0, 1, 2, 3], click * (fw / w, fh / h))
+    f = {name: x[:, k] for k, name in enumerate(ranking.ANSWER_FEATURES)}
+    assert x.shape == (4, len(ranking.ANSWER_FEATURES)) and np.all(np.isfinite(x))
+    assert np.allclose(f["share"], [a.mean() for a in answers[:4]])
+    assert list(f["votes"]) == [0, 1, 1, 0] and list(f["choice"]) == [1, 0, 0, 0]
+    assert f["inbetter"][0] > -0.5 and f["nbig"][0] >= 2  # the part lies in gt, trimmed and the spill
+    assert f["hasbetter"][3] > -0.5 and f["nsmall"][3] >= 2  # the spill holds gt, trimmed and the part
+    assert np.all((f["clickdepth"] > 0) & (f["clickdepth"] <= 1)) and np.all((f["compact"] > 0) & (f["compact"] <= 1))
+    assert f["sep1"][1] == pytest.approx(GC._separation(picture.feats, grid[1]))
+
+    # the plumbing: the highest score among the live answers wins; the collapsed disc takes no part
+    order = {}
+    monkeypatch.setattr(ranking, "rank_scores", lambda features: np.array([order[k] for k in range(len(features))]))
+    order.update({0: 0.0, 1: 1.0, 2: 3.0, 3: 2.0})
+    assert GC._best_answer(picture, [part], 0, [gt, trimmed, spill, disc], 3, click) is trimmed
+    assert GC._best_answer(picture, [disc], 0, [disc.copy()], 3, click) is disc
+    # a pick that agrees with the chain's choice gives way to it (finer), else to the chain's best agreeing answer
+    order.update({0: 0.0, 1: 5.0})
+    assert GC._best_answer(picture, [gt], 0, [trimmed], 3, click) is gt
+    order.update({0: 0.0, 1: 1.0, 2: 5.0})
+    assert GC._best_answer(picture, [part, gt], 0, [trimmed], 3, click) is gt
+    monkeypatch.undo()
+    # the fitted ranker: the whole object over its half and over a spill, whichever the chain chose of the first two
+    assert GC._best_answer(picture, [part], 0, [gt, spill], 3, click) is gt
+    assert GC._best_answer(picture, [gt], 0, [part, spill], 3, click) is gt
 
 
+def test_grabcut_merge_hierarchy_holds_the_clicks_and_a_many_coloured_object():
+    """_merged_regions: regions of the merge hierarchy, each holding every positive click and no negative one,
+    nested and growing, at most _SP_MAX_SHARE of the picture; on a square of red and green cells on grey, one of
+    them is the square. A negative click on the square stops the hierarchy before it takes the negative click. A
+    picture of per-pixel noise, which SLIC makes one segment, has no hierarchy (and no error)."""
+    rng = np.random.default_rng(0)
+    h, w = 240, 320
+    image = np.clip(rng.normal(90, 3, (h, w, 3)), 0, 255).astype(np.uint8)
+    square = np.zeros((h, w), bool)
+    square[60:150, 80:210] = True
+    green = cv2.resize((rng.random((h // 8, w // 8)) < 0.5).astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST)
+    green = green.astype(bool)  # cells of 8 px (SLIC merges per-pixel noise into few segments: see the end)
+    image[square & ~green] = (200, 60, 50)
+    image[square & green] = (60, 170, 70)
+    image = np.clip(image + rng.normal(0, 4, image.shape), 0, 255).astype(np.uint8)
+    picture = GC._Picture(image, GC._texture_features(image))
+    click = np.array([[100.0, 100.0]])
+    regions = GC._merged_regions(picture, click, np.zeros((0, 2)))
+    assert regions and all(r.shape == (h, w) and r[100, 100] for r in regions)
+    assert all(np.all(a <= b) and a.sum() < b.sum() for a, b in zip(regions, regions[1:]))
+    assert max(r.mean() for r in regions) <= GC._SP_MAX_SHARE
+    assert max(iou(r, square) for r in regions) >= 0.85, [round(iou(r, square), 2) for r in regions]
+    rects = GC._region_rects(image, picture, click, np.zeros((0, 2)))
+    assert 1 <= len(rects) <= GC._REGIONS and all(x0 < 100 < x1 and y0 < 100 < y1 for x0, y0, x1, y1 in rects)
+    assert any(x0 <= 80 and y0 <= 60 and x1 >= 210 and y1 >= 150 for x0, y0, x1, y1 in rects)  # the square's box
+    stopped = GC._merged_regions(picture, click, np.array([[190.0, 130.0]]))
+    assert stopped and not any(r[130, 190] for r in stopped) and len(stopped) < len(regions)
+    noise = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    one = GC._Picture(noise, GC._texture_features(noise))
+    assert one.neighbours == [set()] and GC._merged_regions(one, click, np.zeros((0, 2))) == []
 def test_grabcut_click_squares_hold_the_clicks_and_drop_answers_cut_off(monkeypatch):
-    """_square_answers: the box recipe on squares of _SQUARES of the long side centred on the positive clicks,
-    skipping squares that cannot hold every click, solved at _SQUARE_SCALE with at most _SQUARE_ITERATIONS, with a
-    user's box votes and discriminant; an answer covering more than _SQUARE_EDGE of its square's edge is dropped."""
+    """_square_rects: squares of _SQUARES of the long side centred on the positive clicks, skipping squares that
+    cannot hold every click; _boxed_answers solves each (two side by side) at _SQUARE_SCALE with at most
+    _SQUARE_ITERATIONS, with a user's box votes and discriminant, and drops an answer covering more than
+    _SQUARE_EDGE of its box's edge, keeping the order of the boxes."""
     h, w = 400, 600
     image = np.zeros((h, w, 3), np.uint8)
     seen = []
@@ -1065,13 +1112,19 @@ def test_grabcut_click_squares_hold_the_clicks_and_drop_answers_cut_off(monkeypa
             out[(y0 + y1) // 2 - 5:(y0 + y1) // 2 + 5, (x0 + x1) // 2 - 5:(x0 + x1) // 2 + 5] = True
         return out
 
+    def squares(clicks):
+        rects = GC._square_rects(image, clicks, 4)
+        return rects, GC._boxed_answers(image, rects, clicks, np.zeros((0, 2)), 4, 5, 512, budget)
+
     monkeypatch.setattr(GC, "_grabcut_rect", solve)
     budget = GC._Budget(None)
     fill = "centre"
     one = np.array([[300.0, 200.0]])
-    answers = GC._square_answers(image, one, np.zeros((0, 2)), 4, 5, 512, budget)
-    assert len(answers) == len(GC._SQUARES)
-    for (rect, iterations, max_side, votes, discriminant), size in zip(seen, GC._SQUARES):
+    rects, answers = squares(one)
+    assert len(rects) == len(answers) == len(GC._SQUARES)
+    assert [a[(y0 + y1) // 2, (x0 + x1) // 2] for a, (x0, y0, x1, y1) in zip(answers, rects)] == [True] * len(rects)
+    for (rect, iterations, max_side, votes, discriminant), size in zip(sorted(seen, key=lambda e: e[0][2] - e[0][0]),
+                                                                       GC._SQUARES):
         x0, y0, x1, y1 = rect
         assert abs((x1 - x0) - size * w) <= 2 and (x0 + x1) / 2 == pytest.approx(300, abs=1)
         assert iterations == min(5, GC._SQUARE_ITERATIONS) and discriminant and votes == GC._BOX_VOTES
@@ -1079,12 +1132,12 @@ def test_grabcut_click_squares_hold_the_clicks_and_drop_answers_cut_off(monkeypa
     # two clicks 200 px apart: only the squares that hold both (with room) are solved, centred between them
     seen.clear()
     two = np.array([[200.0, 200.0], [400.0, 200.0]])
-    GC._square_answers(image, two, np.zeros((0, 2)), 4, 5, 512, budget)
+    squares(two)
     assert seen and len(seen) < len(GC._SQUARES)
     assert all(r[0] < 200 and r[2] > 400 for r, *_ in seen)
     # answers that fill their square (cut off by it, or spilled to its edge) are no answers
     fill = "all"
-    assert GC._square_answers(image, one, np.zeros((0, 2)), 4, 5, 512, budget) == []
+    assert squares(one)[1] == []
 
 
 @pytest.mark.skipif(os.environ.get("SEGMENT_SWEEP") != "1", reason="set SEGMENT_SWEEP=1 for the full sweep")

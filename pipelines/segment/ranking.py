@@ -1,0 +1,149 @@
+"""Which of a click's GrabCut answers is the object: features of each answer and a fitted linear ranker.
+
+A single click gives GrabCut no box, so pipelines/segment/grabcut.py produces several answers (pass 1 and 2 from the
+click, a wider box, boxes grown around the seeds, squares around the click, boxes of the merge hierarchy's regions)
+and has to pick one. No single cue picks well: the separation from a ring around the answer favours a distinct part
+of a many-coloured object, agreement between answers favours what several starts share (often that same part), size
+alone favours spills. So each answer is described by ANSWER_FEATURES, measured on pass 1's picture (its grid), and
+scored by a logistic regression whose weights were fitted on the development seeds of bench/grabcut.py (seeds 3, 4
+and 5; never the report seeds 0, 1 and 2) by ``python bench/grabcut_ranker.py``, which prints the constants below.
+
+The features of answer k (all on the grid; ``live`` answers are those larger than twice the clicked discs):
+- sep1, sep2: 1 - the Bhattacharyya coefficient of k's feature histogram and that of a ring just outside it (width
+  w = a quarter of the square root of k's area) and of the next ring out (w to 2w): an object stands apart from
+  both, a part of it from neither ring for long, a spill not from the first.
+- share, logshare: the share of the picture k covers, and its logarithm.
+- bgrad, bstrong: the mean Lab gradient along k's boundary (over the picture's median gradient, capped at 10, / 10)
+  and the fraction of the boundary above the picture's 75th percentile: an object's outline follows edges.
+- compact: 4 pi area / perimeter^2 (capped at 1); clickdepth: the distance from the clicks into k over the square
+  root of its area (capped at 1): a click is usually well inside the object.
+- votes, votes8, vfrac: how many other live answers agree with k at IoU >= 0.9 and >= 0.8, and the first as a
+  fraction of the others; choice: k is the chain's own choice; agreech: k agrees (IoU >= 0.9) with that choice.
+- inbetter, hasbetter: the best gain in sep1 of a larger answer holding 90% of k (k looks like a part of it), and of
+  a smaller answer that k holds 90% of (k looks like it plus a spill), -0.5 when there is none; nbig, nsmall: how
+  many such larger and smaller answers there are.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+HIST_BINS = 6  # feature histograms: this many bins per channel (the same as the click's superpixel histograms)
+ANSWER_FEATURES = (
+    "inbetter", "hasbetter", "nbig", "nsmall", "sep1", "sep2", "share", "logshare", "bgrad", "bstrong", "compact",
+    "clickdepth", "votes", "votes8", "vfrac", "choice", "agreech",
+)
+# Fitted by bench/grabcut_ranker.py on seeds 3, 4 and 5, 150 scenes each (logistic regression of IoU >= 0.8 on the
+# standardised features, L2 0.01): picked IoU >= 0.8 on each seed left out 125 / 117 / 122 (chain 114 / 105 / 109).
+RANK_MEAN = np.array([-0.103756, -0.215854, 2.24812, 2.24812, 0.692542, 0.801246, 0.0730177, -3.41904, 0.619452,
+    0.785794, 0.409469, 0.26713, 1.99889, 2.52075, 0.292122, 0.125035, 0.32665])
+RANK_SCALE = np.array([0.392149, 0.277125, 2.46671, 2.15029, 0.230895, 0.233638, 0.121182, 1.37327, 0.347972, 0.277377,
+    0.231575, 0.106907, 2.1874, 2.29332, 0.325212, 0.330758, 0.468988])
+RANK_WEIGHTS = np.array([-0.644127, -0.140821, -0.294547, 0.178531, -0.907357, 1.89675, -0.56558, 1.05099, -0.512644,
+    0.293068, -0.8798, 0.924459, -2.32615, 1.74317, 2.17647, 0.499636, 0.793433])
+RANK_BIAS = -0.541769
+
+
+def histogram_index(feats: np.ndarray) -> np.ndarray:
+    """Each pixel's histogram bin (HW int32) of ``feats`` (HWC uint8, 3 channels), HIST_BINS per channel."""
+    q = (feats.astype(np.int32) * HIST_BINS) // 256
+    return (q[..., 0] * HIST_BINS + q[..., 1]) * HIST_BINS + q[..., 2]
+
+
+def ring_separations(index: np.ndarray, mask: np.ndarray, rings: int = 1) -> list[float]:
+    """How well ``mask`` (HW bool) stands apart from rings around it, on histogram bins ``index`` (histogram_index):
+    for each of ``rings`` rings (the first w = max(3, round(0.25 sqrt(area))) px wide just outside the mask, the next
+    from w to 2w, ...), 1 - the Bhattacharyya coefficient of the mask's and the ring's histograms; 0 for an empty
+    mask or an empty ring."""
+    area = int(np.count_nonzero(mask))
+    if area == 0:
+        return [0.0] * rings
+    width = max(3, int(round(0.25 * math.sqrt(area))))
+    nb = HIST_BINS ** 3
+    h_in = np.bincount(index[mask], minlength=nb) / area
+    out, inner = [], mask
+    for k in range(1, rings + 1):
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k * width + 1, 2 * k * width + 1))
+        outer = cv2.dilate(mask.astype(np.uint8), kernel).astype(bool)
+        ring = outer & ~inner
+        inner = outer
+        if not ring.any():
+            out.append(0.0)
+            continue
+        h_ring = np.bincount(index[ring], minlength=nb) / np.count_nonzero(ring)
+        out.append(float(1.0 - np.sqrt(h_in * h_ring).sum()))
+    return out
+
+
+def edge_strength(rgb: np.ndarray) -> np.ndarray:
+    """The Lab gradient magnitude (Sobel, after a 1 px blur) of ``rgb`` (HWC uint8 RGB), HW float32."""
+    lab = cv2.cvtColor(cv2.GaussianBlur(rgb, (0, 0), 1.0), cv2.COLOR_RGB2LAB).astype(np.float32)
+    gx = cv2.Sobel(lab, cv2.CV_32F, 1, 0)
+    gy = cv2.Sobel(lab, cv2.CV_32F, 0, 1)
+    return np.sqrt((gx * gx + gy * gy).sum(axis=2))
+
+
+def answer_features(
+    feats: np.ndarray, gradient: np.ndarray, masks: list[np.ndarray], shares: list[float], choice: int,
+    live: list[int], clicks: np.ndarray,
+) -> np.ndarray:
+    """ANSWER_FEATURES of the ``live`` answers among ``masks`` (HW bool on the grid of ``feats``, HWC uint8, and of
+    ``gradient``, edge_strength of the same picture), as a (len(live), len(ANSWER_FEATURES)) float64 array.
+    ``shares``: each answer's share of the picture at full size; ``choice``: the index of the chain's own choice;
+    ``clicks``: the positive clicks, (x, y) in the grid's pixels."""
+    index = histogram_index(feats)
+    g_median = float(np.median(gradient)) + 1e-6
+    g_strong = float(np.percentile(gradient, 75))
+    h, w = feats.shape[:2]
+    areas = {k: int(np.count_nonzero(masks[k])) for k in live}
+    seps = {k: ring_separations(index, masks[k], 2) for k in live}
+
+    def iou(a: int, b: int) -> float:
+        union = np.count_nonzero(masks[a] | masks[b])
+        return np.count_nonzero(masks[a] & masks[b]) / union if union else 0.0
+
+    pair = {(a, b): iou(a, b) for a in live for b in live if a < b}
+    agree_choice = {k: k != choice and iou(k, choice) >= 0.9 for k in live}
+
+    def together(a: int, b: int) -> float:
+        return pair[(min(a, b), max(a, b))]
+
+    rows = []
+    for k in live:
+        mask, area, share = masks[k], areas[k], shares[k]
+        others = [j for j in live if j != k]
+        votes = sum(together(k, j) >= 0.9 for j in others)
+        votes8 = sum(together(k, j) >= 0.8 for j in others)
+        inner = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+        boundary = mask & ~inner
+        grad = gradient[boundary]
+        depth = cv2.distanceTransform(np.pad(mask, 1).astype(np.uint8), cv2.DIST_L2, 3)[1:-1, 1:-1]
+        at = [depth[min(h - 1, max(0, int(y))), min(w - 1, max(0, int(x)))] for x, y in clicks]
+
+        def holds(big: int, small: int) -> bool:  # 90% of the smaller answer lies in the bigger one
+            u = together(big, small)
+            return u * (shares[big] + shares[small]) / (1 + u) >= 0.9 * shares[small]
+
+        bigger = [j for j in others if shares[j] > 1.1 * share and holds(j, k)]
+        smaller = [j for j in others if shares[j] < share / 1.1 and holds(k, j)]
+        rows.append({
+            "inbetter": max((seps[j][0] - seps[k][0] for j in bigger), default=-0.5),
+            "hasbetter": max((seps[j][0] - seps[k][0] for j in smaller), default=-0.5),
+            "nbig": len(bigger), "nsmall": len(smaller),
+            "sep1": seps[k][0], "sep2": seps[k][1], "share": share, "logshare": math.log(max(share, 1e-5)),
+            "bgrad": min(float(grad.mean()) / g_median, 10.0) / 10.0 if grad.size else 0.0,
+            "bstrong": float((grad > g_strong).mean()) if grad.size else 0.0,
+            "compact": min(4 * math.pi * area / max(1, int(boundary.sum())) ** 2, 1.0),
+            "clickdepth": min(float(np.mean(at)) / math.sqrt(max(area, 1)), 1.0),
+            "votes": votes, "votes8": votes8, "vfrac": votes / max(1, len(others)),
+            "choice": float(k == choice), "agreech": float(agree_choice[k]),
+        })
+    return np.array([[row[name] for name in ANSWER_FEATURES] for row in rows], np.float64)
+
+
+def rank_scores(features: np.ndarray) -> np.ndarray:
+    """The fitted ranker's score (a logit: higher is more likely IoU >= 0.8) of each row of answer_features."""
+    return ((features - RANK_MEAN) / RANK_SCALE) @ RANK_WEIGHTS + RANK_BIAS
