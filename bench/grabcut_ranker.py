@@ -48,15 +48,8 @@ def collect(seed: int, index: int, pool: list | None = None) -> dict:
 
     def spy(picture, chain, choice, extra, radius, pos):
         answers = chain + extra
-        feats = picture.feats
-        fh, fw = feats.shape[:2]
-        h, w = answers[0].shape
-        small = [G._on_grid(feats, a) for a in answers]
-        collapsed = 2 * len(pos) * np.pi * radius * radius * (fh * fw) / (h * w)
-        live = [k for k, a in enumerate(small) if np.count_nonzero(a) > collapsed]
+        _, live, x = G._answer_table(picture, answers, choice, radius, pos)
         if live:
-            x = ranking.answer_features(feats, picture.gradient, small, [float(a.mean()) for a in answers], choice,
-                                        live, pos * (fw / w, fh / h))
             record.update(x=x.tolist(), y=[iou(answers[k], truth) for k in live],
                           choice=live.index(choice) if choice in live else -1)
         return real(picture, chain, choice, extra, radius, pos)

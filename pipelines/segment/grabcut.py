@@ -497,16 +497,9 @@ def _best_answer(
     IoU >= 0.8, mean IoU 0.846 / 0.825 -> 0.854 / 0.835). ``pos``: the positive clicks, (x, y) in the image's
     pixels."""
     answers = chain + extra
-    feats = picture.feats
-    fh, fw = feats.shape[:2]
-    h, w = answers[0].shape
-    small = [_on_grid(feats, a) for a in answers]
-    collapsed = 2 * len(pos) * math.pi * radius * radius * (fh * fw) / (h * w)
-    live = [k for k, a in enumerate(small) if np.count_nonzero(a) > collapsed]
+    small, live, features = _answer_table(picture, answers, choice, radius, pos)
     if not live:
         return chain[choice]
-    features = ranking.answer_features(feats, picture.gradient, small, [float(a.mean()) for a in answers], choice,
-                                       live, pos * (fw / w, fh / h))
     scores = dict(zip(live, ranking.rank_scores(features)))
     best = max(live, key=lambda k: scores[k])
 
@@ -519,6 +512,25 @@ def _best_answer(
         return chain[choice]
     near = [k for k in live if k < len(chain) and agree(k)]
     return answers[max(near, key=lambda k: scores[k]) if near else best]
+
+
+def _answer_table(
+    picture: "_Picture", answers: list[np.ndarray], choice: int, radius: int, pos: np.ndarray,
+) -> tuple[list[np.ndarray], list[int], np.ndarray]:
+    """The ranker's view of a click's ``answers`` (HW bool at the image's size; ``answers[choice]`` the chain's
+    choice): the answers on pass 1's grid, the indices of the live ones (larger than twice the clicked discs of
+    ``radius`` px around the positive clicks ``pos``) and their ranking.answer_features (empty when none is live)."""
+    feats = picture.feats
+    fh, fw = feats.shape[:2]
+    h, w = answers[0].shape
+    small = [_on_grid(feats, a) for a in answers]
+    collapsed = 2 * len(pos) * math.pi * radius * radius * (fh * fw) / (h * w)
+    live = [k for k, a in enumerate(small) if np.count_nonzero(a) > collapsed]
+    if not live:
+        return small, live, np.zeros((0, len(ranking.ANSWER_FEATURES)))
+    features = ranking.answer_features(feats, picture.gradient, small, [float(a.mean()) for a in answers], choice,
+                                       live, pos * (fw / w, fh / h))
+    return small, live, features
 
 
 def _edge_fraction(mask: np.ndarray, rect: tuple[int, int, int, int]) -> float:
@@ -703,8 +715,7 @@ class _Picture:
         self.labels = sk_segmentation.slic(rgb, n_segments=_SP_SEGMENTS, compactness=10, max_num_iter=5,
                                            start_label=0)
         n, nb = int(self.labels.max()) + 1, _SP_BINS ** 3
-        q = (feats.astype(np.int32) * _SP_BINS) // 256
-        idx = (q[..., 0] * _SP_BINS + q[..., 1]) * _SP_BINS + q[..., 2]
+        idx = ranking.histogram_index(feats)
         self.hist = np.bincount((self.labels * nb + idx).ravel(), minlength=n * nb).reshape(n, nb).astype(np.float64)
         self.size = self.hist.sum(axis=1)
         flat = self.labels.ravel()
