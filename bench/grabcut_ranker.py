@@ -101,14 +101,12 @@ def fit(rows: list[dict]) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
 
 def picked(rows: list[dict], model) -> np.ndarray:
     """The IoU of the answer the model picks in each scene (scenes without live answers: 0)."""
-    mean, scale, weights, bias = model
     out = []
     for r in rows:
         if "x" not in r:
             out.append(0.0)
             continue
-        scores = ((np.array(r["x"]) - mean) / scale) @ weights + bias
-        out.append(r["y"][int(np.argmax(scores))])
+        out.append(r["y"][int(np.argmax(ranking.rank_scores(np.array(r["x"]), model)))])
     return np.array(out)
 
 

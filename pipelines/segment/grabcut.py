@@ -79,7 +79,7 @@ _SQUARE_SCALE = 0.4  # ... solved at this fraction of max_side ...
 _SQUARE_ITERATIONS = 2  # ... with at most this many iterations ...
 _SQUARE_EDGE = 0.1  # ... (an answer covering more of its square's edge than this is cut off or spilled)
 _REGIONS = 3  # clicks: the box recipe also runs on the boxes of this many regions of the merge hierarchy
-_AGREE_IOU = 0.9  # two answers agree at this IoU (regions whose boxes are both solved agree less)
+_AGREE_IOU = ranking.AGREE_IOU  # two answers agree at this IoU (regions whose boxes are both solved agree less)
 _VOTE_BINS = 16  # boxes: _ring_vote's feature histograms have this many bins per channel ...
 _VOTE_BLUR = 2.0  # ... its score map is smoothed this much (px, working scale) ...
 _VOTE_THRESHOLDS = (0.45, 0.3)  # ... a score above a threshold starts a pixel as probable background (one start
@@ -445,7 +445,7 @@ def _region_rects(image: np.ndarray, picture: "_Picture", pos: np.ndarray, neg: 
     chosen: list[np.ndarray] = []
     for k in np.argsort(scores)[::-1]:
         region = regions[k]
-        if all(np.count_nonzero(region & c) < _AGREE_IOU * np.count_nonzero(region | c) for c in chosen):
+        if not any(_agree(region, c) for c in chosen):
             chosen.append(region)
         if len(chosen) == _REGIONS:
             break
@@ -503,15 +503,17 @@ def _best_answer(
     scores = dict(zip(live, ranking.rank_scores(features)))
     best = max(live, key=lambda k: scores[k])
 
-    def agree(k: int) -> bool:
-        return np.count_nonzero(small[k] & small[best]) >= _AGREE_IOU * np.count_nonzero(small[k] | small[best])
-
     # the chain's choice, or else its best scored answer, that agrees with the pick stands for it: the chain solves
     # at a finer scale than the boxes
-    if agree(choice):
+    if _agree(small[choice], small[best]):
         return chain[choice]
-    near = [k for k in live if k < len(chain) and agree(k)]
+    near = [k for k in live if k < len(chain) and _agree(small[k], small[best])]
     return answers[max(near, key=lambda k: scores[k]) if near else best]
+
+
+def _agree(a: np.ndarray, b: np.ndarray) -> bool:
+    """Two answers (HW bool, one grid) agree: IoU >= _AGREE_IOU (two empty ones do too)."""
+    return np.count_nonzero(a & b) >= _AGREE_IOU * np.count_nonzero(a | b)
 
 
 def _answer_table(

@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 
 HIST_BINS = 6  # feature histograms: this many bins per channel (the same as the click's superpixel histograms)
+AGREE_IOU = 0.9  # two answers agree at this IoU (votes, agreech; grabcut's give-way to the chain uses it too)
 ANSWER_FEATURES = (
     "inbetter", "hasbetter", "nbig", "nsmall", "sep1", "sep2", "share", "logshare", "bgrad", "bstrong", "compact",
     "clickdepth", "votes", "votes8", "vfrac", "choice", "agreech",
@@ -106,7 +107,7 @@ def answer_features(
         return np.count_nonzero(masks[a] & masks[b]) / union if union else 0.0
 
     pair = {(a, b): iou(a, b) for a in live for b in live if a < b}
-    agree_choice = {k: k != choice and iou(k, choice) >= 0.9 for k in live}
+    agree_choice = {k: k != choice and iou(k, choice) >= AGREE_IOU for k in live}
 
     def together(a: int, b: int) -> float:
         return pair[(min(a, b), max(a, b))]
@@ -115,7 +116,7 @@ def answer_features(
     for k in live:
         mask, area, share = masks[k], areas[k], shares[k]
         others = [j for j in live if j != k]
-        votes = sum(together(k, j) >= 0.9 for j in others)
+        votes = sum(together(k, j) >= AGREE_IOU for j in others)
         votes8 = sum(together(k, j) >= 0.8 for j in others)
         inner = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
         boundary = mask & ~inner
@@ -144,6 +145,8 @@ def answer_features(
     return np.array([[row[name] for name in ANSWER_FEATURES] for row in rows], np.float64)
 
 
-def rank_scores(features: np.ndarray) -> np.ndarray:
-    """The fitted ranker's score (a logit: higher is more likely IoU >= 0.8) of each row of answer_features."""
-    return ((features - RANK_MEAN) / RANK_SCALE) @ RANK_WEIGHTS + RANK_BIAS
+def rank_scores(features: np.ndarray, model: tuple | None = None) -> np.ndarray:
+    """The ranker's score (a logit: higher is more likely IoU >= 0.8) of each row of answer_features; ``model``:
+    (mean, scale, weights, bias), by default the fitted RANK_MEAN, RANK_SCALE, RANK_WEIGHTS, RANK_BIAS."""
+    mean, scale, weights, bias = model if model is not None else (RANK_MEAN, RANK_SCALE, RANK_WEIGHTS, RANK_BIAS)
+    return ((features - mean) / scale) @ weights + bias
