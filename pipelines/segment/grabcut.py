@@ -59,6 +59,10 @@ _REFINE_BAND = 4  # then the edge is redrawn on the raw colours within this many
 _LOCAL_SIGMA = 4.0  # ... by local colour models: Gaussian-weighted (this sigma, px) means and variances of the sides
 _LOCAL_SMOOTH = 0.7  # ... of Lab smoothed this much (px) ...
 _LOCAL_VAR_FLOOR = 4.0  # ... with at least this variance per channel (8-bit Lab units squared)
+_MID_BAND = 1.5  # last, a user's box: pixels within this many px of the edge go to the side whose local mean colour ...
+_MID_GAP = 2.0  # ... (of that side's pixels at least this many px from the edge) ...
+_MID_SIGMA = 2.0  # ... Gaussian-weighted with this sigma (px) ...
+_MID_MIN_CONTRAST = 5.0  # ... is nearer along the line between the two means (skipped where they are closer in Lab)
 _FULL_EDGE_MIN_SCALE = 0.5  # a user's box: the edge is redrawn at full resolution too when solved at least this scale
 _RECT_SCALE = 0.75  # a box's region is solved at this fraction of max_side (smoothed features need fewer pixels, and
 # one max-flow solve, which the time budget cannot interrupt, grows faster than the pixel count)
@@ -105,7 +109,8 @@ class GrabCutSegmenter:
     lightness, projected to 3 channels, so that a textured object whose colours overlap its surroundings' separates
     by its mean colour and texture (for a user's box the 3 channels keep the direction that best tells the box from
     the background around it, _texture_features' discriminant); a box's answer then has its edge redrawn on the raw
-    colours in a narrow band by local colour models of the two sides (_refine_edge).
+    colours in a narrow band by local colour models of the two sides (_refine_edge), and a user's box's edge is then
+    put where the soft edge crosses half way between the two sides' local colours (_midpoint_edge).
     Box: outside the box is definite background (learnt from a ring around it, _RING of its long side), the box's
     own edge is probable background (a box is drawn loosely around the object), inside is probable foreground,
     positive/negative clicks are definite foreground/background discs; before GrabCut, the inside starts as probable
@@ -945,11 +950,15 @@ def _grabcut_rect(
         if _separation(feats, other) > _separation(feats, fg):
             gc, fg = start, other
     fg = _refine_edge(small, gc, fg)
+    full = discriminant and (sw, sh) != (cw, ch) and min(sx, sy) >= _FULL_EDGE_MIN_SCALE
+    if discriminant and not full:
+        fg = _midpoint_edge(small, gc, fg)
     fg = _upscale(fg, cw, ch)
-    if discriminant and (sw, sh) != (cw, ch) and min(sx, sy) >= _FULL_EDGE_MIN_SCALE:
+    if full:
         # a user's box: the edge redrawn once more on the crop's own pixels (the upscaled edge is a working pixel
         # coarse); only where the crop is at most 4 times the working size, so memory stays bounded on a large photo
-        fg = _refine_edge(crop, cv2.resize(gc, (cw, ch), interpolation=cv2.INTER_NEAREST), fg)
+        gc_full = cv2.resize(gc, (cw, ch), interpolation=cv2.INTER_NEAREST)
+        fg = _midpoint_edge(crop, gc_full, _refine_edge(crop, gc_full, fg))
     out = np.zeros((h, w), bool)
     out[ry0:ry1, rx0:rx1] = fg
     return _keep_clicked(out, pos)
@@ -1037,6 +1046,39 @@ def _refine_edge(rgb: np.ndarray, gc: np.ndarray, fg: np.ndarray) -> np.ndarray:
     out[decided] = cost_fg[decided] < cost_bg[decided]
     out = cv2.medianBlur(out.astype(np.uint8), 3).astype(bool)
     return np.where(band, out, fg)
+
+
+def _midpoint_edge(rgb: np.ndarray, gc: np.ndarray, fg: np.ndarray) -> np.ndarray:
+    """Put the edge of ``fg`` (HW bool) where the photo's soft edge crosses half way: each pixel of ``rgb`` (HWC uint8
+    RGB) within _MID_BAND px of the edge, where ``gc`` is not definite, is a blend a F + (1 - a) B of the object's and
+    the background's colours next to it (Gaussian-weighted, _MID_SIGMA, Lab means of each side's pixels at least
+    _MID_GAP px from the edge), and goes to the object when a > 0.5 (its projection on the line from B to F). A
+    truth drawn at the matte's half level is what a user's mask means; _refine_edge's variance-weighted models leave
+    the edge about a pixel out on the side of the busier texture (a 1% object's outline is a large part of its area:
+    on dev seeds 3 and 4 the boxes' mean IoU rose by 0.010, 127 scenes better by more than 0.01, 10 worse). Where the
+    two means are closer than _MID_MIN_CONTRAST in Lab, or a side has no pixels near, the pixel keeps its side."""
+    inside = cv2.distanceTransform(fg.astype(np.uint8), cv2.DIST_L2, 3)
+    outside = cv2.distanceTransform((~fg).astype(np.uint8), cv2.DIST_L2, 3)
+    free = (gc == cv2.GC_PR_FGD) | (gc == cv2.GC_PR_BGD)
+    band = np.where(fg, inside <= _MID_BAND, outside <= _MID_BAND) & free
+    if not band.any():
+        return fg
+    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
+
+    def mean(side: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        weight = side.astype(np.float32)
+        total = cv2.GaussianBlur(weight, (0, 0), _MID_SIGMA) + 1e-6
+        return cv2.GaussianBlur(lab * weight[..., None], (0, 0), _MID_SIGMA) / total[..., None], total
+
+    mean_fg, weight_fg = mean(fg & (inside > _MID_GAP))
+    mean_bg, weight_bg = mean(~fg & (outside > _MID_GAP))
+    step = mean_fg - mean_bg
+    length2 = (step * step).sum(axis=2)
+    alpha = ((lab - mean_bg) * step).sum(axis=2) / np.maximum(length2, 1e-6)
+    decided = band & (weight_fg > 1e-2) & (weight_bg > 1e-2) & (length2 > _MID_MIN_CONTRAST ** 2)
+    out = fg.copy()
+    out[decided] = alpha[decided] > 0.5
+    return out
 
 
 def _texture_features(rgb: np.ndarray, inside: np.ndarray | None = None) -> np.ndarray:
