@@ -928,6 +928,30 @@ def test_grabcut_midpoint_edge_puts_an_edge_a_pixel_out_back_where_the_soft_edge
     assert np.array_equal(GC._midpoint_edge(flat, gc, wide), wide)
 
 
+def test_grabcut_click_answer_edge_is_finished_on_the_photos_pixels():
+    """_finish_edge: a click's answer scaled up from a coarser picture (here 3 px too wide) comes back to the
+    object's soft edge (IoU >= 0.95 from under 0.9); the clicked disc stays, a negative click's disc stays
+    out; a crop larger than the bound (max_side / _FULL_EDGE_MIN_SCALE squared) is left as it is."""
+    rng = np.random.default_rng(3)
+    h, w = 200, 260
+    background = np.repeat(skimage.data.grass()[:h, :w, None], 3, axis=2).astype(np.float32)
+    yy, xx = np.mgrid[0:h, 0:w]
+    truth = ((xx - 130) / 70.0) ** 2 + ((yy - 90) / 45.0) ** 2 <= 1
+    colour = np.array([60, 90, 210], np.float32) + rng.normal(0, 8, (h, w, 1))
+    matte = cv2.GaussianBlur(truth.astype(np.float32), (0, 0), 1.0)[..., None]
+    image = np.clip(matte * colour + (1 - matte) * background, 0, 255).astype(np.uint8)
+    truth = matte[..., 0] > 0.5
+    coarse = cv2.dilate(truth.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
+    pos, neg = np.array([[130.0, 90.0]]), np.array([[62.0, 90.0]])  # the negative one on the object's left edge
+    coarse[86:95, 58:67] = False  # GrabCut held the negative click's disc (radius 3) out
+    assert iou(coarse, truth) < 0.9
+    out = GC._finish_edge(image, coarse, pos, neg, 3, 512)
+    assert out.dtype == bool and out.shape == (h, w)
+    assert iou(out, truth) >= 0.95 > iou(coarse, truth), iou(out, truth)
+    assert out[87:94, 127:134].all() and not out[88:93, 60:65].any()
+    assert np.array_equal(GC._finish_edge(image, coarse, pos, neg, 3, 64), coarse)  # 168 x 123 px > 128^2
+
+
 def _thin_legged_scene(h: int = 700, w: int = 900):
     """An ellipse with two legs 5 px wide on grass (a busy background), about 420 x 360 px: its box and ring are
     solved at about 0.55 x, where a leg is under 3 working pixels wide."""

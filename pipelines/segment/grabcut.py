@@ -63,6 +63,7 @@ _MID_BAND = 1.5  # last, a user's box: pixels within this many px of the edge go
 _MID_GAP = 2.0  # ... (of that side's pixels at least this many px from the edge) ...
 _MID_SIGMA = 2.0  # ... Gaussian-weighted with this sigma (px) ...
 _MID_MIN_CONTRAST = 5.0  # ... is nearer along the line between the two means (skipped where they are closer in Lab)
+_FINISH_MARGIN = 16  # a click's answer has its edge redrawn on the photo's pixels in its box grown by this many px
 _FULL_EDGE_MIN_SCALE = 0.5  # a user's box: the edge is redrawn at full resolution too when solved at least this scale
 _RECT_SCALE = 0.75  # a box's region is solved at this fraction of max_side (smoothed features need fewer pixels, and
 # one max-flow solve, which the time budget cannot interrupt, grows faster than the pixel count)
@@ -348,7 +349,7 @@ def _grabcut(
                                            budget)
     first, wide_next = _pass2(image, mask, seeds, pos, neg, radius, click_iterations, max_side, budget)
     if budget.over():
-        return first, budget.note()
+        return _finish_edge(image, first, pos, neg, radius, max_side), budget.note()
     # 3. the box recipe on the boxes of the merge hierarchy's best regions and on squares of several sizes around the
     # clicks (before the rest of the chain: under the time budget they are worth more per second), then the rest of
     # the chain; the fitted ranker picks one of all these answers
@@ -356,7 +357,32 @@ def _grabcut(
                            neg, radius, click_iterations, max_side, budget)
     answers, choice = _click_chain(image, first, wide_next, seeds, picture.feats, pos, neg, radius, click_iterations,
                                    max_side, budget)
-    return _best_answer(picture, answers, choice, extra, radius, pos), budget.note()
+    best = _best_answer(picture, answers, choice, extra, radius, pos)
+    return _finish_edge(image, best, pos, neg, radius, max_side), budget.note()
+
+
+def _finish_edge(
+    image: np.ndarray, mask: np.ndarray, pos: np.ndarray, neg: np.ndarray, radius: int, max_side: int
+) -> np.ndarray:
+    """A click's answer (HW bool, solved on a coarser picture and scaled up) with its edge redrawn on the photo's own
+    pixels: _refine_edge, then _midpoint_edge, on the answer's box grown by _FINISH_MARGIN px, the clicks' discs
+    definite. Only where that crop is at most (max_side / _FULL_EDGE_MIN_SCALE)^2 pixels, so memory stays bounded on a
+    large photo. Dev seeds 3 / 4 (150 clicks each, no budget): mean IoU 0.854 -> 0.871, 0.835 -> 0.851, IoU >= 0.8
+    127 -> 127, 118 -> 119; better by more than 0.01 in 83 / 78 scenes, worse in 1 / 4."""
+    if not mask.any():
+        return mask
+    h, w = mask.shape
+    ys, xs = np.nonzero(mask)
+    x0, y0, x1, y1 = _clip_rect(xs.min() - _FINISH_MARGIN, ys.min() - _FINISH_MARGIN, xs.max() + 1 + _FINISH_MARGIN,
+                                ys.max() + 1 + _FINISH_MARGIN, h, w)
+    if (x1 - x0) * (y1 - y0) > (max_side / _FULL_EDGE_MIN_SCALE) ** 2:
+        return mask
+    crop, part = image[y0:y1, x0:x1], mask[y0:y1, x0:x1]
+    gc = np.where(part, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
+    _draw_clicks(gc, pos, neg, radius, (1.0, 1.0), (x0, y0))
+    out = mask.copy()
+    out[y0:y1, x0:x1] = _midpoint_edge(crop, gc, _refine_edge(crop, gc, part))
+    return _keep_clicked(out, pos) if out.any() else mask
 
 
 def _pass2(
