@@ -1127,6 +1127,39 @@ def test_grabcut_click_answer_features_and_the_rankers_pick(monkeypatch):
     assert GC._best_answer(picture, [gt], 0, [part, spill], 3, click) is gt
 
 
+def test_grabcut_box_features_and_the_box_rankers_pick():
+    """ranking.box_features of a user's box's answers: the object reaches every open side of its box, its half
+    leaves a gap, background kept along the box's edge covers the box's inner band; agreement counts, the start's
+    threshold is carried. _pick_box never picks an empty answer, and with the fitted BOX_MODEL the whole object beats
+    its half and the object with the box's background kept."""
+    image, gt = scene(1, 1, seed=104)
+    h, w = gt.shape
+    x0, y0, x1, y1 = loose_box(gt, pad=4)
+    rect = (x0, y0, x1, y1)
+    half = gt.copy()
+    half[:, : int(np.nonzero(gt)[1].mean())] = False
+    kept = gt.copy()
+    kept[y0:y1, x0:x1] |= ndimage.binary_dilation(gt, iterations=12)[y0:y1, x0:x1]  # background held around it
+    kept[y0:y0 + 3, x0:x1] = True  # ... up to the box's top edge
+    trimmed = ndimage.binary_erosion(gt, iterations=1)
+    assert iou(half, gt) < 0.7 and iou(kept, gt) < 0.85 and iou(trimmed, gt) >= 0.9
+    answers = [gt, half, kept, trimmed]
+    feats = GC._texture_features(image)
+    open_sides = (x0 > 0, y0 > 0, x1 < w, y1 < h)
+    x = ranking.box_features(feats, ranking.edge_strength(image), answers, rect, open_sides, [0.45, 0.3, 0.2, 0.6])
+    f = {name: x[:, k] for k, name in enumerate(ranking.BOX_FEATURES)}
+    assert x.shape == (4, len(ranking.BOX_FEATURES)) and np.all(np.isfinite(x))
+    assert f["gapmax"][0] <= 0.05 < f["gapmax"][1]
+    assert f["bandcov"][2] > f["bandcov"][0] and f["fill"][2] > f["fill"][0] > f["fill"][1]
+    assert list(f["votes"]) == [1, 0, 0, 1] and list(f["threshold"]) == [0.45, 0.3, 0.2, 0.6]
+    assert f["sep1"][0] == pytest.approx(ranking.ring_separations(ranking.histogram_index(feats), gt)[0])
+    empty = np.zeros_like(gt)
+    assert GC._pick_box(image, feats, [empty, half], rect, open_sides, [0.45, 0.3]) == 1
+    assert GC._pick_box(image, feats, [empty, empty], rect, open_sides, [0.45, 0.3]) == 0
+    for order in ([gt, half, kept], [half, kept, gt], [kept, gt, half]):
+        assert order[GC._pick_box(image, feats, order, rect, open_sides, [0.45, 0.3, 0.2])] is gt
+
+
 def test_grabcut_merge_hierarchy_holds_the_clicks_and_a_many_coloured_object():
     """_merged_regions: regions of the merge hierarchy, each holding every positive click and no negative one,
     nested and growing, at most _SP_MAX_SHARE of the picture; on a square of red and green cells on grey, one of

@@ -93,6 +93,8 @@ _VOTE_MIN_FG = 0.1  # ... unless that leaves less than this fraction of the box 
 _VOTE_SIDE_MIN = 30  # a user's box: each side's edge band with at least this many px is a reference of its own
 _PLAIN_VOTES = tuple((threshold, False) for threshold in _VOTE_THRESHOLDS)  # (threshold, sides) per start: a box
 _BOX_VOTES = tuple((threshold, True) for threshold in _VOTE_THRESHOLDS)  # ... of a click's pass, one the user drew
+_USER_BOX_THRESHOLDS = (0.45, 0.3, 0.2, 0.6)  # a user's box: one start per threshold, the fitted box ranker picks
+_USER_BOX_VOTES = tuple((threshold, True) for threshold in _USER_BOX_THRESHOLDS)
 _DISCRIMINANT_MIN = 16  # _texture_features' discriminant needs at least this many pixels on either side
 _SOLVE_THREADS = 2  # independent GrabCut starts are solved side by side in this many threads
 _START_MIN_CHANGE = 0.01  # a further start is solved only when it differs from the first in this share of pixels
@@ -117,8 +119,10 @@ class GrabCutSegmenter:
     positive/negative clicks are definite foreground/background discs; before GrabCut, the inside starts as probable
     background where its features are about as common in the ring (and the box's edge, or any one side of it) as
     inside (_ring_vote: a box is mostly background for a thin or holed object, and a foreground model started from the
-    whole box keeps it); the vote runs at two thresholds, each start is solved, and the answer that stands apart from
-    a ring around it better (_separation) wins.
+    whole box keeps it); the vote runs at four thresholds (_USER_BOX_THRESHOLDS), each distinct start is solved, and
+    a fitted ranker (_pick_box, ranking.box_features: separation, how much of the box it fills, whether it reaches
+    every side of the box, background kept along the box's edge, agreement) picks the answer. (The box recipe a
+    click's pass runs uses two thresholds and the better separated answer, _separation.)
     (A box around the whole image, with positive clicks, is treated as clicks only.)
     Clicks only: pass 1 marks the whole image probable background and, around each positive click, the pixels
     connected to it through similar colours probable foreground (so the foreground colour model starts from what was
@@ -327,8 +331,8 @@ def _grabcut(
                 mask = np.zeros((h, w), bool)
                 mask[y0:y1, x0:x1] = True
                 return mask, "the picture is flat in and around the box: nothing to separate, so the mask is the box"
-            mask = _grabcut_rect(image, rect, pos, neg, None, radius, box_iterations, max_side, budget, _BOX_VOTES,
-                                 discriminant=True)
+            mask = _grabcut_rect(image, rect, pos, neg, None, radius, box_iterations, max_side, budget,
+                                 _USER_BOX_VOTES, discriminant=True, ranked=True)
             return mask, budget.note()
         # a box around the whole image says nothing about the background: segment from the clicks alone
     # 1. the flat area around the positive clicks: the whole picture is nothing to separate; a large part of it is
@@ -911,6 +915,7 @@ def _grabcut_rect(
     budget: _Budget,
     votes: Sequence[tuple[float, bool]] = _PLAIN_VOTES,
     discriminant: bool = False,
+    ranked: bool = False,
 ) -> np.ndarray:
     """GrabCut with everything outside ``rect`` as background, solved on the rectangle plus a background ring.
 
@@ -919,7 +924,9 @@ def _grabcut_rect(
     (``votes``: (threshold, sides) pairs for _ring_vote; sides suit a box drawn close around the object, _BOX_VOTES),
     solved side by side, the best separated answer kept. With ``discriminant`` (a box the user drew) the features
     GrabCut models keep the direction that best tells the rectangle from its ring (_texture_features' ``inside``),
-    and the edge found at the working scale is redrawn by _refine_edge once more on the photo's own pixels.
+    and the edge found at the working scale is redrawn by _refine_edge once more on the photo's own pixels. With
+    ``ranked`` (a user's box, _USER_BOX_VOTES) every distinct start is solved and the fitted box ranker
+    (_pick_box) picks the answer instead of the separation alone.
     """
     h, w = image.shape[:2]
     x0, y0, x1, y1 = rect
@@ -968,14 +975,27 @@ def _grabcut_rect(
             frame[[0, -1], :] = frame[:, [0, -1]] = True
             start[frame & (start != cv2.GC_FGD)] = cv2.GC_PR_BGD
     gc = starts[0]
-    # another start is solved (alongside the first) only where it differs; the answer that stands apart from the
-    # ring around it better wins (_separation)
-    starts = [gc] + [start for start in starts[1:] if np.count_nonzero(start != gc) >= _START_MIN_CHANGE * start.size]
-    fg, *others = _solve_all([(feats, start.copy()) for start in starts], iterations, budget)
-    for start, other in zip(starts[1:], others):
-        if _separation(feats, other) > _separation(feats, fg):
-            gc, fg = start, other
-    fg = _refine_edge(small, gc, fg)
+    if ranked and len(starts) > 1:
+        # every start that differs from those before it is solved; the box ranker picks among the refined answers
+        kept = []
+        for k, start in enumerate(starts):
+            if all(np.count_nonzero(start != starts[j]) >= _START_MIN_CHANGE * start.size for j in kept):
+                kept.append(k)
+        answers = _solve_all([(feats, starts[k].copy()) for k in kept], iterations, budget)
+        refined = [_refine_edge(small, starts[k], fg) for k, fg in zip(kept, answers)]
+        pick = _pick_box(small, feats, refined, (ix0, iy0, ix1, iy1), (x0 > 0, y0 > 0, x1 < w, y1 < h),
+                         [votes[k][0] for k in kept])
+        gc, fg = starts[kept[pick]], refined[pick]
+    else:
+        # another start is solved (alongside the first) only where it differs; the answer that stands apart from
+        # the ring around it better wins (_separation)
+        starts = [gc] + [start for start in starts[1:]
+                         if np.count_nonzero(start != gc) >= _START_MIN_CHANGE * start.size]
+        fg, *others = _solve_all([(feats, start.copy()) for start in starts], iterations, budget)
+        for start, other in zip(starts[1:], others):
+            if _separation(feats, other) > _separation(feats, fg):
+                gc, fg = start, other
+        fg = _refine_edge(small, gc, fg)
     full = discriminant and (sw, sh) != (cw, ch) and min(sx, sy) >= _FULL_EDGE_MIN_SCALE
     if discriminant and not full:
         fg = _midpoint_edge(small, gc, fg)
@@ -988,6 +1008,22 @@ def _grabcut_rect(
     out = np.zeros((h, w), bool)
     out[ry0:ry1, rx0:rx1] = fg
     return _keep_clicked(out, pos)
+
+
+def _pick_box(
+    small: np.ndarray, feats: np.ndarray, answers: list[np.ndarray], rect: tuple[int, int, int, int],
+    open_sides: tuple[bool, bool, bool, bool], thresholds: list[float],
+) -> int:
+    """The index of the answer (HW bool, on the working crop ``small``, HWC uint8 RGB, whose features are
+    ``feats``) the fitted box ranker scores highest (ranking.box_features, ranking.BOX_MODEL). ``rect``: the user's
+    box in the crop's pixels (XYXY); ``open_sides``: (left, top, right, bottom) is not the picture's border;
+    ``thresholds``: each answer's ring-vote threshold. Empty answers are never picked while another is not."""
+    live = [k for k, answer in enumerate(answers) if answer.any()]
+    if len(live) <= 1:
+        return live[0] if live else 0
+    x = ranking.box_features(feats, ranking.edge_strength(small), [answers[k] for k in live], rect, open_sides,
+                             [thresholds[k] for k in live])
+    return live[int(np.argmax(ranking.rank_scores(x, ranking.BOX_MODEL)))]
 
 
 def _ring_vote(

@@ -1,4 +1,5 @@
-"""Which of a click's GrabCut answers is the object: features of each answer and a fitted linear ranker.
+"""Which of a click's (or a user's box's) GrabCut answers is the object: features of each answer and fitted linear
+rankers.
 
 A single click gives GrabCut no box, so pipelines/segment/grabcut.py produces several answers (pass 1 and 2 from the
 click, a wider box, boxes grown around the seeds, squares around the click, boxes of the merge hierarchy's regions)
@@ -22,6 +23,10 @@ The features of answer k (all on the grid; ``live`` answers are those larger tha
 - inbetter, hasbetter: the best gain in sep1 of a larger answer holding 90% of k (k looks like a part of it), and of
   a smaller answer that k holds 90% of (k looks like it plus a spill), -0.5 when there is none; nbig, nsmall: how
   many such larger and smaller answers there are.
+
+A user's box is solved from one start per ring-vote threshold; its answers are described by BOX_FEATURES
+(box_features) and scored with BOX_MODEL, fitted the same way (``python bench/grabcut_ranker.py --kind box``, IoU >=
+0.85) on the same development seeds.
 """
 
 from __future__ import annotations
@@ -143,6 +148,75 @@ def answer_features(
             "choice": float(k == choice), "agreech": float(agree_choice[k]),
         })
     return np.array([[row[name] for name in ANSWER_FEATURES] for row in rows], np.float64)
+
+
+BOX_FEATURES = (
+    "sep1", "sep2", "fill", "logfill", "gapmax", "gapmean", "bandcov", "bgrad", "bstrong", "compact", "ncomp",
+    "bigshare", "votes", "threshold",
+)
+# (mean, scale, weights, bias) for rank_scores, fitted by ``python bench/grabcut_ranker.py --kind box`` on seeds 3, 4
+# and 5, 150 scenes each (logistic regression of IoU >= 0.85 on the working crop, L2 0.01).
+BOX_MODEL = (
+    np.array([0.874029, 0.933649, 0.41603, -0.961295, 0.0403117, 0.0308382, 0.00164533, 0.672945, 0.871984,
+              0.282044, 1.25697, 0.989648, 1.89751, 0.405426]),
+    np.array([0.128385, 0.108273, 0.151705, 0.449064, 0.0613036, 0.0295527, 0.0109079, 0.328016, 0.215863,
+              0.197769, 0.882456, 0.0551676, 0.859392, 0.147667]),
+    np.array([2.94808, -1.24946, 2.02509, -2.08606, -1.32493, 0.0399791, -0.139045, -0.562836, 0.121333,
+              -0.0366093, -0.374508, 0.924612, 1.18013, -0.320297]),
+    3.15833,
+)
+
+
+def box_features(
+    feats: np.ndarray, gradient: np.ndarray, masks: list[np.ndarray], rect: tuple[int, int, int, int],
+    open_sides: tuple[bool, bool, bool, bool], thresholds: list[float],
+) -> np.ndarray:
+    """BOX_FEATURES of the answers ``masks`` (HW bool, non-empty) to a user's box ``rect`` (XYXY on the grid of
+    ``feats``, HWC uint8, and of ``gradient``, edge_strength of the same picture), as (len(masks), len(BOX_FEATURES))
+    float64. ``open_sides``: (left, top, right, bottom) is not the picture's border; ``thresholds``: each answer's
+    ring-vote threshold. A box is drawn close around the object, so its answer reaches every open side:
+    - sep1, sep2, bgrad, bstrong, compact: as ANSWER_FEATURES;
+    - fill, logfill: the answer's share of the box and its logarithm;
+    - gapmax, gapmean: the gap between the answer's bounding box and each open side of the box, over the box's long
+      side (largest, mean): a part of the object leaves a gap;
+    - bandcov: the share of the box's 2 px inner band the answer covers (background kept along the box's edge);
+    - ncomp, bigshare: the answer's connected parts and its largest part's share;
+    - votes: how many other answers agree with it at IoU >= AGREE_IOU; threshold: its start's ring-vote threshold.
+    """
+    index = histogram_index(feats)
+    g_median = float(np.median(gradient)) + 1e-6
+    g_strong = float(np.percentile(gradient, 75))
+    x0, y0, x1, y1 = rect
+    inside = np.zeros(feats.shape[:2], bool)
+    inside[y0:y1, x0:x1] = True
+    band = inside & ~cv2.erode(inside.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    box_area, long_side = max(1, int(inside.sum())), max(1, x1 - x0, y1 - y0)
+    rows = []
+    for k, mask in enumerate(masks):
+        area = max(1, int(np.count_nonzero(mask)))
+        sep1, sep2 = ring_separations(index, mask, 2)
+        ys, xs = np.nonzero(mask)
+        gaps = [gap for gap, side in zip((xs.min() - x0, ys.min() - y0, x1 - 1 - xs.max(), y1 - 1 - ys.max()),
+                                         open_sides) if side] or [0]
+        gaps = np.maximum(np.array(gaps, np.float64), 0.0) / long_side
+        inner = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+        boundary = mask & ~inner
+        grad = gradient[boundary]
+        count, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+        votes = 0
+        for j, other in enumerate(masks):
+            if j != k:
+                union = np.count_nonzero(mask | other)
+                votes += bool(union) and np.count_nonzero(mask & other) / union >= AGREE_IOU
+        rows.append([
+            sep1, sep2, area / box_area, math.log(area / box_area), float(gaps.max()), float(gaps.mean()),
+            float(mask[band].mean()) if band.any() else 0.0,
+            min(float(grad.mean()) / g_median, 10.0) / 10.0 if grad.size else 0.0,
+            float((grad > g_strong).mean()) if grad.size else 0.0,
+            min(4 * math.pi * area / max(1, int(boundary.sum())) ** 2, 1.0),
+            count - 1, float(stats[1:, cv2.CC_STAT_AREA].max()) / area if count > 1 else 0.0, votes, thresholds[k],
+        ])
+    return np.array(rows, np.float64)
 
 
 def rank_scores(features: np.ndarray, model: tuple | None = None) -> np.ndarray:
