@@ -149,6 +149,17 @@ Tried and dropped on 2026-11-30 (dev seeds 3 / 4; the projection fit as above: 3
   (a solid lit by an area light casts a shadow without the gaps between a horse's legs): 32% / 39%, 32% / 38%,
   27% / 39%. The case that prompted it (seed 3 scene 23: a horse's fat, 58% dark shadow behind it on a plain tile
   floor, rejected because only 43% of the projected outline is darker inside) stays rejected (38%, 33%).
+- More candidates and a fitted pick (session 24): for the 8 best projections with their shape variants and the best
+  plain one, the rendered and the reshaped shadow were all kept (no rejection tests; about 18 candidates a scene,
+  0.13 s), ambient occlusion added where found. The best of them reaches IoU >= 0.7 in 32 / 28 of the 56 shadow
+  scenes of dev seeds 3 / 4 (30 / 25 with the 3 best projections only), against 18 / 21 for the method as it is:
+  even a perfect pick stays near 54%, far from the 80% target, so the shapes this family of projections gives,
+  not the choice among them, are the limit (overcast: 3 / 0 of 8 at best). A logistic regression over 19 features
+  of each candidate (score, rank, the darkening along the edge and inside, hue change, edge support, visibility,
+  penumbra, areas, the projection's parameters, reshaped or not, edge agreement, occlusion found), fitted on one
+  seed and tested on the other, picks worse than the method (seeds 3 / 4 tested): 15 / 19 with nothing ever
+  rejected (no-shadow scenes empty 0 / 0 of 10), 15 / 15 at the threshold that leaves 8 / 9 of them empty (the
+  method: 18 / 21, 6 / 6 empty).
 By kind of scene (dev seeds 3 + 4, the 96 scenes with a cast shadow): falling in front 57% at IoU >= 0.7, behind
 26%, to the side 28%; horse 21%, ellipse 48%, bottle 52%, blob 46%; darkness m 0.3-0.5 46%, 0.5-0.65 40%, 0.65-0.85
 35%. A real photo outside the benchmark (../shared/images/remove_baseball.jpg, the batter, with a hand-drawn mask):
