@@ -92,10 +92,8 @@ def collect_box(seed: int, index: int, pool: list | None = None) -> dict:
         sh, sw = small.shape[:2]
         crop = truth[ry0:ry1, rx0:rx1].astype(np.float32)
         small_truth = cv2.resize(crop, (sw, sh), interpolation=cv2.INTER_AREA) > 0.5
-        live = [k for k, answer in enumerate(answers) if answer.any()]
-        if len(live) > 1:
-            x = ranking.box_features(feats, ranking.edge_strength(small), [answers[k] for k in live], box, open_sides,
-                                     [thresholds[k] for k in live])
+        live, x = G._box_table(small, feats, answers, box, open_sides, thresholds)
+        if x is not None:
             record.update(x=x.tolist(), y=[iou(answers[k], small_truth) for k in live],
                           choice=int(np.argmax(x[:, ranking.BOX_FEATURES.index("sep1")])))
         return real(small, feats, answers, box, open_sides, thresholds)

@@ -120,8 +120,8 @@ class GrabCutSegmenter:
     background where its features are about as common in the ring (and the box's edge, or any one side of it) as
     inside (_ring_vote: a box is mostly background for a thin or holed object, and a foreground model started from the
     whole box keeps it); the vote runs at four thresholds (_USER_BOX_THRESHOLDS), each distinct start is solved, and
-    a fitted ranker (_pick_box, ranking.box_features: separation, how much of the box it fills, whether it reaches
-    every side of the box, background kept along the box's edge, agreement) picks the answer. (The box recipe a
+    a fitted ranker (_pick_box, ranking.box_features: separation, whether it reaches every side of the box,
+    background kept along the box's edge, edges along its outline, parts, agreement) picks the answer. (The box recipe a
     click's pass runs uses two thresholds and the better separated answer, _separation.)
     (A box around the whole image, with positive clicks, is treated as clicks only.)
     Clicks only: pass 1 marks the whole image probable background and, around each positive click, the pixels
@@ -974,28 +974,23 @@ def _grabcut_rect(
             frame = np.zeros_like(start, bool)
             frame[[0, -1], :] = frame[:, [0, -1]] = True
             start[frame & (start != cv2.GC_FGD)] = cv2.GC_PR_BGD
-    gc = starts[0]
-    if ranked and len(starts) > 1:
-        # every start that differs from those before it is solved; the box ranker picks among the refined answers
-        kept = []
-        for k, start in enumerate(starts):
-            if all(np.count_nonzero(start != starts[j]) >= _START_MIN_CHANGE * start.size for j in kept):
-                kept.append(k)
-        answers = _solve_all([(feats, starts[k].copy()) for k in kept], iterations, budget)
+    # a start is solved (side by side with the others) only where it differs from every start before it
+    kept = []
+    for k, start in enumerate(starts):
+        if all(np.count_nonzero(start != starts[j]) >= _START_MIN_CHANGE * start.size for j in kept):
+            kept.append(k)
+    answers = _solve_all([(feats, starts[k].copy()) for k in kept], iterations, budget)
+    if ranked and len(kept) > 1:
+        # a user's box: the fitted box ranker picks among the refined answers
         refined = [_refine_edge(small, starts[k], fg) for k, fg in zip(kept, answers)]
         pick = _pick_box(small, feats, refined, (ix0, iy0, ix1, iy1), (x0 > 0, y0 > 0, x1 < w, y1 < h),
                          [votes[k][0] for k in kept])
         gc, fg = starts[kept[pick]], refined[pick]
     else:
-        # another start is solved (alongside the first) only where it differs; the answer that stands apart from
-        # the ring around it better wins (_separation)
-        starts = [gc] + [start for start in starts[1:]
-                         if np.count_nonzero(start != gc) >= _START_MIN_CHANGE * start.size]
-        fg, *others = _solve_all([(feats, start.copy()) for start in starts], iterations, budget)
-        for start, other in zip(starts[1:], others):
-            if _separation(feats, other) > _separation(feats, fg):
-                gc, fg = start, other
-        fg = _refine_edge(small, gc, fg)
+        # the answer that stands apart from the ring around it best wins (_separation; the first on a tie)
+        pick = max(range(len(kept)), key=lambda j: _separation(feats, answers[j]))
+        gc = starts[kept[pick]]
+        fg = _refine_edge(small, gc, answers[pick])
     full = discriminant and (sw, sh) != (cw, ch) and min(sx, sy) >= _FULL_EDGE_MIN_SCALE
     if discriminant and not full:
         fg = _midpoint_edge(small, gc, fg)
@@ -1018,12 +1013,23 @@ def _pick_box(
     ``feats``) the fitted box ranker scores highest (ranking.box_features, ranking.BOX_MODEL). ``rect``: the user's
     box in the crop's pixels (XYXY); ``open_sides``: (left, top, right, bottom) is not the picture's border;
     ``thresholds``: each answer's ring-vote threshold. Empty answers are never picked while another is not."""
-    live = [k for k, answer in enumerate(answers) if answer.any()]
+    live, x = _box_table(small, feats, answers, rect, open_sides, thresholds)
     if len(live) <= 1:
         return live[0] if live else 0
-    x = ranking.box_features(feats, ranking.edge_strength(small), [answers[k] for k in live], rect, open_sides,
-                             [thresholds[k] for k in live])
     return live[int(np.argmax(ranking.rank_scores(x, ranking.BOX_MODEL)))]
+
+
+def _box_table(
+    small: np.ndarray, feats: np.ndarray, answers: list[np.ndarray], rect: tuple[int, int, int, int],
+    open_sides: tuple[bool, bool, bool, bool], thresholds: list[float],
+) -> tuple[list[int], np.ndarray | None]:
+    """_pick_box's table (its arguments as there): the indices of the non-empty answers and, when there are two or
+    more, their ranking.box_features (else None). bench/grabcut_ranker.py --kind box records the same table."""
+    live = [k for k, answer in enumerate(answers) if answer.any()]
+    if len(live) <= 1:
+        return live, None
+    return live, ranking.box_features(feats, ranking.edge_strength(small), [answers[k] for k in live], rect,
+                                      open_sides, [thresholds[k] for k in live])
 
 
 def _ring_vote(

@@ -92,6 +92,32 @@ def edge_strength(rgb: np.ndarray) -> np.ndarray:
     return np.sqrt((gx * gx + gy * gy).sum(axis=2))
 
 
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    """IoU of two HW bool masks (0 when both are empty)."""
+    union = np.count_nonzero(a | b)
+    return np.count_nonzero(a & b) / union if union else 0.0
+
+
+def _outline_features(mask: np.ndarray, area: int, gradient: np.ndarray, levels: tuple[float, float]) -> list[float]:
+    """bgrad, bstrong and compact of ``mask`` (HW bool, ``area`` px): the mean of ``gradient`` along its boundary over
+    the picture's median (capped at 10, / 10), the boundary's share above the 75th percentile (``levels``: the
+    median + 1e-6 and that percentile, _gradient_levels), and 4 pi area / perimeter^2 (capped at 1)."""
+    g_median, g_strong = levels
+    inner = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    boundary = mask & ~inner
+    grad = gradient[boundary]
+    return [
+        min(float(grad.mean()) / g_median, 10.0) / 10.0 if grad.size else 0.0,
+        float((grad > g_strong).mean()) if grad.size else 0.0,
+        min(4 * math.pi * area / max(1, int(boundary.sum())) ** 2, 1.0),
+    ]
+
+
+def _gradient_levels(gradient: np.ndarray) -> tuple[float, float]:
+    """The picture's median gradient (+ 1e-6) and its 75th percentile, for _outline_features."""
+    return float(np.median(gradient)) + 1e-6, float(np.percentile(gradient, 75))
+
+
 def answer_features(
     feats: np.ndarray, gradient: np.ndarray, masks: list[np.ndarray], shares: list[float], choice: int,
     live: list[int], clicks: np.ndarray,
@@ -101,18 +127,12 @@ def answer_features(
     ``shares``: each answer's share of the picture at full size; ``choice``: the index of the chain's own choice;
     ``clicks``: the positive clicks, (x, y) in the grid's pixels."""
     index = histogram_index(feats)
-    g_median = float(np.median(gradient)) + 1e-6
-    g_strong = float(np.percentile(gradient, 75))
+    levels = _gradient_levels(gradient)
     h, w = feats.shape[:2]
     areas = {k: int(np.count_nonzero(masks[k])) for k in live}
     seps = {k: ring_separations(index, masks[k], 2) for k in live}
-
-    def iou(a: int, b: int) -> float:
-        union = np.count_nonzero(masks[a] | masks[b])
-        return np.count_nonzero(masks[a] & masks[b]) / union if union else 0.0
-
-    pair = {(a, b): iou(a, b) for a in live for b in live if a < b}
-    agree_choice = {k: k != choice and iou(k, choice) >= AGREE_IOU for k in live}
+    pair = {(a, b): _iou(masks[a], masks[b]) for a in live for b in live if a < b}
+    agree_choice = {k: k != choice and _iou(masks[k], masks[choice]) >= AGREE_IOU for k in live}
 
     def together(a: int, b: int) -> float:
         return pair[(min(a, b), max(a, b))]
@@ -123,9 +143,7 @@ def answer_features(
         others = [j for j in live if j != k]
         votes = sum(together(k, j) >= AGREE_IOU for j in others)
         votes8 = sum(together(k, j) >= 0.8 for j in others)
-        inner = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-        boundary = mask & ~inner
-        grad = gradient[boundary]
+        bgrad, bstrong, compact = _outline_features(mask, area, gradient, levels)
         depth = cv2.distanceTransform(np.pad(mask, 1).astype(np.uint8), cv2.DIST_L2, 3)[1:-1, 1:-1]
         at = [depth[min(h - 1, max(0, int(y))), min(w - 1, max(0, int(x)))] for x, y in clicks]
 
@@ -140,9 +158,7 @@ def answer_features(
             "hasbetter": max((seps[j][0] - seps[k][0] for j in smaller), default=-0.5),
             "nbig": len(bigger), "nsmall": len(smaller),
             "sep1": seps[k][0], "sep2": seps[k][1], "share": share, "logshare": math.log(max(share, 1e-5)),
-            "bgrad": min(float(grad.mean()) / g_median, 10.0) / 10.0 if grad.size else 0.0,
-            "bstrong": float((grad > g_strong).mean()) if grad.size else 0.0,
-            "compact": min(4 * math.pi * area / max(1, int(boundary.sum())) ** 2, 1.0),
+            "bgrad": bgrad, "bstrong": bstrong, "compact": compact,
             "clickdepth": min(float(np.mean(at)) / math.sqrt(max(area, 1)), 1.0),
             "votes": votes, "votes8": votes8, "vfrac": votes / max(1, len(others)),
             "choice": float(k == choice), "agreech": float(agree_choice[k]),
@@ -185,8 +201,7 @@ def box_features(
     - votes: how many other answers agree with it at IoU >= AGREE_IOU; threshold: its start's ring-vote threshold.
     """
     index = histogram_index(feats)
-    g_median = float(np.median(gradient)) + 1e-6
-    g_strong = float(np.percentile(gradient, 75))
+    levels = _gradient_levels(gradient)
     x0, y0, x1, y1 = rect
     inside = np.zeros(feats.shape[:2], bool)
     inside[y0:y1, x0:x1] = True
@@ -200,21 +215,12 @@ def box_features(
         gaps = [gap for gap, side in zip((xs.min() - x0, ys.min() - y0, x1 - 1 - xs.max(), y1 - 1 - ys.max()),
                                          open_sides) if side] or [0]
         gaps = np.maximum(np.array(gaps, np.float64), 0.0) / long_side
-        inner = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-        boundary = mask & ~inner
-        grad = gradient[boundary]
         count, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-        votes = 0
-        for j, other in enumerate(masks):
-            if j != k:
-                union = np.count_nonzero(mask | other)
-                votes += bool(union) and np.count_nonzero(mask & other) / union >= AGREE_IOU
+        votes = sum(_iou(mask, other) >= AGREE_IOU for j, other in enumerate(masks) if j != k)
         rows.append([
             sep1, sep2, float(gaps.max()), float(gaps.mean()),
             float(mask[band].mean()) if band.any() else 0.0,
-            min(float(grad.mean()) / g_median, 10.0) / 10.0 if grad.size else 0.0,
-            float((grad > g_strong).mean()) if grad.size else 0.0,
-            min(4 * math.pi * area / max(1, int(boundary.sum())) ** 2, 1.0),
+            *_outline_features(mask, area, gradient, levels),
             count - 1, float(stats[1:, cv2.CC_STAT_AREA].max()) / area if count > 1 else 0.0, votes, thresholds[k],
         ])
     return np.array(rows, np.float64)
