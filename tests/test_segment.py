@@ -855,19 +855,27 @@ def test_grabcut_box_features_keep_the_direction_that_tells_a_low_contrast_objec
     assert iou(mask, truth) >= 0.8, iou(mask, truth)
 
 
+def _soft_object_on_grass(truth, top_left, colour, noise, sigma, rng):
+    """An object (HW bool ``truth``) of one ``colour`` (RGB) with Gaussian ``noise`` from ``rng``, pasted with a
+    matte blurred by ``sigma`` px on skimage's grass from ``top_left`` (row, column): (HWC uint8 RGB, matte HW)."""
+    h, w = truth.shape
+    y, x = top_left
+    background = np.repeat(skimage.data.grass()[y:y + h, x:x + w, None], 3, axis=2).astype(np.float32)
+    colour = np.array(colour, np.float32) + rng.normal(0, noise, (h, w, 1))
+    matte = cv2.GaussianBlur(truth.astype(np.float32), (0, 0), sigma)[..., None]
+    return np.clip(matte * colour + (1 - matte) * background, 0, 255).astype(np.uint8), matte[..., 0]
+
+
 def test_grabcut_refine_edge_puts_a_bulging_or_shrunken_edge_back_on_the_object():
     """_refine_edge (a pure function of the picture, the solved labels and the answer): an answer 2 px too wide
     around an object on grass (a busy, high-contrast background: what the smoothed features give there) and one 2 px
     too narrow both come back to the object's edge, a thin leg included; definite labels are never changed."""
     rng = np.random.default_rng(2)
     h, w = 120, 160
-    background = np.repeat(skimage.data.grass()[100:100 + h, 100:100 + w, None], 3, axis=2).astype(np.float32)
     yy, xx = np.mgrid[0:h, 0:w]
     truth = ((xx - 80) / 45.0) ** 2 + ((yy - 60) / 30.0) ** 2 <= 1
     truth |= (np.abs(xx - 40) <= 2) & (yy >= 55) & (yy < 110)  # and a thin leg, 5 px wide
-    colour = np.array([120, 60, 200], np.float32) + rng.normal(0, 6, (h, w, 1))
-    matte = cv2.GaussianBlur(truth.astype(np.float32), (0, 0), 0.8)[..., None]
-    image = np.clip(matte * colour + (1 - matte) * background, 0, 255).astype(np.uint8)
+    image, _ = _soft_object_on_grass(truth, (100, 100), (120, 60, 200), 6, 0.8, rng)
     gc = np.full((h, w), cv2.GC_PR_BGD, np.uint8)
     gc[truth] = cv2.GC_PR_FGD
     gc[:4] = cv2.GC_BGD
@@ -895,15 +903,12 @@ def test_grabcut_midpoint_edge_puts_an_edge_a_pixel_out_back_where_the_soft_edge
     labels never change, and where object and background have the same colour nothing moves."""
     rng = np.random.default_rng(7)
     h, w = 90, 120
-    background = np.repeat(skimage.data.grass()[200:200 + h, 150:150 + w, None], 3, axis=2).astype(np.float32)
     yy, xx = np.mgrid[0:h, 0:w]
     truth = ((xx - 60) / 30.0) ** 2 + ((yy - 40) / 16.0) ** 2 <= 1
     for x in (40, 52, 70, 80):
         truth |= (np.abs(xx - x) <= 2) & (yy >= 45) & (yy < 75)  # legs 5 px wide
-    colour = np.array([200, 120, 60], np.float32) + rng.normal(0, 8, (h, w, 1))
-    matte = cv2.GaussianBlur(truth.astype(np.float32), (0, 0), 1.2)[..., None]
-    image = np.clip(matte * colour + (1 - matte) * background, 0, 255).astype(np.uint8)
-    truth = matte[..., 0] > 0.5
+    image, matte = _soft_object_on_grass(truth, (200, 150), (200, 120, 60), 8, 1.2, rng)
+    truth = matte > 0.5
     gc = np.full((h, w), cv2.GC_PR_BGD, np.uint8)
     gc[:3] = cv2.GC_BGD
     cross = np.ones((3, 3), np.uint8)
@@ -934,13 +939,10 @@ def test_grabcut_click_answer_edge_is_finished_on_the_photos_pixels():
     out; a crop larger than the bound (max_side / _FULL_EDGE_MIN_SCALE squared) is left as it is."""
     rng = np.random.default_rng(3)
     h, w = 200, 260
-    background = np.repeat(skimage.data.grass()[:h, :w, None], 3, axis=2).astype(np.float32)
     yy, xx = np.mgrid[0:h, 0:w]
     truth = ((xx - 130) / 70.0) ** 2 + ((yy - 90) / 45.0) ** 2 <= 1
-    colour = np.array([60, 90, 210], np.float32) + rng.normal(0, 8, (h, w, 1))
-    matte = cv2.GaussianBlur(truth.astype(np.float32), (0, 0), 1.0)[..., None]
-    image = np.clip(matte * colour + (1 - matte) * background, 0, 255).astype(np.uint8)
-    truth = matte[..., 0] > 0.5
+    image, matte = _soft_object_on_grass(truth, (0, 0), (60, 90, 210), 8, 1.0, rng)
+    truth = matte > 0.5
     coarse = cv2.dilate(truth.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
     pos, neg = np.array([[130.0, 90.0]]), np.array([[62.0, 90.0]])  # the negative one on the object's left edge
     coarse[86:95, 58:67] = False  # GrabCut held the negative click's disc (radius 3) out
