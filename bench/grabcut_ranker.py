@@ -21,6 +21,12 @@ Figures of the box fit (2026-11-30, seeds 3 / 4 / 5 each left out; scenes where 
 distinct answer: 140 / 141 / 137): IoU >= 0.85 picked by the ranker 131 / 128 / 129, by separation alone
 131 / 127 / 127, best available 133 / 129 / 129.
 
+Click ranker refitted (2026-11-30) after _midpoint_edge and _finish_edge changed the answers it ranks: on freshly
+collected features (seeds 3 / 4 / 5), the fitted RANK_* in ranking.py pick an answer at IoU >= 0.8 in 127 / 116 /
+122 scenes (mean IoU 0.864 / 0.827 / 0.841); a refit on all three seeds picks the same 127 / 116 / 122 (in sample),
+refits on two seeds pick 124 / 113 / 121 on the one left out; the chain's own choice 114 / 105 / 109, the best
+available 134 / 132 / 134. The constants were kept.
+
 Collected features are cached per seed and scene (--cache), so a second run only fits.
 """
 

@@ -565,23 +565,25 @@ def _occlusion(feat, obj, fringe, cast) -> tuple[np.ndarray | None, float]:
     return (mask if mask.any() else None), amp
 
 
-def suggest_shadow(image, object_mask, *, light=None) -> Shadow:
-    """Suggest the cast shadow of the object in ``object_mask``.
+@dataclass
+class _Work:
+    """The search box at the working scale: box (x0, y0, x1, y1) of the photo it covers, scale (working px per
+    photo px), obj and fringe (HW bool: the object and the object grown by its fringe), feat (HW x 4 float32: log
+    luminance, r, g, b fractions) and side (the object's size in working px)."""
 
-    image: HWC uint8 RGB (an alpha channel is ignored). object_mask: HW bool, True = the object selected for
-    removal. light: optional (x, y) direction from the object towards the light in pixel coordinates (y down),
-    e.g. (-1, -1) for light from the upper left; the shadow is then looked for on the far side of the object.
-    Without it any direction is tried; the shadow always starts at the object's base (its lowest row).
+    box: tuple[int, int, int, int]
+    scale: float
+    obj: np.ndarray
+    fringe: np.ndarray
+    feat: np.ndarray
+    side: float
 
-    Returns a Shadow whose mask is HW bool, never overlapping the object, all False when there is no shadow.
-    Raises UserError (a ValueError) for inputs of the wrong type or size, or an empty object mask.
-    """
-    # 1. Check the inputs.
-    image, obj_full, direction = check_inputs(image, object_mask, light)
+
+def _working(image: np.ndarray, obj_full: np.ndarray) -> _Work | None:
+    """The search box, a few object sizes around the object (SEARCH_REACH), at a working scale where the object is
+    at most WORK_SIDE px, with its features: log luminance (a shadow subtracts a constant) and chromaticity (a shadow
+    keeps it). image: HWC uint8 RGB; obj_full: HW bool. None when the object is too small there."""
     height, width = obj_full.shape
-    empty = np.zeros_like(obj_full)
-
-    # 2. The search box: a few object sizes around the object, at a working scale.
     x0, y0, x1, y1 = _box(obj_full)
     size = max(x1 - x0, y1 - y0)
     reach = int(np.ceil(SEARCH_REACH * size))
@@ -598,17 +600,40 @@ def suggest_shadow(image, object_mask, *, light=None) -> Shadow:
         rgb = crop.astype(np.float32)
         obj = obj_crop.copy()
     if obj.sum() < 16:
-        return Shadow(empty, 0.0, "no shadow: the object is too small to look for one")
-    side = max(x1 - x0, y1 - y0) * scale  # the object's size at the working scale
-
-    # 3. Features: log luminance (a shadow subtracts a constant) and chromaticity (a shadow keeps it).
+        return None
+    side = size * scale  # the object's size at the working scale
     rgb = cv2.GaussianBlur(rgb, (0, 0), 0.7) + 1.0
     loglum = np.log(rgb @ np.float32([0.299, 0.587, 0.114]))
     chroma = rgb / rgb.sum(axis=2, keepdims=True)
     feat = np.dstack([loglum, chroma]).astype(np.float32)
     fringe = cv2.dilate(obj.astype(np.uint8), _disk(max(1.5, side / 40))).astype(bool)
+    return _Work((bx0, by0, bx1, by1), scale, obj, fringe, feat, side)
 
-    # 4. The cast shadow (steps 1-4 of the module's docstring), then ambient occlusion around the footprint.
+
+def suggest_shadow(image, object_mask, *, light=None) -> Shadow:
+    """Suggest the cast shadow of the object in ``object_mask``.
+
+    image: HWC uint8 RGB (an alpha channel is ignored). object_mask: HW bool, True = the object selected for
+    removal. light: optional (x, y) direction from the object towards the light in pixel coordinates (y down),
+    e.g. (-1, -1) for light from the upper left; the shadow is then looked for on the far side of the object.
+    Without it any direction is tried; the shadow always starts at the object's base (its lowest row).
+
+    Returns a Shadow whose mask is HW bool, never overlapping the object, all False when there is no shadow.
+    Raises UserError (a ValueError) for inputs of the wrong type or size, or an empty object mask.
+    """
+    # 1. Check the inputs.
+    image, obj_full, direction = check_inputs(image, object_mask, light)
+    empty = np.zeros_like(obj_full)
+
+    # 2. The search box and the features at a working scale.
+    work = _working(image, obj_full)
+    if work is None:
+        return Shadow(empty, 0.0, "no shadow: the object is too small to look for one")
+    feat, obj, fringe, side, scale = work.feat, work.obj, work.fringe, work.side, work.scale
+    bx0, by0, bx1, by1 = work.box
+    obj_crop = obj_full[by0:by1, bx0:bx1]
+
+    # 3. The cast shadow (steps 1-4 of the module's docstring), then ambient occlusion around the footprint.
     cast = _cast_shadow(feat, obj, fringe, side, direction)
     shadow = cast.mask if cast.mask is not None else np.zeros_like(obj)
     occ, occ_amp = (None, 0.0)
@@ -619,7 +644,7 @@ def suggest_shadow(image, object_mask, *, light=None) -> Shadow:
     if cast.mask is None and occ is None:
         return Shadow(empty, 0.0, cast.reason)
 
-    # 5. Back to full size.
+    # 4. Back to full size.
     soft = cv2.GaussianBlur(shadow.astype(np.float32), (0, 0), 0.7) - 0.5
     if scale < 1.0:
         soft = cv2.resize(soft, (bx1 - bx0, by1 - by0), interpolation=cv2.INTER_LINEAR)

@@ -1,0 +1,191 @@
+"""Where the cast-shadow suggestion's headroom is: its shape family with the right parameters, and its search.
+
+On bench/effects.py's scenes, at the suggestion's working scale (pipelines.segment.effects._working), each scene's
+shadow core (darkening > 15% outside the object) is compared with:
+
+1. family: the method's own shapes (effects._render: the projection with a tilted ground line, a lift and a
+   footprint's depth, from TILTS x LIFTS x DEPTHS) for the scene's true light direction (the generator's shear a and
+   scale b, each also +-0.2 / +-0.1), blurred by a penumbra sigma of 1, 2, 3 or 5 px and cut at coverage level 0.2,
+   0.35 or 0.5; the best IoU. This is what the family reaches when the search finds the right parameters.
+2. search: every projection of the coarse grid (SHEARS x SCALES) with every shape variant (25,200 candidates),
+   scored by the method's outline contrast (effects._scores, with its shape costs); each of the top --top rendered
+   six ways (sigma 2, 3.5, 5 x level 0.35, 0.5, the best kept): the best of the top K (K = 1, 5, 20, --top), and the
+   candidate a gradient matched filter prefers among the top --top (the log-luminance gradient capped at 0.08 and
+   zeroed where the chromaticity changes, projected on the rendered coverage's gradient over its norm; best of
+   sigma 1.5, 3, 5).
+3. occlusion (overcast scenes: no cast shadow, ambient occlusion only): a band of width w (0.05 to 0.5 object
+   widths) around the footprint (the object's lowest 2, 4 or 8%, swept up the picture by 0 to 0.45 widths); the
+   best IoU.
+
+    python bench/effects_ceiling.py [--seed 3] [--scenes 56] [--top 50]
+
+Figures (2026-11-30, dev seeds 3 / 4, 56 scenes each, 8 of each kind; the method itself reaches IoU >= 0.7 in
+18 / 21 of them):
+- family, with the true light direction: IoU >= 0.7 in 42 / 47 scenes; per kind (seed 3 / 4) affine 7 / 8, solid
+  7 / 7, contact 7 / 8, uneven 7 / 8, tilted 6 / 8, floating 8 / 8 (of 8), overcast 0 / 0. For cast shadows the
+  shapes are not what keeps the 80% target far; the search is.
+- search: the best of the top 1 / 5 / 20 / 50 by outline contrast reaches IoU >= 0.7 in 14 / 29 / 35 / 40 scenes
+  (seed 3) and 18 / 30 / 37 / 40 (seed 4); --top 150: 41 / 46. The right shape is usually among the 50 best but
+  seldom on top. The matched filter's pick reaches 0.7 in 22 / 24 (caps 0.04-0.16 and chroma gates 0.005-0.02:
+  19-26); put into the method (re-ranking its top 50 before its tests, rendering and shape selection) it gave
+  17 / 21 (16 / 21 without the fine step, 14 / 23 over the whole joint grid), and with one fixed rendering and no
+  tests (sigma 2, level 0.35) 20 / 22 while every no-shadow scene would get a suggestion: not kept.
+- occlusion: a footprint band reaches IoU >= 0.7 in 8 / 5 of the 8 overcast scenes (the method: 0 / 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.effects import KINDS, scenes  # noqa: E402
+from pipelines.segment import effects as F  # noqa: E402
+
+RENDERS = [(sg, lv) for sg in (2.0, 3.5, 5.0) for lv in (0.35, 0.5)]
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / max(1, (a | b).sum()))
+
+
+def _best_render(hard: np.ndarray, obj: np.ndarray, core: np.ndarray, renders) -> float:
+    """The best IoU against ``core`` of the hard shadow blurred by sigma and cut at level, over ``renders``."""
+    best = 0.0
+    for sg in sorted({sg for sg, _ in renders}):
+        soft = cv2.GaussianBlur(hard.astype(np.float32), (0, 0), sg)
+        for s2, lv in renders:
+            if s2 == sg:
+                best = max(best, _iou((soft >= lv) & ~obj, core))
+    return best
+
+
+def _geometry(obj: np.ndarray):
+    pts, normals = F._outline(obj)
+    base = float(np.nonzero(obj)[0].max()) + 0.5
+    return pts, normals, base, float(np.nonzero(obj[int(base)])[0].mean())
+
+
+def family(work, core, shear, scale) -> float:
+    """Step 1 of the module's docstring."""
+    obj, side = work.obj, work.side
+    _, _, base, low_x = _geometry(obj)
+    renders = [(sg, lv) for sg in (1.0, 2.0, 3.0, 5.0) for lv in (0.2, 0.35, 0.5)]
+    best = 0.0
+    for a in shear + np.array([-0.2, 0.0, 0.2]):
+        for b in scale + np.array([-0.1, 0.0, 0.1]):
+            for tilt in F.TILTS:
+                for lift in F.LIFTS * side:
+                    for depth in F.DEPTHS * side:
+                        hard = F._render(obj, base, a, b, tilt, lift, depth, low_x)
+                        best = max(best, _best_render(hard, obj, core, renders))
+    return best
+
+
+def _edge_match(work, base, low_x, params) -> np.ndarray:
+    """The gradient matched filter of step 2 for each row (a, b, tilt, lift, depth) of params."""
+    lum = cv2.GaussianBlur(work.feat[..., 0], (0, 0), 1.0)
+    gx = cv2.Sobel(lum, cv2.CV_32F, 1, 0, ksize=3) / 8
+    gy = cv2.Sobel(lum, cv2.CV_32F, 0, 1, ksize=3) / 8
+    ch = np.ascontiguousarray(work.feat[..., 1:])
+    cx = np.abs(cv2.Sobel(ch, cv2.CV_32F, 1, 0, ksize=3) / 8).max(axis=2)
+    cy = np.abs(cv2.Sobel(ch, cv2.CV_32F, 0, 1, ksize=3) / 8).max(axis=2)
+    valid = (~cv2.dilate(work.fringe.astype(np.uint8), F._disk(1)).astype(bool)).astype(np.float32)
+    f = np.minimum(1.0, 0.08 / (np.hypot(gx, gy) + 1e-6)) * (np.hypot(cx, cy) < 0.01) * valid
+    gx, gy = gx * f, gy * f
+    out = np.full(len(params), -np.inf)
+    for i, prm in enumerate(params):
+        hard = F._render(work.obj, base, *prm, low_x).astype(np.float32)
+        for sg in (1.5, 3.0, 5.0):
+            soft = cv2.GaussianBlur(hard, (0, 0), sg)
+            sx = cv2.Sobel(soft, cv2.CV_32F, 1, 0, ksize=3) / 8
+            sy = cv2.Sobel(soft, cv2.CV_32F, 0, 1, ksize=3) / 8
+            den = float(np.sqrt(((sx * sx + sy * sy) * valid).sum())) + 1e-6
+            out[i] = max(out[i], -float((sx * gx + sy * gy).sum()) / den)
+    return out
+
+
+def search(work, core, top: int) -> dict:
+    """Step 2 of the module's docstring: {"top1", "top5", "top20", "topK", "matched"} best-of-6 IoUs."""
+    obj, side = work.obj, work.side
+    pts, normals, base, low_x = _geometry(obj)
+    offset = max(2.0, F.EDGE_OFFSET * side)
+    a_grid, b_grid = (g.ravel() for g in np.meshgrid(F.SHEARS, F.SCALES))
+    shapes = np.array(np.meshgrid(F.TILTS, F.LIFTS, F.DEPTHS)).reshape(3, -1).T
+    cand = np.array([(a, b, *sh) for a, b in zip(a_grid, b_grid) for sh in shapes])
+    cand[:, 3:] *= side
+    xy, n = F._project(pts, normals, base, *cand.T, low_x)
+    contrast, hue = F._contrasts(work.feat, work.fringe.astype(np.float32), xy, n, offset)
+    score = F._scores(contrast, hue, len(pts)) - F.SHAPE_COST * (
+        np.abs(cand[:, 2]) / F.TILTS.max() + cand[:, 4] / (F.DEPTHS.max() * side)) - (
+        F.LIFT_COST * cand[:, 3] / (F.LIFTS.max() * side))
+    order = np.argsort(-score)[:top]
+    order = order[np.isfinite(score[order])]
+    if not len(order):
+        return {k: 0.0 for k in ("top1", "top5", "top20", "topK", "matched")}
+    ious = np.array([_best_render(F._render(obj, base, *cand[j], low_x), obj, core, RENDERS) for j in order])
+    matched = _edge_match(work, base, low_x, cand[order])
+    return {"top1": ious[0], "top5": ious[:5].max(), "top20": ious[:20].max(), "topK": ious.max(),
+            "matched": ious[int(np.argmax(matched))]}
+
+
+def occlusion(work, core) -> float:
+    """Step 3 of the module's docstring."""
+    obj = work.obj
+    ys, xs = np.nonzero(obj)
+    top, bottom = ys.min(), ys.max()
+    width = float(xs.max() - xs.min() + 1)
+    rows = np.arange(obj.shape[0])[:, None]
+    best = 0.0
+    for part in (0.02, 0.04, 0.08):
+        strip = (obj & (rows >= bottom - part * (bottom - top + 1))).astype(np.uint8)
+        for depth in np.array([0.0, 0.1, 0.2, 0.3, 0.45]) * width:
+            foot = cv2.dilate(strip, np.ones((int(round(depth)) + 1, 1), np.uint8), anchor=(0, 0))
+            dist = cv2.distanceTransform(1 - foot, cv2.DIST_L2, 5)
+            for reach in np.linspace(0.05, 0.5, 19) * width:
+                best = max(best, _iou((dist < reach) & ~obj, core))
+    return best
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seed", type=int, default=3)
+    ap.add_argument("--scenes", type=int, default=56)
+    ap.add_argument("--top", type=int, default=50)
+    args = ap.parse_args()
+    rows = []
+    for i, name, sc in scenes(args.seed, args.scenes, 0, KINDS):
+        work = F._working(sc["image"], sc["object"])
+        if work is None:
+            continue
+        bx0, by0, bx1, by1 = work.box
+        core = sc["core"][by0:by1, bx0:bx1].astype(np.float32)
+        if work.scale < 1.0:
+            core = cv2.resize(core, work.obj.shape[::-1], interpolation=cv2.INTER_AREA)
+        core = core > 0.5
+        p = sc["params"]
+        row = {"kind": p["kind"], "family": family(work, core, p["shear"], p["scale"]), **search(work, core, args.top)}
+        if p["kind"] == "overcast":
+            row["occlusion"] = occlusion(work, core)
+        rows.append(row)
+        print(f"{i:3d} {name:16s} {p['kind']:8s} " + " ".join(f"{k} {v:.2f}" for k, v in row.items() if k != "kind"),
+              flush=True)
+    print(f"\nseed {args.seed}, {len(rows)} scenes: IoU >= 0.7 in")
+    for key in ("family", "top1", "top5", "top20", "topK", "matched"):
+        print(f"  {key:8s} {sum(r[key] >= 0.7 for r in rows):3d}   " + " ".join(
+            f"{k} {sum(r[key] >= 0.7 for r in rows if r['kind'] == k)}/{sum(r['kind'] == k for r in rows)}"
+            for k in KINDS))
+    occ = [r["occlusion"] for r in rows if "occlusion" in r]
+    if occ:
+        print(f"  occlusion band {sum(v >= 0.7 for v in occ)} of {len(occ)} overcast scenes")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
