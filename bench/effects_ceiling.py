@@ -46,37 +46,30 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.effects import KINDS, scenes  # noqa: E402
+from bench.grabcut import iou  # noqa: E402
 from pipelines.segment import effects as F  # noqa: E402
 
-RENDERS = [(sg, lv) for sg in (2.0, 3.5, 5.0) for lv in (0.35, 0.5)]
+SIGMAS, LEVELS = (2.0, 3.5, 5.0), (0.35, 0.5)  # step 2's six renderings
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    return float((a & b).sum() / max(1, (a | b).sum()))
-
-
-def _best_render(hard: np.ndarray, obj: np.ndarray, core: np.ndarray, renders) -> float:
-    """The best IoU against ``core`` of the hard shadow blurred by sigma and cut at level, over ``renders``."""
+def _best_render(hard: np.ndarray, obj: np.ndarray, core: np.ndarray, sigmas, levels) -> float:
+    """The best IoU against ``core`` of the hard shadow blurred by each of ``sigmas`` and cut at each of ``levels``."""
     best = 0.0
-    for sg in sorted({sg for sg, _ in renders}):
+    for sg in sigmas:
         soft = cv2.GaussianBlur(hard.astype(np.float32), (0, 0), sg)
-        for s2, lv in renders:
-            if s2 == sg:
-                best = max(best, _iou((soft >= lv) & ~obj, core))
+        best = max([best] + [iou((soft >= lv) & ~obj, core) for lv in levels])
     return best
 
 
 def _geometry(obj: np.ndarray):
-    pts, normals = F._outline(obj)
-    base = float(np.nonzero(obj)[0].max()) + 0.5
-    return pts, normals, base, float(np.nonzero(obj[int(base)])[0].mean())
+    """The outline points and normals (effects._outline), the base row and its mean x (effects._base)."""
+    return (*F._outline(obj), *F._base(obj))
 
 
 def family(work, core, shear, scale) -> float:
     """Step 1 of the module's docstring."""
     obj, side = work.obj, work.side
-    _, _, base, low_x = _geometry(obj)
-    renders = [(sg, lv) for sg in (1.0, 2.0, 3.0, 5.0) for lv in (0.2, 0.35, 0.5)]
+    base, low_x = F._base(obj)
     best = 0.0
     for a in shear + np.array([-0.2, 0.0, 0.2]):
         for b in scale + np.array([-0.1, 0.0, 0.1]):
@@ -84,7 +77,7 @@ def family(work, core, shear, scale) -> float:
                 for lift in F.LIFTS * side:
                     for depth in F.DEPTHS * side:
                         hard = F._render(obj, base, a, b, tilt, lift, depth, low_x)
-                        best = max(best, _best_render(hard, obj, core, renders))
+                        best = max(best, _best_render(hard, obj, core, (1.0, 2.0, 3.0, 5.0), (0.2, 0.35, 0.5)))
     return best
 
 
@@ -122,14 +115,12 @@ def search(work, core, top: int) -> dict:
     cand[:, 3:] *= side
     xy, n = F._project(pts, normals, base, *cand.T, low_x)
     contrast, hue = F._contrasts(work.feat, work.fringe.astype(np.float32), xy, n, offset)
-    score = F._scores(contrast, hue, len(pts)) - F.SHAPE_COST * (
-        np.abs(cand[:, 2]) / F.TILTS.max() + cand[:, 4] / (F.DEPTHS.max() * side)) - (
-        F.LIFT_COST * cand[:, 3] / (F.LIFTS.max() * side))
+    score = F._scores(contrast, hue, len(pts)) - F._shape_cost(cand, side)
     order = np.argsort(-score)[:top]
     order = order[np.isfinite(score[order])]
     if not len(order):
         return {k: 0.0 for k in ("top1", "top5", "top20", "topK", "matched")}
-    ious = np.array([_best_render(F._render(obj, base, *cand[j], low_x), obj, core, RENDERS) for j in order])
+    ious = np.array([_best_render(F._render(obj, base, *cand[j], low_x), obj, core, SIGMAS, LEVELS) for j in order])
     matched = _edge_match(work, base, low_x, cand[order])
     return {"top1": ious[0], "top5": ious[:5].max(), "top20": ious[:20].max(), "topK": ious.max(),
             "matched": ious[int(np.argmax(matched))]}
@@ -149,7 +140,7 @@ def occlusion(work, core) -> float:
             foot = cv2.dilate(strip, np.ones((int(round(depth)) + 1, 1), np.uint8), anchor=(0, 0))
             dist = cv2.distanceTransform(1 - foot, cv2.DIST_L2, 5)
             for reach in np.linspace(0.05, 0.5, 19) * width:
-                best = max(best, _iou((dist < reach) & ~obj, core))
+                best = max(best, iou((dist < reach) & ~obj, core))
     return best
 
 

@@ -215,6 +215,21 @@ def _project(pts, normals, base, a, b, tilt=0.0, lift=0.0, depth=0.0, low_x=0.0)
     return xy, n
 
 
+def _base(obj: np.ndarray) -> tuple[float, float]:
+    """The base of ``obj`` (HW bool) that _project's ground line runs through: its lowest row + 0.5 (px) and the
+    mean x of that row."""
+    base = float(np.nonzero(obj)[0].max()) + 0.5
+    return base, float(np.nonzero(obj[int(base)])[0].mean())
+
+
+def _shape_cost(cand: np.ndarray, side: float) -> np.ndarray:
+    """The score cost of each candidate (rows a, b, tilt, lift, depth; lift and depth in px, ``side`` the object's
+    size): SHAPE_COST at the largest tilt and at the largest depth, LIFT_COST at the largest lift, so that the plain
+    projection wins ties."""
+    return SHAPE_COST * (np.abs(cand[:, 2]) / TILTS.max() + cand[:, 4] / (DEPTHS.max() * side)) + (
+        LIFT_COST * cand[:, 3] / (LIFTS.max() * side))
+
+
 def _render(obj, base, a, b, tilt=0.0, lift=0.0, depth=0.0, low_x=0.0) -> np.ndarray:
     """The hard shadow (HW uint8 0/1) of ``obj`` for one projection (see _project)."""
     c = base + lift - tilt * low_x
@@ -353,9 +368,8 @@ def _cast_shadow(feat, obj, fringe, side, direction) -> _Cast:
     loglum, chroma = feat[..., 0], feat[..., 1:]
     blocked = fringe.astype(np.float32)
     pts, normals = _outline(obj)
-    base = float(np.nonzero(obj)[0].max()) + 0.5
+    base, low_x = _base(obj)
     offset = max(2.0, EDGE_OFFSET * side)
-    low_x = float(np.nonzero(obj[int(base)])[0].mean())
 
     # Score every projection on the grid; then, around the best few, ground lines that are tilted or below the
     # object (it hovers) and solid footprints; then refine the best on a finer grid.
@@ -390,8 +404,7 @@ def _cast_shadow(feat, obj, fringe, side, direction) -> _Cast:
         cand = np.array([(a_grid[k], b_grid[k], *sh) for k in top for sh in shapes])
         cand[:, 3:] *= [side, side]
         s2 = evaluate(cand[:, 0], cand[:, 1], cand[:, 2], cand[:, 3], cand[:, 4])
-        s2 = s2 - SHAPE_COST * (np.abs(cand[:, 2]) / TILTS.max() + cand[:, 4] / (DEPTHS.max() * side)) - (
-            LIFT_COST * cand[:, 3] / (LIFTS.max() * side))
+        s2 = s2 - _shape_cost(cand, side)
         k = int(np.argmax(s2))
         best = (*cand[k], float(s2[k]))
         order = np.argsort(-s2)
