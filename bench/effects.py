@@ -203,7 +203,16 @@ of 56, no-shadow scenes empty 6 / 6 of 10):
 - the darkening and penumbra fitted to the rendered shadow (lit surface filled in from outside it) instead of the
   outline's contrast profile, the shape rendered from them: 11 / 14; projection-free dark regions connected to the
   object (a percentile filter for the lit surface): 0-2 scenes more than the method per seed, and 2-8 of 10
-  no-shadow scenes filled.
+  no-shadow scenes filled;
+- the shape picked among the top 50 of the joint grid by how much of the picture's log RGB gradient it explains
+  (L1, bench/effects_ceiling.py): 22 / 25 alone with the best of 6 renderings; in the method 18 / 26 on dev and
+  18 / 23 / 18 on the report seeds (the method 17 / 21 / 26), 16x slower: not kept.
+Why the 80% target is out of this approach's reach (2026-12-01): with the true light direction handed to it, the
+family reaches 0.7 in 75% / 84% of the dev scenes (42 / 47 of 56), and every piece of evidence measured for picking
+the shape (outline contrast, the matched filter, the L1 explanation, 16 features with a logistic fit, consensus)
+picks a shape that good in at most 25 of 56 before the shadow-or-dark-texture decision, which overlaps as badly (the
+L1 pick's gain relative to its largest possible: the 96 cast-shadow scenes median 0.26, p25 0.20; at 0.20, 7 of the
+20 no-shadow scenes pass).
 """
 
 from __future__ import annotations
