@@ -88,26 +88,32 @@ def family(work, core, shear, scale) -> float:
     return best
 
 
+def _gradient(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The x and y derivatives (Sobel / 8: per px) of ``img`` (HW or HWC float32)."""
+    return cv2.Sobel(img, cv2.CV_32F, 1, 0, ksize=3) / 8, cv2.Sobel(img, cv2.CV_32F, 0, 1, ksize=3) / 8
+
+
+def _coverage_gradients(work, base, low_x, params):
+    """For each row (a, b, tilt, lift, depth) of params, its index and the gradient (sx, sy) of its hard shadow
+    blurred by each penumbra sigma of 1.5, 3 and 5 px."""
+    for i, prm in enumerate(params):
+        hard = F._render(work.obj, base, *prm, low_x).astype(np.float32)
+        for sg in (1.5, 3.0, 5.0):
+            yield (i, *_gradient(cv2.GaussianBlur(hard, (0, 0), sg)))
+
+
 def _edge_match(work, base, low_x, params) -> np.ndarray:
     """The gradient matched filter of step 2 for each row (a, b, tilt, lift, depth) of params."""
     lum = cv2.GaussianBlur(work.feat[..., 0], (0, 0), 1.0)
-    gx = cv2.Sobel(lum, cv2.CV_32F, 1, 0, ksize=3) / 8
-    gy = cv2.Sobel(lum, cv2.CV_32F, 0, 1, ksize=3) / 8
-    ch = np.ascontiguousarray(work.feat[..., 1:])
-    cx = np.abs(cv2.Sobel(ch, cv2.CV_32F, 1, 0, ksize=3) / 8).max(axis=2)
-    cy = np.abs(cv2.Sobel(ch, cv2.CV_32F, 0, 1, ksize=3) / 8).max(axis=2)
+    gx, gy = _gradient(lum)
+    cx, cy = (np.abs(g).max(axis=2) for g in _gradient(np.ascontiguousarray(work.feat[..., 1:])))
     valid = (~cv2.dilate(work.fringe.astype(np.uint8), F._disk(1)).astype(bool)).astype(np.float32)
     f = np.minimum(1.0, 0.08 / (np.hypot(gx, gy) + 1e-6)) * (np.hypot(cx, cy) < 0.01) * valid
     gx, gy = gx * f, gy * f
     out = np.full(len(params), -np.inf)
-    for i, prm in enumerate(params):
-        hard = F._render(work.obj, base, *prm, low_x).astype(np.float32)
-        for sg in (1.5, 3.0, 5.0):
-            soft = cv2.GaussianBlur(hard, (0, 0), sg)
-            sx = cv2.Sobel(soft, cv2.CV_32F, 1, 0, ksize=3) / 8
-            sy = cv2.Sobel(soft, cv2.CV_32F, 0, 1, ksize=3) / 8
-            den = float(np.sqrt(((sx * sx + sy * sy) * valid).sum())) + 1e-6
-            out[i] = max(out[i], -float((sx * gx + sy * gy).sum()) / den)
+    for i, sx, sy in _coverage_gradients(work, base, low_x, params):
+        den = float(np.sqrt(((sx * sx + sy * sy) * valid).sum())) + 1e-6
+        out[i] = max(out[i], -float((sx * gx + sy * gy).sum()) / den)
     return out
 
 
@@ -117,25 +123,18 @@ def _explained(work, base, low_x, params) -> np.ndarray:
     shadow-free picture's, whose gradients are sparse), the best over the darkening d and the penumbra sigma."""
     w = work.feat[..., 1:] @ np.float32([0.299, 0.587, 0.114])
     log_rgb = work.feat[..., :1] + np.log(np.maximum(work.feat[..., 1:], 1e-4)) - np.log(np.maximum(w, 1e-4))[..., None]
-    log_rgb = cv2.GaussianBlur(log_rgb.astype(np.float32), (0, 0), 0.8)
-    gx = cv2.Sobel(log_rgb, cv2.CV_32F, 1, 0, ksize=3) / 8
-    gy = cv2.Sobel(log_rgb, cv2.CV_32F, 0, 1, ksize=3) / 8
+    gx, gy = _gradient(cv2.GaussianBlur(log_rgb.astype(np.float32), (0, 0), 0.8))
     valid = ~cv2.dilate(work.fringe.astype(np.uint8), F._disk(1)).astype(bool)
     darkenings = np.float32([0.1, 0.15, 0.2, 0.3, 0.4, 0.55, 0.7, 0.9, 1.2])[None, :, None]
     out = np.full(len(params), -np.inf)
-    for i, prm in enumerate(params):
-        hard = F._render(work.obj, base, *prm, low_x).astype(np.float32)
-        for sg in (1.5, 3.0, 5.0):
-            soft = cv2.GaussianBlur(hard, (0, 0), sg)
-            sx = cv2.Sobel(soft, cv2.CV_32F, 1, 0, ksize=3) / 8
-            sy = cv2.Sobel(soft, cv2.CV_32F, 0, 1, ksize=3) / 8
-            band = (np.hypot(sx, sy) > 1e-3) & valid
-            if band.sum() < 10:
-                continue
-            bx, by = gx[band], gy[band]
-            shadow_free = np.hypot(bx[:, None] + darkenings * sx[band][:, None, None],
-                                   by[:, None] + darkenings * sy[band][:, None, None])
-            out[i] = max(out[i], float(np.hypot(bx, by).sum() - shadow_free.sum(axis=(0, 2)).min()))
+    for i, sx, sy in _coverage_gradients(work, base, low_x, params):
+        band = (np.hypot(sx, sy) > 1e-3) & valid
+        if band.sum() < 10:
+            continue
+        bx, by = gx[band], gy[band]
+        shadow_free = np.hypot(bx[:, None] + darkenings * sx[band][:, None, None],
+                               by[:, None] + darkenings * sy[band][:, None, None])
+        out[i] = max(out[i], float(np.hypot(bx, by).sum() - shadow_free.sum(axis=(0, 2)).min()))
     return out
 
 
