@@ -36,7 +36,10 @@ Figures (2026-11-30, dev seeds 3 / 4, 56 scenes each, 8 of each kind; the method
   the same count in a first version of it). Put into the method (the joint grid's top 50 by outline contrast
   re-ranked by it, no fine step, its sigma and d for the rendering and the darkening test, the method's tests and
   fallback kept): dev 18 / 26 (no-shadow scenes empty 7 / 4), report seeds 0 / 1 / 2 18 / 23 / 18 against the
-  method's 17 / 21 / 26 (empty 8 / 8 / 5 against 6 / 8 / 7), and 16x slower (1.9 s a scene): not kept.
+  method's 17 / 21 / 26 (empty 8 / 8 / 5 against 6 / 8 / 7), and 16x slower (1.9 s a scene): not kept. Other
+  measures of the same evidence pick no better (dev, best of 6 renderings): the gain over its largest possible
+  (3 d sum |grad s|) 18 / 25, over the square root of the band's pixels 21 / 25 or of sum |G| 22 / 27, over sum |G|
+  20 / 26, less 0.02 or 0.05 per band pixel 15 / 26, 13 / 16.
 - occlusion: a footprint band reaches IoU >= 0.7 in 8 / 5 of the 8 overcast scenes (the method: 0 / 0).
 """
 
