@@ -1014,7 +1014,7 @@ def _pick_box(
     box in the crop's pixels (XYXY); ``open_sides``: (left, top, right, bottom) is not the picture's border;
     ``thresholds``: each answer's ring-vote threshold. Empty answers are never picked while another is not."""
     live, x = _box_table(small, feats, answers, rect, open_sides, thresholds)
-    if len(live) <= 1:
+    if x is None:
         return live[0] if live else 0
     return live[int(np.argmax(ranking.rank_scores(x, ranking.BOX_MODEL)))]
 

@@ -228,6 +228,7 @@ def box_features(
 
 def rank_scores(features: np.ndarray, model: tuple | None = None) -> np.ndarray:
     """The ranker's score (a logit: higher is more likely IoU >= 0.8) of each row of answer_features; ``model``:
-    (mean, scale, weights, bias), by default the fitted RANK_MEAN, RANK_SCALE, RANK_WEIGHTS, RANK_BIAS."""
+    (mean, scale, weights, bias), by default the fitted RANK_MEAN, RANK_SCALE, RANK_WEIGHTS, RANK_BIAS (with
+    BOX_MODEL, rows of box_features and IoU >= 0.85)."""
     mean, scale, weights, bias = model if model is not None else (RANK_MEAN, RANK_SCALE, RANK_WEIGHTS, RANK_BIAS)
     return ((features - mean) / scale) @ weights + bias
